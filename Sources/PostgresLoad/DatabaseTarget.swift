@@ -1,0 +1,113 @@
+import Foundation
+public import PostgresNIO
+import NIOSSL
+
+/// Where to connect: parsed from a `postgres://user:password@host:port/db?sslmode=...` URL, or
+/// the embedded cluster's Unix socket.
+public struct DatabaseTarget: Sendable, CustomStringConvertible {
+    public var configuration: PostgresConnection.Configuration
+    /// For logs: the URL without its password.
+    public var description: String
+
+    public init(configuration: PostgresConnection.Configuration, description: String) {
+        self.configuration = configuration
+        self.description = description
+    }
+
+    /// Parses a libpq-style URL. Honours `sslmode` (`disable`, `allow`, `prefer`, `require`,
+    /// `verify-ca`, `verify-full`) and `host=/socket/dir` for Unix sockets.
+    public init(url string: String) throws {
+        guard let components = URLComponents(string: string),
+            let scheme = components.scheme, ["postgres", "postgresql"].contains(scheme)
+        else {
+            throw LoadError(.badURL, "'\(Self.redact(string))' is not a database URL; expected postgres://user:password@host:port/database")
+        }
+        let query = Dictionary(
+            (components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { _, last in last })
+        let user = components.user.flatMap { $0.removingPercentEncoding } ?? "postgres"
+        let password = components.password.flatMap { $0.removingPercentEncoding }
+        var database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        if database.isEmpty { database = user }
+
+        if let socketDirectory = query["host"], socketDirectory.hasPrefix("/") {
+            let port = components.port ?? 5432
+            self.configuration = .init(
+                unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: user, password: password,
+                database: database)
+        } else {
+            guard let host = components.host, !host.isEmpty else {
+                throw LoadError(.badURL, "'\(Self.redact(string))' has no host; expected postgres://user:password@host:port/database")
+            }
+            let tls: PostgresConnection.Configuration.TLS
+            switch query["sslmode"] ?? "prefer" {
+            case "disable":
+                tls = .disable
+            case "allow", "prefer":
+                tls = try .prefer(Self.tlsContext(verify: false))
+            case "require":
+                tls = try .require(Self.tlsContext(verify: false))
+            case "verify-ca", "verify-full":
+                tls = try .require(Self.tlsContext(verify: true))
+            case let other:
+                throw LoadError(.badURL, "sslmode '\(other)' is not one of disable, allow, prefer, require, verify-ca, verify-full")
+            }
+            self.configuration = .init(
+                host: host, port: components.port ?? 5432, username: user, password: password, database: database,
+                tls: tls)
+        }
+        self.description = Self.redact(string)
+    }
+
+    private static func tlsContext(verify: Bool) throws -> NIOSSLContext {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if !verify { tls.certificateVerification = .none }
+        do {
+            return try NIOSSLContext(configuration: tls)
+        } catch {
+            throw LoadError(.badURL, "cannot set up TLS for the database connection", cause: error)
+        }
+    }
+
+    /// The URL with its password replaced, safe for logs and error messages.
+    public static func redact(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "***"
+        return components.string ?? url
+    }
+
+    /// The same server, another database (tests create one database per suite).
+    public func withDatabase(_ name: String) -> DatabaseTarget {
+        var copy = self
+        copy.configuration.database = name
+        return copy
+    }
+
+    /// Opens one connection, with an error that says what to check when it fails.
+    public func connect(logger: Logger) async throws -> PostgresConnection {
+        do {
+            return try await PostgresConnection.connect(
+                configuration: configuration, id: Int.random(in: 1...Int(Int32.max)), logger: logger)
+        } catch {
+            throw LoadError(
+                .unreachable,
+                "cannot connect to the database at \(description): check that the server is running and the URL, "
+                    + "user and password are right (or unset DATABASE_URL to use the embedded database)",
+                cause: error)
+        }
+    }
+
+    /// Runs `body` with a fresh connection and closes it afterwards, whatever happens.
+    public func withConnection<T: Sendable>(
+        logger: Logger, _ body: (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let connection = try await connect(logger: logger)
+        do {
+            let result = try await body(connection)
+            try? await connection.close()
+            return result
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+}

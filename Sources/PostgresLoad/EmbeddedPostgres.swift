@@ -1,0 +1,284 @@
+public import Foundation
+public import Logging
+import PostgresNIO
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A private PostgreSQL cluster under a folder of the working directory (`.rostersync/`), made
+/// from the server binaries installed on the machine and listening on a Unix socket only.
+///
+/// PostgreSQL refuses to run as root; when this process is root the server runs as the
+/// `postgres` system user. Starting is serialised across processes with a file lock, so tests and
+/// a concurrent CLI call can all ask for it at once.
+public struct EmbeddedPostgres: Sendable {
+    /// The superuser and database the cluster is made with.
+    public static let user = "rostersync"
+    public static let database = "rostersync"
+
+    public enum Status: Sendable, Equatable, CustomStringConvertible {
+        case notInitialised
+        case stopped
+        case running
+
+        public var description: String {
+            switch self {
+            case .notInitialised: "not initialised"
+            case .stopped: "stopped"
+            case .running: "running"
+            }
+        }
+    }
+
+    /// The folder everything lives under (`.rostersync` in the working directory).
+    public let root: URL
+    private let serverUser: String?
+
+    public init(root: URL) {
+        self.root = root.standardizedFileURL
+        self.serverUser = getuid() == 0 ? "postgres" : nil
+    }
+
+    /// Where the cluster's files are. Root's working folder may not be readable by `postgres`;
+    /// then the cluster lives in a folder of its own under /var/tmp, named after this one.
+    public var home: URL {
+        if serverUser != nil, let pointer = try? String(contentsOf: pointerFile, encoding: .utf8) {
+            let path = pointer.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !path.isEmpty { return URL(fileURLWithPath: path) }
+        }
+        return root
+    }
+
+    public var dataDirectory: URL { home.appendingPathComponent("pgdata") }
+    public var logFile: URL { home.appendingPathComponent("postgres.log") }
+    private var pointerFile: URL { root.appendingPathComponent("cluster-location") }
+
+    /// Unix socket paths are limited to about 100 bytes; a deep working folder gets a short
+    /// socket folder under /tmp instead.
+    public var socketDirectory: URL {
+        let inside = home.appendingPathComponent("run")
+        if inside.path.utf8.count < 80 { return inside }
+        return URL(fileURLWithPath: "/tmp/rostersync-\(Self.shortHash(home.path))")
+    }
+
+    /// The connection target for a database in this cluster.
+    public func target(database: String = EmbeddedPostgres.database) -> DatabaseTarget {
+        DatabaseTarget(
+            configuration: .init(
+                unixSocketPath: socketDirectory.appendingPathComponent(".s.PGSQL.5432").path,
+                username: Self.user, password: nil, database: database),
+            description: "embedded PostgreSQL (\(home.path), database \(database))")
+    }
+
+    public func status() -> Status {
+        guard FileManager.default.fileExists(atPath: dataDirectory.appendingPathComponent("PG_VERSION").path) else {
+            return .notInitialised
+        }
+        guard let pgCtl = try? Self.findBinary("pg_ctl") else { return .stopped }
+        let result = try? run(pgCtl, ["-D", dataDirectory.path, "status"])
+        return result?.status == 0 ? .running : .stopped
+    }
+
+    /// Creates the cluster if needed, starts it if needed, creates the `rostersync` database, and
+    /// returns its target. Safe to call from several processes at once.
+    public func start(logger: Logger) async throws -> DatabaseTarget {
+        try withFileLock {
+            try startLocked(logger: logger)
+        }
+        let admin = target(database: "postgres")
+        try await admin.withConnection(logger: logger) { connection in
+            let rows = try await connection.query(
+                "SELECT 1 FROM pg_database WHERE datname = \(Self.database)", logger: logger)
+            var exists = false
+            for try await _ in rows { exists = true }
+            if !exists {
+                do {
+                    try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(Self.database)"), logger: logger)
+                } catch {
+                    // A concurrent starter may have created it first.
+                    logger.debug("create database raced", metadata: ["db.error": "\(String(reflecting: error))"])
+                }
+            }
+        }
+        return target()
+    }
+
+    /// Stops the cluster if it runs.
+    public func stop(logger: Logger) throws {
+        guard status() == .running else { return }
+        let pgCtl = try Self.findBinary("pg_ctl")
+        let result = try run(pgCtl, ["-D", dataDirectory.path, "-m", "fast", "-w", "stop"])
+        guard result.status == 0 else {
+            throw LoadError(.embeddedServer, "pg_ctl stop failed: \(result.output)")
+        }
+        logger.info("embedded PostgreSQL stopped", metadata: ["db.data_directory": "\(dataDirectory.path)"])
+    }
+
+    private func startLocked(logger: Logger) throws {
+        let fileManager = FileManager.default
+        if serverUser != nil && !fileManager.fileExists(atPath: pointerFile.path) {
+            try chooseHomeForServerUser(logger: logger)
+        }
+        try fileManager.createDirectory(at: home, withIntermediateDirectories: true)
+        try fileManager.createDirectory(at: socketDirectory, withIntermediateDirectories: true)
+        try ownForServer(home)
+        try ownForServer(socketDirectory)
+
+        if status() == .notInitialised {
+            let initdb = try Self.findBinary("initdb")
+            logger.info(
+                "creating the embedded PostgreSQL cluster",
+                metadata: ["db.data_directory": "\(dataDirectory.path)", "db.server_user": "\(serverUser ?? "self")"])
+            if let serverUser {
+                logger.notice("running as root: the embedded PostgreSQL server runs as the '\(serverUser)' system user")
+            }
+            let result = try run(
+                initdb,
+                ["-D", dataDirectory.path, "-U", Self.user, "--auth=trust", "-E", "UTF8", "--locale=C", "--no-instructions"],
+                asServer: true)
+            guard result.status == 0 else {
+                throw LoadError(.embeddedServer, "initdb failed for \(dataDirectory.path):\n\(result.output)")
+            }
+        }
+        guard status() != .running else { return }
+        let pgCtl = try Self.findBinary("pg_ctl")
+        let options = [
+            "-c listen_addresses=''",
+            "-c unix_socket_directories='\(socketDirectory.path)'",
+            "-c unix_socket_permissions=0700",
+            "-c max_connections=100",
+            "-c shared_buffers=256MB",
+            "-c max_wal_size=4GB",
+            "-c synchronous_commit=off",
+        ].joined(separator: " ")
+        if serverUser != nil {
+            logger.notice("starting the embedded PostgreSQL server as the 'postgres' system user (this process is root)")
+        } else {
+            logger.info("starting the embedded PostgreSQL server", metadata: ["db.data_directory": "\(dataDirectory.path)"])
+        }
+        let result = try run(
+            pgCtl, ["-D", dataDirectory.path, "-l", logFile.path, "-o", options, "-w", "-t", "60", "start"],
+            asServer: true)
+        guard result.status == 0 else {
+            let tail = (try? String(contentsOf: logFile, encoding: .utf8))?.split(separator: "\n").suffix(15)
+                .joined(separator: "\n") ?? ""
+            throw LoadError(
+                .embeddedServer,
+                "the embedded PostgreSQL server did not start (see \(logFile.path)):\n\(result.output)\n\(tail)")
+        }
+    }
+
+    /// As root, the working folder may sit under a home the `postgres` user cannot enter.
+    private func chooseHomeForServerUser(logger: Logger) throws {
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let probe = try run("/usr/bin/test", ["-x", root.path, "-a", "-r", root.path], asServer: true, chownRoot: true)
+        let home: URL
+        if probe.status == 0 {
+            home = root
+        } else {
+            home = URL(fileURLWithPath: "/var/tmp/rostersync-\(Self.shortHash(root.path))")
+            logger.notice(
+                "the 'postgres' user cannot enter \(root.path); the embedded cluster lives in \(home.path) instead")
+        }
+        try home.path.write(to: pointerFile, atomically: true, encoding: .utf8)
+    }
+
+    private func ownForServer(_ url: URL) throws {
+        guard let serverUser else { return }
+        let result = try run("/bin/chown", ["\(serverUser):", url.path])
+        guard result.status == 0 else {
+            throw LoadError(.embeddedServer, "cannot hand \(url.path) to the '\(serverUser)' user: \(result.output)")
+        }
+        _ = try run("/bin/chmod", ["0700", url.path])
+    }
+
+    // MARK: - Processes
+
+    private struct ProcessResult {
+        var status: Int32
+        var output: String
+    }
+
+    private func run(_ executable: String, _ arguments: [String], asServer: Bool = false, chownRoot: Bool = false)
+        throws -> ProcessResult
+    {
+        if chownRoot { try ownForServer(root) }
+        let process = Process()
+        if asServer, let serverUser {
+            process.executableURL = URL(fileURLWithPath: try Self.findRunuser())
+            process.arguments = ["-u", serverUser, "--", executable] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+        }
+        // The server and its tools must not inherit our working directory if `postgres` cannot read it.
+        process.currentDirectoryURL = URL(fileURLWithPath: "/")
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw LoadError(.embeddedServer, "cannot run \(executable)", cause: error)
+        }
+        // pg_ctl start leaves the server holding the pipe; read what was written before it exits.
+        process.waitUntilExit()
+        let data = (try? output.fileHandleForReading.readToEnd()) ?? nil
+        return ProcessResult(
+            status: process.terminationStatus, output: String(decoding: data ?? Data(), as: UTF8.self))
+    }
+
+    private static func findRunuser() throws -> String {
+        for path in ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
+        where FileManager.default.isExecutableFile(atPath: path) {
+            return path
+        }
+        throw LoadError(.embeddedServer, "running as root needs 'runuser' (util-linux) to start PostgreSQL as 'postgres'")
+    }
+
+    /// Finds a PostgreSQL server binary on PATH or in the packages' usual folders.
+    public static func findBinary(_ name: String) throws -> String {
+        let fileManager = FileManager.default
+        var candidates: [String] = []
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        candidates += path.split(separator: ":").map { "\($0)/\(name)" }
+        if let versions = try? fileManager.contentsOfDirectory(atPath: "/usr/lib/postgresql") {
+            let sorted = versions.sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }
+            candidates += sorted.map { "/usr/lib/postgresql/\($0)/bin/\(name)" }
+        }
+        candidates += ["/usr/local/pgsql/bin/\(name)", "/opt/homebrew/bin/\(name)", "/usr/pgsql-15/bin/\(name)"]
+        if let found = candidates.first(where: { fileManager.isExecutableFile(atPath: $0) }) {
+            return found
+        }
+        throw LoadError(
+            .serverBinariesMissing,
+            "no PostgreSQL server binaries ('\(name)') on PATH or in /usr/lib/postgresql/*/bin: install the server "
+                + "(Debian/Ubuntu: apt-get install postgresql) or set DATABASE_URL to an existing database")
+    }
+
+    // MARK: - Locking
+
+    private func withFileLock<T>(_ body: () throws -> T) throws -> T {
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let lockPath = root.appendingPathComponent("start.lock").path
+        let fd = open(lockPath, O_CREAT | O_RDWR, 0o600)
+        guard fd >= 0 else { throw LoadError(.embeddedServer, "cannot open lock file \(lockPath)") }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX) == 0 else { throw LoadError(.embeddedServer, "cannot lock \(lockPath)") }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+
+    private static func shortHash(_ text: String) -> String {
+        // FNV-1a: stable across runs, unlike Hasher.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+}

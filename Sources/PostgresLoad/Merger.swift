@@ -1,0 +1,298 @@
+public import Logging
+public import PostgresNIO
+public import RosterModel
+
+/// The set-based merge of a run's staged rows into the roster, in one transaction.
+///
+/// The SQL lives in `sql/merge/` (one file per step, each naming the rule it keeps). The merge
+/// writes a `roster.change_log` row for every change; before committing it counts the run's
+/// removals per entity against the district's thresholds.
+///
+/// - Important: Nothing is committed unless every step succeeds and the safety check passes.
+///   A preview or a blocked run rolls back and keeps its computed changes in `staging.changes`.
+public struct Merger: Sendable {
+    /// The district's safety thresholds (`roster.districts.settings`).
+    public struct Safety: Sendable, Equatable {
+        /// The share of an entity's active records one run may suspend, archive or remove.
+        public var maxRemovalShare: Double
+        /// A run removing fewer records than this never stops on the share.
+        public var minRemovalsToBlock: Int
+
+        public static let defaults = Safety(maxRemovalShare: 0.10, minRemovalsToBlock: 10)
+
+        public init(maxRemovalShare: Double, minRemovalsToBlock: Int) {
+            self.maxRemovalShare = maxRemovalShare
+            self.minRemovalsToBlock = minRemovalsToBlock
+        }
+    }
+
+    public struct Options: Sendable {
+        public var preview: Bool
+        public var allowMassChanges: Bool
+
+        public init(preview: Bool = false, allowMassChanges: Bool = false) {
+            self.preview = preview
+            self.allowMassChanges = allowMassChanges
+        }
+    }
+
+    /// Counts of changes per entity and action (`student` -> `archive` -> 3).
+    public struct Summary: Sendable, Equatable {
+        public var counts: [String: [String: Int]] = [:]
+
+        public var total: Int { counts.values.reduce(0) { $0 + $1.values.reduce(0, +) } }
+
+        public func count(_ entity: Entity, _ action: String) -> Int { counts[entity.rawValue]?[action] ?? 0 }
+    }
+
+    /// Why a run stopped at the safety threshold, per entity.
+    public struct Violation: Sendable, Equatable, CustomStringConvertible {
+        public var entity: String
+        public var removals: Int
+        public var active: Int
+        public var limit: Double
+
+        public var description: String {
+            let share = active > 0 ? Double(removals) / Double(active) : 1
+            return "\(entity): \(removals) of \(active) active records would be suspended, archived or removed "
+                + "(\(Int((share * 100).rounded()))%, limit \(Int((limit * 100).rounded()))%)"
+        }
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        case applied(Summary)
+        case previewed(Summary)
+        case blocked(Summary, [Violation])
+    }
+
+    public var sql: SQLDirectory
+    public var logger: Logger
+
+    public init(sql: SQLDirectory, logger: Logger) {
+        self.sql = sql
+        self.logger = logger
+    }
+
+    /// Tells the SQL which run it works on (session settings read by `etl.current_run_id()` etc.).
+    public static func bind(
+        _ connection: PostgresConnection, runID: Int64, districtID: String, asOf: String, logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
+            SELECT set_config('rostersync.run_id', \(String(runID)), false),
+                   set_config('rostersync.district_id', \(districtID), false),
+                   set_config('rostersync.as_of', \(asOf), false)
+            """, logger: logger)
+    }
+
+    /// Runs `sql/merge/00_prepare.sql`: resolves references, rejects what cannot load, applies
+    /// filters, reports conflicts. Outside the merge transaction, so its findings stay.
+    public func prepare(on connection: PostgresConnection) async throws {
+        try await run(try sql.mergeScript("00_prepare"), on: connection)
+    }
+
+    /// The empty-feed guard: an entity with no loadable rows while the roster has active records
+    /// of it. `--allow-mass-changes` never lifts it.
+    public func emptyFeeds(on connection: PostgresConnection) async throws -> [String] {
+        let rows = try await connection.query(
+            """
+            SELECT e.entity, e.staged, e.active FROM (
+              SELECT 'schools' AS entity,
+                     (SELECT count(*) FROM staging.schools WHERE run_id = etl.current_run_id() AND excluded IS NULL) AS staged,
+                     (SELECT count(*) FROM roster.schools WHERE district_id = etl.current_district_id()
+                        AND source = 'clever' AND status = 'active') AS active
+              UNION ALL
+              SELECT 'teachers',
+                     (SELECT count(*) FROM staging.teachers WHERE run_id = etl.current_run_id() AND excluded IS NULL),
+                     (SELECT count(*) FROM roster.teachers WHERE district_id = etl.current_district_id()
+                        AND source = 'clever' AND status = 'active')
+              UNION ALL
+              SELECT 'students',
+                     (SELECT count(*) FROM staging.students WHERE run_id = etl.current_run_id() AND excluded IS NULL),
+                     (SELECT count(*) FROM roster.students WHERE district_id = etl.current_district_id()
+                        AND source = 'clever' AND status = 'active')
+              UNION ALL
+              SELECT 'sections',
+                     (SELECT count(*) FROM staging.sections WHERE run_id = etl.current_run_id() AND excluded IS NULL),
+                     (SELECT count(*) FROM roster.sections WHERE district_id = etl.current_district_id()
+                        AND source = 'clever' AND status = 'active')
+              UNION ALL
+              SELECT 'enrollments',
+                     (SELECT count(*) FROM staging.enrollments WHERE run_id = etl.current_run_id() AND excluded IS NULL),
+                     (SELECT count(*) FROM roster.enrollments en JOIN roster.sections s ON s.id = en.section_id
+                        WHERE s.district_id = etl.current_district_id() AND s.source = 'clever' AND s.status = 'active')
+            ) e
+            WHERE e.staged = 0 AND e.active > 0
+            """, logger: logger)
+        var problems: [String] = []
+        for try await (entity, _, active) in rows.decode((String, Int, Int).self) {
+            problems.append("\(entity): the feed has no loadable rows but the roster has \(active) active \(entity)")
+        }
+        return problems
+    }
+
+    /// Runs every merge step in one transaction and commits only if the safety check passes and
+    /// this is not a preview. `exportConnection` (a second connection) receives the computed
+    /// changes into `staging.changes` when the run does not commit.
+    public func merge(
+        on connection: PostgresConnection, exportConnection: PostgresConnection, runID: Int64, safety: Safety,
+        options: Options
+    ) async throws -> Outcome {
+        let steps = try sql.mergeSteps()
+        try await connection.query("BEGIN", logger: logger)
+        do {
+            let active = try await activeCounts(on: connection)
+            for step in steps {
+                logger.debug("merge step", metadata: ["etl.step": "\(step.name)"])
+                try await run(step, on: connection)
+            }
+            let summary = try await summary(on: connection, runID: runID)
+            let removals = try await removalCounts(on: connection, runID: runID)
+            var violations: [Violation] = []
+            for (entity, removed) in removals.sorted(by: { $0.key < $1.key }) {
+                let base = active[entity] ?? 0
+                let share = base > 0 ? Double(removed) / Double(base) : 1
+                if removed >= safety.minRemovalsToBlock && share > safety.maxRemovalShare {
+                    violations.append(Violation(entity: entity, removals: removed, active: base, limit: safety.maxRemovalShare))
+                }
+            }
+            if !violations.isEmpty && !options.allowMassChanges {
+                try await exportChanges(from: connection, to: exportConnection, runID: runID)
+                try await connection.query("ROLLBACK", logger: logger)
+                return .blocked(summary, violations)
+            }
+            if options.preview {
+                try await exportChanges(from: connection, to: exportConnection, runID: runID)
+                try await connection.query("ROLLBACK", logger: logger)
+                return .previewed(summary)
+            }
+            try await connection.query("COMMIT", logger: logger)
+            return .applied(summary)
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            if error is LoadError { throw error }
+            throw LoadError(.query, "the merge failed and was rolled back; the roster is unchanged", cause: error)
+        }
+    }
+
+    private func run(_ script: SQLScript, on connection: PostgresConnection) async throws {
+        for (index, statement) in script.statements.enumerated() {
+            do {
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            } catch {
+                throw LoadError(
+                    .query, "sql/merge/\(script.name) statement \(index + 1) failed; the roster is unchanged",
+                    cause: error)
+            }
+        }
+    }
+
+    private func activeCounts(on connection: PostgresConnection) async throws -> [String: Int] {
+        let rows = try await connection.query(
+            """
+            SELECT 'school', count(*) FROM roster.schools WHERE district_id = etl.current_district_id()
+                AND source = 'clever' AND status = 'active'
+            UNION ALL SELECT 'teacher', count(*) FROM roster.teachers WHERE district_id = etl.current_district_id()
+                AND source = 'clever' AND status = 'active'
+            UNION ALL SELECT 'student', count(*) FROM roster.students WHERE district_id = etl.current_district_id()
+                AND source = 'clever' AND status = 'active'
+            UNION ALL SELECT 'section', count(*) FROM roster.sections WHERE district_id = etl.current_district_id()
+                AND source = 'clever' AND status = 'active'
+            UNION ALL SELECT 'section_teacher', count(*) FROM roster.section_teachers st
+                JOIN roster.sections s ON s.id = st.section_id
+                WHERE s.district_id = etl.current_district_id() AND s.source = 'clever'
+            UNION ALL SELECT 'enrollment', count(*) FROM roster.enrollments en
+                JOIN roster.sections s ON s.id = en.section_id
+                WHERE s.district_id = etl.current_district_id() AND s.source = 'clever'
+            """, logger: logger)
+        var counts: [String: Int] = [:]
+        for try await (entity, count) in rows.decode((String, Int).self) { counts[entity] = count }
+        return counts
+    }
+
+    /// Suspensions, archives and removals per entity; sections archived because their term
+    /// ended are the calendar, not a shrinking feed, and do not count.
+    private func removalCounts(on connection: PostgresConnection, runID: Int64) async throws -> [String: Int] {
+        let rows = try await connection.query(
+            """
+            SELECT entity, count(*) FROM roster.change_log
+            WHERE run_id = \(runID) AND action IN ('suspend', 'archive', 'remove')
+              AND coalesce(details ->> 'reason', '') <> 'term_ended'
+            GROUP BY entity
+            """, logger: logger)
+        var counts: [String: Int] = [:]
+        for try await (entity, count) in rows.decode((String, Int).self) { counts[entity] = count }
+        return counts
+    }
+
+    private func summary(on connection: PostgresConnection, runID: Int64) async throws -> Summary {
+        let rows = try await connection.query(
+            "SELECT entity, action, count(*) FROM roster.change_log WHERE run_id = \(runID) GROUP BY entity, action",
+            logger: logger)
+        var summary = Summary()
+        for try await (entity, action, count) in rows.decode((String, String, Int).self) {
+            summary.counts[entity, default: [:]][action] = count
+        }
+        return summary
+    }
+
+    /// Streams the run's uncommitted change log into `staging.changes` over the second
+    /// connection, with the names and grades a preview lists students by.
+    private func exportChanges(from connection: PostgresConnection, to target: PostgresConnection, runID: Int64)
+        async throws
+    {
+        try await target.query("DELETE FROM staging.changes WHERE run_id = \(runID)", logger: logger)
+        let rows = try await connection.query(
+            """
+            SELECT c.entity, c.record_id, c.action,
+                   (c.details || CASE WHEN s.id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object(
+                       'sis_id', s.sis_id, 'first_name', s.first_name, 'last_name', s.last_name,
+                       'grade', s.grade, 'grade_rank', s.grade_rank) END)::text
+            FROM roster.change_log c
+            LEFT JOIN roster.students s ON c.entity = 'student' AND s.id::text = c.record_id
+            WHERE c.run_id = \(runID)
+            """, logger: logger)
+        try await target.copyFrom(
+            table: "changes", columns: ["run_id", "entity", "record_id", "action", "details"], logger: logger
+        ) { writer in
+            var encoder = CopyEncoder(capacity: 1 << 16)
+            for try await (entity, recordID, action, details) in rows.decode((String, String, String, String).self) {
+                encoder.field(runID)
+                encoder.field(entity)
+                encoder.field(recordID)
+                encoder.field(action)
+                encoder.field(details)
+                encoder.endRow()
+                if encoder.buffer.readableBytes >= 1 << 16 {
+                    try await writer.write(encoder.buffer)
+                    encoder.buffer.clear()
+                }
+            }
+            if encoder.buffer.readableBytes > 0 { try await writer.write(encoder.buffer) }
+        }
+    }
+
+    /// Deletes the staged rows of all but the newest `keep` runs of a district.
+    public static func pruneStaging(
+        on connection: PostgresConnection, districtID: String, keep: Int, logger: Logger
+    ) async throws {
+        for table in [
+            "schools", "terms", "teachers", "students", "sections", "section_teachers", "enrollments", "rejects",
+            "changes",
+        ] {
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        DELETE FROM staging.\(table) WHERE run_id IN (
+                            SELECT id FROM etl.runs WHERE district_id = $1 ORDER BY id DESC OFFSET $2)
+                        """, binds: try binds(districtID, keep)), logger: logger)
+        }
+    }
+
+    private static func binds(_ districtID: String, _ keep: Int) throws -> PostgresBindings {
+        var bindings = PostgresBindings()
+        bindings.append(districtID)
+        bindings.append(keep)
+        return bindings
+    }
+}

@@ -1,0 +1,110 @@
+public import Foundation
+public import Logging
+public import PostgresNIO
+
+/// `etl.runs` and `etl.task_runs`: what ran, when, how it ended. Written as runs and tasks start
+/// and end, outside the merge transaction, so a failed run is recorded as failed.
+public struct RunLedger: Sendable {
+    public enum Status: String, Sendable {
+        case running, succeeded, failed, blocked, skipped, cancelled
+    }
+
+    /// A run as the ledger has it.
+    public struct Run: Sendable {
+        public var id: Int64
+        public var pipeline: String
+        public var districtID: String
+        public var mode: String
+        public var asOf: String
+        public var status: String
+        public var message: String?
+        public var counts: String
+        public var startedAt: Date
+        public var finishedAt: Date?
+    }
+
+    public var connection: PostgresConnection
+    public var logger: Logger
+
+    public init(connection: PostgresConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
+
+    public func start(
+        pipeline: String, districtID: String, mode: String, asOf: String, source: String, options: String
+    ) async throws -> Int64 {
+        let rows = try await connection.query(
+            """
+            INSERT INTO etl.runs (pipeline, district_id, mode, as_of, source, options)
+            VALUES (\(pipeline), \(districtID), \(mode), \(asOf)::date, \(source), \(options)::jsonb)
+            RETURNING id
+            """, logger: logger)
+        for try await id in rows.decode(Int64.self) { return id }
+        throw LoadError(.query, "etl.runs did not return an id")
+    }
+
+    public func finish(_ runID: Int64, status: Status, counts: String = "{}", message: String? = nil, error: String? = nil)
+        async throws
+    {
+        try await connection.query(
+            """
+            UPDATE etl.runs SET status = \(status.rawValue), counts = counts || \(counts)::jsonb,
+                   message = \(message), error = \(error), finished_at = now()
+            WHERE id = \(runID)
+            """, logger: logger)
+    }
+
+    public func taskStarted(_ runID: Int64, task: String, attempt: Int) async throws -> Int64 {
+        let rows = try await connection.query(
+            """
+            INSERT INTO etl.task_runs (run_id, task, attempt, status) VALUES (\(runID), \(task), \(attempt), 'running')
+            RETURNING id
+            """, logger: logger)
+        for try await id in rows.decode(Int64.self) { return id }
+        throw LoadError(.query, "etl.task_runs did not return an id")
+    }
+
+    public func taskFinished(_ taskRunID: Int64, status: Status, rowsIn: Int? = nil, rowsOut: Int? = nil, error: String? = nil)
+        async throws
+    {
+        try await connection.query(
+            """
+            UPDATE etl.task_runs SET status = \(status.rawValue), rows_in = \(rowsIn), rows_out = \(rowsOut),
+                   error = \(error), finished_at = now()
+            WHERE id = \(taskRunID)
+            """, logger: logger)
+    }
+
+    public func run(_ runID: Int64) async throws -> Run? {
+        try await runs(where: "id = \(runID)", limit: 1).first
+    }
+
+    /// The most recent runs, newest first, optionally of one district.
+    public func recent(districtID: String?, limit: Int) async throws -> [Run] {
+        if let districtID {
+            let escaped = districtID.replacingOccurrences(of: "'", with: "''")
+            return try await runs(where: "district_id = '\(escaped)'", limit: limit)
+        }
+        return try await runs(where: "true", limit: limit)
+    }
+
+    private func runs(where condition: String, limit: Int) async throws -> [Run] {
+        let rows = try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT id, pipeline, district_id, mode, as_of::text, status, message, counts::text, started_at, finished_at
+                    FROM etl.runs WHERE \(condition) ORDER BY id DESC LIMIT \(limit)
+                    """), logger: logger)
+        var result: [Run] = []
+        for try await (id, pipeline, district, mode, asOf, status, message, counts, startedAt, finishedAt) in rows.decode(
+            (Int64, String, String, String, String, String, String?, String, Date, Date?).self)
+        {
+            result.append(
+                Run(
+                    id: id, pipeline: pipeline, districtID: district, mode: mode, asOf: asOf, status: status,
+                    message: message, counts: counts, startedAt: startedAt, finishedAt: finishedAt))
+        }
+        return result
+    }
+}

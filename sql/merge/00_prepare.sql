@@ -1,0 +1,308 @@
+-- Prepare the run's staged rows for the merge. Runs before the merge transaction, so what it
+-- finds (rejections, filters, conflicts, probable SIS id changes) is kept even when the merge is
+-- only previewed or stops at the safety threshold.
+--
+-- Rules: SYNC-RULES.md "District settings" (filters), "Accounts" (one email, one teacher),
+-- "Timing and people" (why is this student missing: every excluded row says why).
+
+-- 0. Section teachers arrive on the section row, primary first: one row each, position 0 = primary.
+INSERT INTO staging.section_teachers (run_id, seq, source_ref, section_sis_id, section_clever_id,
+                                      teacher_sis_id, teacher_clever_id, position)
+SELECT s.run_id, s.seq, s.source_ref, s.sis_id, s.clever_id,
+       nullif(s.teacher_sis_ids[i], ''), nullif(s.teacher_clever_ids[i], ''), i - 1
+FROM staging.sections s,
+     generate_subscripts(coalesce(s.teacher_sis_ids, s.teacher_clever_ids), 1) AS i
+WHERE s.run_id = etl.current_run_id()
+  AND NOT EXISTS (SELECT 1 FROM staging.section_teachers x WHERE x.run_id = s.run_id);
+
+-- 1. API feeds refer by Clever id: resolve to SIS ids against this run's own staged rows.
+UPDATE staging.teachers t SET school_sis_id = s.sis_id
+FROM staging.schools s
+WHERE t.run_id = etl.current_run_id() AND s.run_id = t.run_id
+  AND t.school_sis_id IS NULL AND s.clever_id = t.school_clever_id;
+
+UPDATE staging.students t SET school_sis_id = s.sis_id
+FROM staging.schools s
+WHERE t.run_id = etl.current_run_id() AND s.run_id = t.run_id
+  AND t.school_sis_id IS NULL AND s.clever_id = t.school_clever_id;
+
+UPDATE staging.sections t SET school_sis_id = s.sis_id
+FROM staging.schools s
+WHERE t.run_id = etl.current_run_id() AND s.run_id = t.run_id
+  AND t.school_sis_id IS NULL AND s.clever_id = t.school_clever_id;
+
+UPDATE staging.sections t SET term_sis_id = s.sis_id
+FROM staging.terms s
+WHERE t.run_id = etl.current_run_id() AND s.run_id = t.run_id
+  AND t.term_sis_id IS NULL AND s.clever_id = t.term_clever_id;
+
+UPDATE staging.section_teachers t SET section_sis_id = s.sis_id
+FROM staging.sections s
+WHERE t.run_id = etl.current_run_id() AND s.run_id = t.run_id
+  AND t.section_sis_id IS NULL AND s.clever_id = t.section_clever_id;
+
+UPDATE staging.section_teachers t SET teacher_sis_id = s.sis_id
+FROM (SELECT DISTINCT sis_id, clever_id FROM staging.teachers WHERE run_id = etl.current_run_id()) s
+WHERE t.run_id = etl.current_run_id()
+  AND t.teacher_sis_id IS NULL AND s.clever_id = t.teacher_clever_id;
+
+UPDATE staging.enrollments t SET section_sis_id = s.sis_id
+FROM staging.sections s
+WHERE t.run_id = etl.current_run_id() AND s.run_id = t.run_id
+  AND t.section_sis_id IS NULL AND s.clever_id = t.section_clever_id;
+
+UPDATE staging.enrollments t SET student_sis_id = s.sis_id
+FROM staging.students s
+WHERE t.run_id = etl.current_run_id() AND s.run_id = t.run_id
+  AND t.student_sis_id IS NULL AND s.clever_id = t.student_clever_id;
+
+-- 2. The same SIS id twice in one feed: the first row wins, the others are rejected.
+--    (Teachers are the exception: one row per school is how Clever lists a teacher at several schools.)
+WITH dup AS (
+    UPDATE staging.schools s SET excluded = 'duplicate_id'
+    FROM (SELECT seq, row_number() OVER (PARTITION BY sis_id ORDER BY seq) AS n
+          FROM staging.schools WHERE run_id = etl.current_run_id() AND excluded IS NULL) r
+    WHERE s.run_id = etl.current_run_id() AND s.seq = r.seq AND r.n > 1
+    RETURNING s.source_ref, s.sis_id)
+INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
+SELECT etl.current_run_id(), 'school', source_ref, sis_id, 'duplicate_id', 'rejected',
+       'school SIS id ' || sis_id || ' appears more than once in the feed; the first row is loaded'
+FROM dup;
+
+WITH dup AS (
+    UPDATE staging.students s SET excluded = 'duplicate_id'
+    FROM (SELECT seq, row_number() OVER (PARTITION BY sis_id ORDER BY seq) AS n
+          FROM staging.students WHERE run_id = etl.current_run_id() AND excluded IS NULL) r
+    WHERE s.run_id = etl.current_run_id() AND s.seq = r.seq AND r.n > 1
+    RETURNING s.source_ref, s.sis_id)
+INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
+SELECT etl.current_run_id(), 'student', source_ref, sis_id, 'duplicate_id', 'rejected',
+       'student SIS id ' || sis_id || ' appears more than once in the feed; the first row is loaded'
+FROM dup;
+
+WITH dup AS (
+    UPDATE staging.sections s SET excluded = 'duplicate_id'
+    FROM (SELECT seq, row_number() OVER (PARTITION BY sis_id ORDER BY seq) AS n
+          FROM staging.sections WHERE run_id = etl.current_run_id() AND excluded IS NULL) r
+    WHERE s.run_id = etl.current_run_id() AND s.seq = r.seq AND r.n > 1
+    RETURNING s.source_ref, s.sis_id)
+INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
+SELECT etl.current_run_id(), 'section', source_ref, sis_id, 'duplicate_id', 'rejected',
+       'section SIS id ' || sis_id || ' appears more than once in the feed; the first row is loaded'
+FROM dup;
+
+-- 3. District filters: what a filter leaves out is treated as not in the data.
+UPDATE staging.schools s SET excluded = 'filtered_out'
+FROM roster.districts d
+WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL AND d.id = etl.current_district_id()
+  AND jsonb_typeof(d.settings -> 'filters' -> 'schools') = 'array'
+  AND jsonb_array_length(d.settings -> 'filters' -> 'schools') > 0
+  AND NOT (d.settings -> 'filters' -> 'schools') ? s.sis_id;
+
+UPDATE staging.students s SET excluded = 'filtered_out'
+FROM roster.districts d
+WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL AND d.id = etl.current_district_id()
+  AND ((jsonb_typeof(d.settings -> 'filters' -> 'grades') = 'array'
+        AND jsonb_array_length(d.settings -> 'filters' -> 'grades') > 0
+        AND NOT (d.settings -> 'filters' -> 'grades') ? coalesce(s.grade, ''))
+    OR EXISTS (SELECT 1 FROM staging.schools x WHERE x.run_id = s.run_id AND x.sis_id = s.school_sis_id
+               AND x.excluded = 'filtered_out'));
+
+UPDATE staging.teachers s SET excluded = 'filtered_out'
+WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL
+  AND EXISTS (SELECT 1 FROM staging.schools x WHERE x.run_id = s.run_id AND x.sis_id = s.school_sis_id
+              AND x.excluded = 'filtered_out');
+
+UPDATE staging.sections s SET excluded = 'filtered_out'
+FROM roster.districts d
+WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL AND d.id = etl.current_district_id()
+  AND ((jsonb_typeof(d.settings -> 'filters' -> 'grades') = 'array'
+        AND jsonb_array_length(d.settings -> 'filters' -> 'grades') > 0
+        AND s.grade IS NOT NULL
+        AND NOT (d.settings -> 'filters' -> 'grades') ? s.grade)
+    OR EXISTS (SELECT 1 FROM staging.schools x WHERE x.run_id = s.run_id AND x.sis_id = s.school_sis_id
+               AND x.excluded = 'filtered_out'));
+
+UPDATE staging.enrollments e SET excluded = 'filtered_out'
+WHERE e.run_id = etl.current_run_id() AND e.excluded IS NULL
+  AND (EXISTS (SELECT 1 FROM staging.sections x WHERE x.run_id = e.run_id AND x.sis_id = e.section_sis_id
+               AND x.excluded = 'filtered_out')
+    OR EXISTS (SELECT 1 FROM staging.students x WHERE x.run_id = e.run_id AND x.sis_id = e.student_sis_id
+               AND x.excluded = 'filtered_out'));
+
+UPDATE staging.section_teachers e SET excluded = 'filtered_out'
+WHERE e.run_id = etl.current_run_id() AND e.excluded IS NULL
+  AND EXISTS (SELECT 1 FROM staging.sections x WHERE x.run_id = e.run_id AND x.sis_id = e.section_sis_id
+              AND x.excluded = 'filtered_out');
+
+-- 4. References to records that are not in the feed.
+WITH bad AS (
+    UPDATE staging.teachers s SET excluded = 'unknown_reference'
+    WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL
+      AND NOT EXISTS (SELECT 1 FROM staging.schools x WHERE x.run_id = s.run_id AND x.sis_id = s.school_sis_id
+                      AND x.excluded IS NULL)
+    RETURNING s.source_ref, s.sis_id, coalesce(s.school_sis_id, s.school_clever_id) AS school)
+INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
+SELECT etl.current_run_id(), 'teacher', source_ref, sis_id, 'unknown_reference', 'rejected',
+       'school ' || coalesce(school, '(empty)') || ' is not in the schools feed'
+FROM bad;
+
+WITH bad AS (
+    UPDATE staging.students s SET excluded = 'unknown_reference'
+    WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL
+      AND NOT EXISTS (SELECT 1 FROM staging.schools x WHERE x.run_id = s.run_id AND x.sis_id = s.school_sis_id
+                      AND x.excluded IS NULL)
+    RETURNING s.source_ref, s.sis_id, coalesce(s.school_sis_id, s.school_clever_id) AS school)
+INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
+SELECT etl.current_run_id(), 'student', source_ref, sis_id, 'unknown_reference', 'rejected',
+       'school ' || coalesce(school, '(empty)') || ' is not in the schools feed'
+FROM bad;
+
+WITH bad AS (
+    UPDATE staging.sections s SET excluded = 'unknown_reference'
+    WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL
+      AND NOT EXISTS (SELECT 1 FROM staging.schools x WHERE x.run_id = s.run_id AND x.sis_id = s.school_sis_id
+                      AND x.excluded IS NULL)
+    RETURNING s.source_ref, s.sis_id, coalesce(s.school_sis_id, s.school_clever_id) AS school)
+INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
+SELECT etl.current_run_id(), 'section', source_ref, sis_id, 'unknown_reference', 'rejected',
+       'school ' || coalesce(school, '(empty)') || ' is not in the schools feed'
+FROM bad;
+
+-- Two teachers in the feed with one email: neither wins (SYNC-RULES "one email, one teacher").
+-- Both keep whatever account they have; neither is created, changed or suspended this run.
+WITH shared AS (
+    SELECT lower(email) AS email
+    FROM staging.teachers
+    WHERE run_id = etl.current_run_id() AND excluded IS NULL AND email IS NOT NULL
+    GROUP BY lower(email)
+    HAVING count(DISTINCT sis_id) > 1),
+bad AS (
+    UPDATE staging.teachers t SET excluded = 'duplicate_email'
+    FROM shared
+    WHERE t.run_id = etl.current_run_id() AND t.excluded IS NULL AND lower(t.email) = shared.email
+    RETURNING t.source_ref, t.sis_id, t.email)
+INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
+SELECT etl.current_run_id(), 'teacher', source_ref, sis_id, 'duplicate_email', 'rejected',
+       'email ' || email || ' is used by more than one teacher in the feed; existing accounts are kept as they are'
+FROM bad;
+
+-- A teacher whose email another account will still own after this run (a manual account that
+-- cannot be adopted, or a Clever teacher who keeps it): reported, nothing changes.
+WITH feed AS (
+    SELECT DISTINCT ON (t.sis_id) t.sis_id, t.email, t.source_ref
+    FROM staging.teachers t
+    WHERE t.run_id = etl.current_run_id() AND t.excluded IS NULL AND t.email IS NOT NULL
+    ORDER BY t.sis_id, t.seq),
+mine AS (
+    SELECT f.sis_id, r.id AS roster_id
+    FROM feed f
+    JOIN roster.teachers r ON r.district_id = etl.current_district_id() AND r.source = 'clever'
+                          AND r.sis_id = f.sis_id),
+owner AS (
+    SELECT f.sis_id, f.email, f.source_ref, x.id AS other_id
+    FROM feed f
+    JOIN roster.teachers x ON x.district_id = etl.current_district_id() AND lower(x.email) = lower(f.email)
+    LEFT JOIN mine m ON m.sis_id = f.sis_id
+    WHERE x.id IS DISTINCT FROM m.roster_id
+      -- a manual account with this email is adopted by a new teacher, unless there are several
+      AND NOT (m.roster_id IS NULL AND x.source = 'manual'
+               AND (SELECT count(*) FROM roster.teachers y WHERE y.district_id = x.district_id
+                    AND y.source = 'manual' AND lower(y.email) = lower(f.email)) = 1)
+      -- a Clever teacher who is in the feed with another email gives this one up
+      AND NOT EXISTS (SELECT 1 FROM mine m2 JOIN feed f2 ON f2.sis_id = m2.sis_id
+                      WHERE m2.roster_id = x.id AND lower(f2.email) <> lower(f.email))),
+bad AS (
+    UPDATE staging.teachers t SET excluded = 'duplicate_email'
+    FROM owner o
+    WHERE t.run_id = etl.current_run_id() AND t.sis_id = o.sis_id AND t.excluded IS NULL
+    RETURNING t.source_ref, t.sis_id, o.email, o.other_id)
+INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
+SELECT etl.current_run_id(), 'teacher', source_ref, sis_id, 'duplicate_email', 'rejected',
+       'email ' || email || ' belongs to teacher account ' || other_id || '; the existing account is kept as it is'
+FROM bad;
+
+-- Two students with one email cannot both log in with it: both load, neither can log in.
+WITH shared AS (
+    SELECT lower(email) AS email
+    FROM staging.students
+    WHERE run_id = etl.current_run_id() AND excluded IS NULL AND email IS NOT NULL
+    GROUP BY lower(email)
+    HAVING count(*) > 1),
+bad AS (
+    UPDATE staging.students s SET can_login = false
+    FROM shared
+    WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL AND lower(s.email) = shared.email
+    RETURNING s.source_ref, s.sis_id, s.email)
+INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
+SELECT etl.current_run_id(), 'student', source_ref, sis_id, 'duplicate_email', 'warning',
+       'email ' || email || ' is used by more than one student; loaded with can_login = false'
+FROM bad;
+
+WITH bad AS (
+    UPDATE staging.section_teachers s SET excluded = CASE WHEN s.position = 0 THEN 'missing_primary_teacher'
+                                                          ELSE 'unknown_reference' END
+    WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL
+      AND (NOT EXISTS (SELECT 1 FROM staging.sections x WHERE x.run_id = s.run_id AND x.sis_id = s.section_sis_id
+                       AND x.excluded IS NULL)
+        OR NOT EXISTS (SELECT 1 FROM staging.teachers x WHERE x.run_id = s.run_id AND x.sis_id = s.teacher_sis_id
+                       AND (x.excluded IS NULL OR x.excluded = 'duplicate_email')))
+    RETURNING s.source_ref, s.section_sis_id, s.teacher_sis_id, s.teacher_clever_id, s.position, s.excluded)
+INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
+SELECT etl.current_run_id(), 'section_teacher', source_ref, section_sis_id, excluded, 'rejected',
+       CASE WHEN position = 0 THEN 'primary ' ELSE 'co-' END || 'teacher '
+       || coalesce(teacher_sis_id, teacher_clever_id, '(empty)') || ' of section '
+       || coalesce(section_sis_id, '(unknown)') || ' is not a loaded teacher or section'
+FROM bad;
+
+WITH bad AS (
+    UPDATE staging.enrollments s SET excluded = 'unknown_reference'
+    WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL
+      AND (NOT EXISTS (SELECT 1 FROM staging.sections x WHERE x.run_id = s.run_id AND x.sis_id = s.section_sis_id
+                       AND x.excluded IS NULL)
+        OR NOT EXISTS (SELECT 1 FROM staging.students x WHERE x.run_id = s.run_id AND x.sis_id = s.student_sis_id
+                       AND x.excluded IS NULL))
+    RETURNING s.source_ref, s.section_sis_id, s.student_sis_id, s.section_clever_id, s.student_clever_id)
+INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
+SELECT etl.current_run_id(), 'enrollment', source_ref,
+       coalesce(section_sis_id, section_clever_id) || '/' || coalesce(student_sis_id, student_clever_id),
+       'unknown_reference', 'rejected',
+       'student ' || coalesce(student_sis_id, student_clever_id, '(empty)') || ' or section '
+       || coalesce(section_sis_id, section_clever_id, '(empty)') || ' is not a loaded student or section'
+FROM bad;
+
+-- 5. Probable SIS id changes: a record that will vanish and a new one with the same email and
+--    name. Reported with the row to record in roster.sis_id_changes; nothing is applied.
+INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
+SELECT etl.current_run_id(), 'student', s.source_ref, s.sis_id, 'probable_sis_id_change', 'warning',
+       'student ' || r.sis_id || ' vanished and ' || s.sis_id || ' appeared with the same email and name; if it is '
+       || 'the same person run: INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) VALUES ('''
+       || r.district_id || ''', ''student'', ''' || r.sis_id || ''', ''' || s.sis_id || ''');'
+FROM staging.students s
+JOIN roster.students r ON r.district_id = etl.current_district_id() AND r.source = 'clever'
+                      AND lower(r.email) = lower(s.email)
+                      AND r.first_name IS NOT DISTINCT FROM s.first_name AND r.last_name IS NOT DISTINCT FROM s.last_name
+WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL AND s.email IS NOT NULL
+  AND r.sis_id <> s.sis_id
+  AND NOT EXISTS (SELECT 1 FROM roster.students n WHERE n.district_id = r.district_id AND n.source = 'clever'
+                  AND n.sis_id = s.sis_id)
+  AND NOT EXISTS (SELECT 1 FROM staging.students g WHERE g.run_id = s.run_id AND g.sis_id = r.sis_id
+                  AND g.excluded IS NULL);
+
+INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
+SELECT DISTINCT ON (t.sis_id) etl.current_run_id(), 'teacher', t.source_ref, t.sis_id, 'probable_sis_id_change', 'warning',
+       'teacher ' || r.sis_id || ' vanished and ' || t.sis_id || ' appeared with the same email and name; if it is '
+       || 'the same person run: INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) VALUES ('''
+       || r.district_id || ''', ''teacher'', ''' || r.sis_id || ''', ''' || t.sis_id || ''');'
+FROM staging.teachers t
+JOIN roster.teachers r ON r.district_id = etl.current_district_id() AND r.source = 'clever'
+                      AND lower(r.email) = lower(t.email)
+                      AND r.first_name IS NOT DISTINCT FROM t.first_name AND r.last_name IS NOT DISTINCT FROM t.last_name
+WHERE t.run_id = etl.current_run_id() AND t.email IS NOT NULL
+  AND (t.excluded IS NULL OR t.excluded = 'duplicate_email')
+  AND r.sis_id <> t.sis_id
+  AND NOT EXISTS (SELECT 1 FROM roster.teachers n WHERE n.district_id = r.district_id AND n.source = 'clever'
+                  AND n.sis_id = t.sis_id)
+  AND NOT EXISTS (SELECT 1 FROM staging.teachers g WHERE g.run_id = t.run_id AND g.sis_id = r.sis_id
+                  AND g.excluded IS NULL)
+ORDER BY t.sis_id, t.seq;

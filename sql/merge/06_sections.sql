@@ -1,0 +1,76 @@
+-- Sections. Rules: SYNC-RULES.md "Classes (sections) and who is in them".
+-- * The sync owns Clever sections: name, school, term, grade, subject.
+-- * A Clever section that leaves the feed is archived; so is one whose term ended before the
+--   run's as-of date. A section that reappears in a current term is restored.
+-- * Manual sections are never touched (every statement here filters on source = 'clever').
+
+CREATE TEMP TABLE feed_sections ON COMMIT DROP AS
+SELECT s.sis_id, s.clever_id, sc.id AS school_id, tm.id AS term_id, s.name, s.section_number, s.grade, s.subject,
+       s.course_name, s.course_number, s.period,
+       CASE WHEN tm.end_date < etl.current_as_of() THEN 'archived' ELSE 'active' END AS status,
+       CASE WHEN tm.end_date < etl.current_as_of() THEN 'term_ended' END AS status_reason
+FROM staging.sections s
+LEFT JOIN roster.schools sc ON sc.district_id = etl.current_district_id() AND sc.source = 'clever'
+                           AND sc.sis_id = s.school_sis_id
+LEFT JOIN roster.terms tm ON tm.district_id = etl.current_district_id() AND tm.source = 'clever'
+                         AND tm.sis_id = s.term_sis_id
+WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL;
+CREATE UNIQUE INDEX ON feed_sections (sis_id);
+ANALYZE feed_sections;
+
+WITH diff AS (
+    SELECT r.id, to_jsonb(r) AS old, r.status AS old_status, f.*
+    FROM roster.sections r
+    JOIN feed_sections f ON f.sis_id = r.sis_id
+    WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
+      AND (r.clever_id, r.school_id, r.term_id, r.name, r.section_number, r.grade, r.subject, r.course_name,
+           r.course_number, r.period, r.status)
+          IS DISTINCT FROM
+          (f.clever_id, f.school_id, f.term_id, f.name, f.section_number, f.grade, f.subject, f.course_name,
+           f.course_number, f.period, f.status)),
+changed AS (
+    UPDATE roster.sections r
+    SET clever_id = d.clever_id, school_id = d.school_id, term_id = d.term_id, name = d.name,
+        section_number = d.section_number, grade = d.grade, subject = d.subject, course_name = d.course_name,
+        course_number = d.course_number, period = d.period,
+        status = d.status, status_reason = d.status_reason,
+        archived_at = CASE WHEN d.status = 'archived' THEN coalesce(r.archived_at, now()) END,
+        updated_at = now()
+    FROM diff d
+    WHERE r.id = d.id
+    RETURNING r.id, d.old, to_jsonb(r) AS new, d.old_status, d.status AS new_status, d.status_reason)
+INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
+SELECT etl.current_run_id(), etl.current_district_id(), 'section', id::text,
+       CASE WHEN old_status = new_status THEN 'update'
+            WHEN new_status = 'active' THEN 'restore' ELSE 'archive' END,
+       etl.jsonb_diff(old, new) || CASE WHEN status_reason IS NULL THEN '{}'::jsonb
+                                        ELSE jsonb_build_object('reason', status_reason) END
+FROM changed;
+
+WITH created AS (
+    INSERT INTO roster.sections (district_id, school_id, term_id, sis_id, clever_id, name, section_number, grade,
+                                 subject, course_name, course_number, period, status, status_reason, archived_at)
+    SELECT etl.current_district_id(), f.school_id, f.term_id, f.sis_id, f.clever_id, f.name, f.section_number,
+           f.grade, f.subject, f.course_name, f.course_number, f.period, f.status, f.status_reason,
+           CASE WHEN f.status = 'archived' THEN now() END
+    FROM feed_sections f
+    WHERE NOT EXISTS (SELECT 1 FROM roster.sections r WHERE r.district_id = etl.current_district_id()
+                      AND r.source = 'clever' AND r.sis_id = f.sis_id)
+    RETURNING id, sis_id, name, status)
+INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
+SELECT etl.current_run_id(), etl.current_district_id(), 'section', id::text, 'create',
+       jsonb_build_object('sis_id', sis_id, 'name', name, 'status', status)
+FROM created;
+
+WITH gone AS (
+    UPDATE roster.sections r
+    SET status = 'archived', archived_at = now(), updated_at = now(),
+        status_reason = coalesce((SELECT s.excluded FROM staging.sections s WHERE s.run_id = etl.current_run_id()
+                                  AND s.sis_id = r.sis_id AND s.excluded IS NOT NULL LIMIT 1), 'missing_from_feed')
+    WHERE r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.status = 'active'
+      AND NOT EXISTS (SELECT 1 FROM feed_sections f WHERE f.sis_id = r.sis_id)
+    RETURNING r.id, r.sis_id, r.status_reason)
+INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
+SELECT etl.current_run_id(), etl.current_district_id(), 'section', id::text, 'archive',
+       jsonb_build_object('sis_id', sis_id, 'reason', status_reason)
+FROM gone;

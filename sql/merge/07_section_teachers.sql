@@ -1,0 +1,50 @@
+-- Who teaches a Clever section. Rules: SYNC-RULES.md "Co-teachers of a Clever section".
+-- * Clever's primary teacher and co-teachers are loaded as source = 'clever'.
+-- * A co-teacher added by hand who is not a Clever teacher is kept, unless the section has at
+--   least one co-teacher from Clever: then it is removed.
+-- * A co-teacher added by hand who is a Clever teacher is removed (make them co-teacher in the SIS).
+-- * Only sections in this run's feed are touched; manual sections never.
+
+CREATE TEMP TABLE feed_section_teachers ON COMMIT DROP AS
+SELECT DISTINCT ON (sec.id, t.id) sec.id AS section_id, t.id AS teacher_id, (st.position = 0) AS is_primary
+FROM staging.section_teachers st
+JOIN feed_sections f ON f.sis_id = st.section_sis_id
+JOIN roster.sections sec ON sec.district_id = etl.current_district_id() AND sec.source = 'clever'
+                        AND sec.sis_id = st.section_sis_id
+JOIN roster.teachers t ON t.district_id = etl.current_district_id() AND t.source = 'clever'
+                      AND t.sis_id = st.teacher_sis_id
+WHERE st.run_id = etl.current_run_id() AND st.excluded IS NULL
+ORDER BY sec.id, t.id, st.position;
+CREATE UNIQUE INDEX ON feed_section_teachers (section_id, teacher_id);
+
+WITH changed AS (
+    INSERT INTO roster.section_teachers AS x (section_id, teacher_id, district_id, is_primary, source)
+    SELECT f.section_id, f.teacher_id, etl.current_district_id(), f.is_primary, 'clever'
+    FROM feed_section_teachers f
+    ON CONFLICT (section_id, teacher_id) DO UPDATE SET is_primary = EXCLUDED.is_primary, source = 'clever'
+    WHERE (x.is_primary, x.source) IS DISTINCT FROM (EXCLUDED.is_primary, 'clever')
+    RETURNING x.section_id, x.teacher_id, x.is_primary, (x.xmax = 0) AS inserted)
+INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
+SELECT etl.current_run_id(), etl.current_district_id(), 'section_teacher', section_id || ':' || teacher_id,
+       CASE WHEN inserted THEN 'create' ELSE 'update' END,
+       jsonb_build_object('section_id', section_id, 'teacher_id', teacher_id, 'is_primary', is_primary)
+FROM changed;
+
+WITH gone AS (
+    DELETE FROM roster.section_teachers st
+    USING roster.sections sec, roster.teachers t
+    WHERE sec.id = st.section_id AND t.id = st.teacher_id
+      AND sec.district_id = etl.current_district_id() AND sec.source = 'clever'
+      AND EXISTS (SELECT 1 FROM feed_sections f WHERE f.sis_id = sec.sis_id)
+      AND NOT EXISTS (SELECT 1 FROM feed_section_teachers d
+                      WHERE d.section_id = st.section_id AND d.teacher_id = st.teacher_id)
+      AND (st.source = 'clever' OR t.source = 'clever'
+           OR EXISTS (SELECT 1 FROM feed_section_teachers d WHERE d.section_id = st.section_id AND NOT d.is_primary))
+    RETURNING st.section_id, st.teacher_id, st.source AS row_source, t.source AS teacher_source)
+INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
+SELECT etl.current_run_id(), etl.current_district_id(), 'section_teacher', section_id || ':' || teacher_id, 'remove',
+       jsonb_build_object('section_id', section_id, 'teacher_id', teacher_id, 'source', row_source,
+           'reason', CASE WHEN row_source = 'clever' THEN 'not_in_feed'
+                          WHEN teacher_source = 'clever' THEN 'clever_teacher_added_by_hand'
+                          ELSE 'section_has_clever_co_teachers' END)
+FROM gone;
