@@ -1,0 +1,51 @@
+public import RosterModel
+
+/// Maps the grade spellings districts send to ``RosterModel/Grade``.
+///
+/// Covers every Clever v3.0 grade word (`InfantToddler` ... `Other`) and the CSV spellings SIS
+/// exports use (`PK`, `Pre-K`, `TK`, `K`, `KG`, `01`, `1st`, `Grade 3`, `IT`, `PS`, `PG`),
+/// case-insensitively. Numbers are read as numbers, so `10` is grade ten and sorts after `2`.
+public enum GradeParser {
+    /// The grade for `raw`; nil when the text is empty or not a grade anybody recognises
+    /// (the transform then loads the record as ``RosterModel/Grade/other`` with a warning).
+    public static func grade(from raw: String) -> Grade? {
+        let key = String(
+            raw.lowercased().unicodeScalars.filter { !separators.contains($0) && !$0.properties.isWhitespace }
+        )
+        guard !key.isEmpty else { return nil }
+        if let word = words[key] { return word }
+        return numbered(key)
+    }
+
+    /// Spaces, hyphens, underscores, dots and slashes carry no meaning in grade words
+    /// ("Pre-K", "Pre K", "pre_k", "Infant/Toddler").
+    private static let separators: Set<Unicode.Scalar> = ["-", "_", ".", "/"]
+
+    private static let words: [String: Grade] = [
+        "infanttoddler": .infantToddler, "infant": .infantToddler, "it": .infantToddler,
+        "preschool": .preschool, "ps": .preschool,
+        "prekindergarten": .preKindergarten, "prek": .preKindergarten, "pk": .preKindergarten,
+        "transitionalkindergarten": .transitionalKindergarten, "tk": .transitionalKindergarten,
+        "kindergarten": .kindergarten, "k": .kindergarten, "kg": .kindergarten,
+        "postgraduate": .postGraduate, "pg": .postGraduate,
+        "ungraded": .ungraded, "ug": .ungraded,
+        "other": .other,
+    ]
+
+    /// `3`, `03`, `3rd`, `grade3`, `grade03`, `gradek` (the spaces are already gone).
+    private static func numbered(_ key: String) -> Grade? {
+        var rest = Substring(key)
+        if rest.hasPrefix("grade") {
+            rest = rest.dropFirst("grade".count)
+            if let word = words[String(rest)] { return word }
+        }
+        for suffix in ["st", "nd", "rd", "th"] where rest.hasSuffix(suffix) {
+            rest = rest.dropLast(suffix.count)
+            break
+        }
+        guard !rest.isEmpty, rest.count <= 3, rest.allSatisfy({ ("0"..."9").contains($0) }), let n = Int(rest), n >= 0 else { return nil }
+        // Some SIS exports write kindergarten as grade 0.
+        if n == 0 { return .kindergarten }
+        return (1...13).contains(n) ? .numbered(n) : nil
+    }
+}
