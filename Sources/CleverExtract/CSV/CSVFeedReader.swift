@@ -1,0 +1,105 @@
+import Foundation
+import RosterModel
+
+/// Reads one feed from one CSV file, a batch per call, so the consumer sets the pace: nothing is
+/// read ahead of the batch asked for, and the file is closed at its end or when the reader goes.
+actor CSVFeedReader {
+    private let directory: URL
+    private let feed: Feed
+    private let spec: CSVFileSpec
+    private let batchSize: Int
+    private var parser: CSVParser?
+    private var header: CSVHeader?
+    private var mapper: CSVRowMapper?
+    private var finished = false
+    private var dataRows = 0
+    /// Term SIS ids already yielded: a district has a handful of terms and thousands of sections.
+    private var seenTerms: Set<String> = []
+
+    init(directory: URL, feed: Feed, batchSize: Int) {
+        self.directory = directory
+        self.feed = feed
+        self.spec = CSVFileSpec.file(for: feed)
+        self.batchSize = max(1, batchSize)
+    }
+
+    /// The next batch, or nil when the file is done.
+    func nextBatch() throws -> ExtractBatch? {
+        guard !finished else { return nil }
+        try Task.checkCancellation()
+        let (parser, header, mapper) = try open()
+        var batch = ExtractBatch()
+        batch.records.reserveCapacity(batchSize)
+        while batch.records.count + batch.rejections.count < batchSize {
+            guard try parser.next() else {
+                finish()
+                if dataRows == 0 && spec.mustHaveRows { throw CleverCSVSource.emptyFileError(spec) }
+                break
+            }
+            dataRows += 1
+            if let rejection = Self.unreadableRow(parser, header: header, entity: mapper.feed.entity) {
+                // A broken row is reported once, by the sections feed, not again by terms.
+                if feed != .terms { batch.rejections.append(rejection) }
+                continue
+            }
+            switch mapper.record(from: parser) {
+            case .rejected(let rejection):
+                if feed != .terms { batch.rejections.append(rejection) }
+            case .record(let record):
+                if feed == .terms {
+                    let row = CSVRowMapper.Row(parser: parser, entity: .term)
+                    if let term = CSVRowMapper.term(from: row, header: header), seenTerms.insert(term.sisID).inserted {
+                        batch.records.append(.term(term))
+                    }
+                } else {
+                    batch.records.append(record)
+                }
+            }
+        }
+        return batch.records.isEmpty && batch.rejections.isEmpty ? nil : batch
+    }
+
+    private func open() throws -> (CSVParser, CSVHeader, CSVRowMapper) {
+        if let parser, let header, let mapper { return (parser, header, mapper) }
+        let url = directory.appending(path: spec.name)
+        guard FileManager.default.fileExists(atPath: url.path) else { throw CleverCSVSource.missingFileError(spec, in: directory) }
+        let parser = try CSVParser(url: url, fileName: spec.name)
+        let header = try CSVHeader.read(from: parser, spec: spec)
+        let mapper = CSVRowMapper(feed: feed, header: header)
+        (self.parser, self.header, self.mapper) = (parser, header, mapper)
+        return (parser, header, mapper)
+    }
+
+    private func finish() {
+        finished = true
+        parser = nil  // closes the file now rather than when the stream is dropped
+    }
+
+    /// A row that cannot be mapped at all: a broken quote, the wrong number of fields, bad UTF-8.
+    static func unreadableRow(_ parser: CSVParser, header: CSVHeader, entity: Entity) -> Rejection? {
+        let source = SourceRef.csv(parser.fileName, line: parser.line)
+        switch parser.problem {
+        case .unterminatedQuote:
+            return Rejection(
+                entity: entity, source: source, reason: .malformedRow,
+                detail: "a quoted field is never closed; the rest of \(parser.fileName) was read as one field")
+        case .textAfterClosingQuote(let field):
+            return Rejection(
+                entity: entity, source: source, reason: .malformedRow,
+                detail: "field \(field) has text after its closing quote; quotes inside a field must be doubled")
+        case nil:
+            break
+        }
+        if parser.fields.count != header.columns.count {
+            return Rejection(
+                entity: entity, source: source, reason: .malformedRow,
+                detail: "expected \(header.columns.count) fields as in the header, found \(parser.fields.count)")
+        }
+        if let bad = parser.fields.indices.first(where: { !parser.isValidUTF8(at: $0) }) {
+            return Rejection(
+                entity: entity, source: source, reason: .invalidEncoding,
+                detail: "column \(header.columns[bad]) is not valid UTF-8; save the file as UTF-8")
+        }
+        return nil
+    }
+}

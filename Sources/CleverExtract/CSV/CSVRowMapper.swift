@@ -1,0 +1,153 @@
+import RosterModel
+
+/// Turns the current row of a ``CSVParser`` into a record of one feed.
+///
+/// Column positions are looked up once per file, not once per row. Only the columns a record
+/// uses become `String`s; the rest (passwords, contacts) are checked for UTF-8 and left as bytes.
+struct CSVRowMapper {
+    /// A row is a record, or a rejection when it lacks the id that keys it.
+    enum Mapped {
+        case record(Record)
+        case rejected(Rejection)
+    }
+
+    typealias Mapping = (Row) -> Mapped
+
+    /// The current row, with the file and entity a rejection needs.
+    struct Row {
+        let parser: CSVParser
+        let entity: Entity
+        var source: SourceRef { .csv(parser.fileName, line: parser.line) }
+
+        /// The cell at `position` as sent; nil when the column is absent or the cell is empty.
+        subscript(position: Int?) -> String? {
+            guard let position else { return nil }
+            let field = parser.fields[position]
+            guard field.end > field.start else { return nil }
+            return parser.string(at: position)
+        }
+
+        /// A reference by SIS id, empty when the cell is.
+        func ref(_ position: Int?) -> Ref {
+            self[position].map(Ref.sis) ?? Ref()
+        }
+
+        /// The id in a required column; nil when blank.
+        func id(_ position: Int?) -> String? {
+            guard let value = self[position], value.contains(where: { !$0.isWhitespace }) else { return nil }
+            return value
+        }
+
+        /// A row without the id that keys it is rejected here: a record needs a SIS id.
+        func missing(_ column: String) -> Mapped {
+            .rejected(
+                Rejection(
+                    entity: entity, source: source, reason: .missingRequiredField,
+                    detail: "\(column) is empty; every row needs one"))
+        }
+    }
+
+    let feed: Feed
+    private let mapping: Mapping
+
+    init(feed: Feed, header: CSVHeader) {
+        self.feed = feed
+        switch feed {
+        case .schools: mapping = Self.schools(header)
+        case .teachers: mapping = Self.teachers(header)
+        case .students: mapping = Self.students(header)
+        case .terms, .sections: mapping = Self.sections(header)
+        case .enrollments: mapping = Self.enrollments(header)
+        }
+    }
+
+    func record(from parser: CSVParser) -> Mapped {
+        mapping(Row(parser: parser, entity: feed == .terms ? .section : feed.entity))
+    }
+
+    /// The term a sections.csv row names, nil when its three term cells are empty. The SIS id is
+    /// made from the raw cells, exactly as the row's section refers to it.
+    static func term(from row: Row, header: CSVHeader) -> TermRecord? {
+        let name = row[header["Term_name"]]
+        let start = row[header["Term_start"]]
+        let end = row[header["Term_end"]]
+        guard name != nil || start != nil || end != nil else { return nil }
+        return TermRecord(
+            source: row.source, sisID: TermRecord.derivedSISID(name: name, start: start, end: end), name: name,
+            startDate: start, endDate: end)
+    }
+
+    // MARK: - One mapping per file
+
+    private static func schools(_ h: CSVHeader) -> Mapping {
+        let (id, name, number, state) = (h["School_id"], h["School_name"], h["School_number"], h["State_id"])
+        let (low, high) = (h["Low_grade"], h["High_grade"])
+        return { row in
+            guard let sisID = row.id(id) else { return row.missing("School_id") }
+            return .record(
+                .school(
+                    SchoolRecord(
+                        source: row.source, sisID: sisID, name: row[name] ?? "", schoolNumber: row[number],
+                        stateID: row[state], lowGrade: row[low], highGrade: row[high])))
+        }
+    }
+
+    private static func teachers(_ h: CSVHeader) -> Mapping {
+        let (school, id, number, state) = (h["School_id"], h["Teacher_id"], h["Teacher_number"], h["State_teacher_id"])
+        let (first, middle, last) = (h["First_name"], h["Middle_name"], h["Last_name"])
+        let (email, title) = (h["Teacher_email"], h["Title"])
+        return { row in
+            guard let sisID = row.id(id) else { return row.missing("Teacher_id") }
+            return .record(
+                .teacher(
+                    TeacherRecord(
+                        source: row.source, sisID: sisID, school: row.ref(school), email: row[email],
+                        firstName: row[first], middleName: row[middle], lastName: row[last], title: row[title],
+                        teacherNumber: row[number], stateID: row[state])))
+        }
+    }
+
+    private static func students(_ h: CSVHeader) -> Mapping {
+        let (school, id, number, state) = (h["School_id"], h["Student_id"], h["Student_number"], h["State_id"])
+        let (first, middle, last) = (h["First_name"], h["Middle_name"], h["Last_name"])
+        let (email, grade, dob) = (h["Student_email"], h["Grade"], h["DOB"])
+        return { row in
+            guard let sisID = row.id(id) else { return row.missing("Student_id") }
+            return .record(
+                .student(
+                    StudentRecord(
+                        source: row.source, sisID: sisID, school: row.ref(school), email: row[email],
+                        firstName: row[first], middleName: row[middle], lastName: row[last], grade: row[grade],
+                        dateOfBirth: row[dob], studentNumber: row[number], stateID: row[state])))
+        }
+    }
+
+    private static func sections(_ h: CSVHeader) -> Mapping {
+        let (school, id, name, number) = (h["School_id"], h["Section_id"], h["Name"], h["Section_number"])
+        let (grade, subject, course, courseNumber) = (h["Grade"], h["Subject"], h["Course_name"], h["Course_number"])
+        let period = h["Period"]
+        let teachers = CSVFileSpec.teacherColumns.compactMap { h[$0] }
+        return { row in
+            guard let sisID = row.id(id) else { return row.missing("Section_id") }
+            let term = Self.term(from: row, header: h)
+            return .record(
+                .section(
+                    SectionRecord(
+                        source: row.source, sisID: sisID, school: row.ref(school),
+                        term: term.map { .sis($0.sisID) } ?? Ref(), name: row[name], sectionNumber: row[number],
+                        grade: row[grade], subject: row[subject], courseName: row[course],
+                        courseNumber: row[courseNumber], period: row[period],
+                        teachers: teachers.compactMap { row[$0].map(Ref.sis) })))
+        }
+    }
+
+    private static func enrollments(_ h: CSVHeader) -> Mapping {
+        let (section, student) = (h["Section_id"], h["Student_id"])
+        return { row in
+            guard let sectionID = row.id(section) else { return row.missing("Section_id") }
+            guard let studentID = row.id(student) else { return row.missing("Student_id") }
+            return .record(
+                .enrollment(EnrollmentRecord(source: row.source, section: .sis(sectionID), student: .sis(studentID))))
+        }
+    }
+}
