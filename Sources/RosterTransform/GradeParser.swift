@@ -9,12 +9,11 @@ public enum GradeParser {
     /// The grade for `raw`; nil when the text is empty or not a grade anybody recognises
     /// (the transform then loads the record as ``RosterModel/Grade/other`` with a warning).
     public static func grade(from raw: String) -> Grade? {
-        let key = String(
-            raw.lowercased().unicodeScalars.filter { !separators.contains($0) && !$0.properties.isWhitespace }
-        )
-        guard !key.isEmpty else { return nil }
-        if let word = words[key] { return word }
-        return numbered(key)
+        let compact = String(raw.lowercased().unicodeScalars.filter { !$0.properties.isWhitespace })
+        guard !compact.isEmpty else { return nil }
+        if let word = words[String(compact.unicodeScalars.filter { !separators.contains($0) })] { return word }
+        // Separators stay in numbers: "-1" and "1.5" are not grade 1 and grade 15.
+        return numbered(compact)
     }
 
     /// Spaces, hyphens, underscores, dots and slashes carry no meaning in grade words
@@ -37,7 +36,7 @@ public enum GradeParser {
         var rest = Substring(key)
         if rest.hasPrefix("grade") {
             rest = rest.dropFirst("grade".count)
-            if let word = words[String(rest)] { return word }
+            if let word = words[String(rest.unicodeScalars.filter { !separators.contains($0) })] { return word }
         }
         for suffix in ["st", "nd", "rd", "th"] where rest.hasSuffix(suffix) {
             rest = rest.dropLast(suffix.count)

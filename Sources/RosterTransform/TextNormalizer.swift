@@ -7,14 +7,26 @@ public enum TextNormalizer {
     /// Names, titles and other free text: Unicode NFC, trimmed, internal whitespace runs collapsed
     /// to one space. Empty text becomes `nil`.
     ///
-    /// NFC runs before and after collapsing: some whitespace (U+2000 EN QUAD) only becomes its
-    /// canonical form under NFC, and joining segments must not leave a non-NFC seam.
+    /// Whitespace is judged per scalar, not per `Character`: a combining mark after a space forms
+    /// one `Character` with it, and judging that whole as whitespace would drop the mark on a
+    /// second pass but not the first. NFC runs first because some spaces (U+2000 EN QUAD) only
+    /// reach their canonical form under it.
     public static func text(_ raw: String?) -> String? {
         guard let raw else { return nil }
-        let composed = raw.precomposedStringWithCanonicalMapping
-        let collapsed = composed.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        guard !collapsed.isEmpty else { return nil }
-        return collapsed.precomposedStringWithCanonicalMapping
+        var out = String.UnicodeScalarView()
+        var pendingSpace = false
+        for scalar in raw.precomposedStringWithCanonicalMapping.unicodeScalars {
+            if scalar.properties.isWhitespace {
+                pendingSpace = !out.isEmpty
+                continue
+            }
+            if pendingSpace {
+                out.append(" ")
+                pendingSpace = false
+            }
+            out.append(scalar)
+        }
+        return out.isEmpty ? nil : String(out)
     }
 
     /// Identifiers (SIS ids, Clever ids, numbers): trimmed only, because inner characters are
