@@ -46,7 +46,9 @@ struct CSVHeader {
         let known = Set(spec.columns)
         for (index, name) in columns.enumerated() where !known.contains(name) && invisibleCharacter(in: name) == nil {
             var text = "unknown column \"\(name)\" (column \(index + 1))"
-            if let match = spec.columns.first(where: { $0.lowercased() == name.lowercased() }) {
+            if name.isEmpty {
+                text = "column \(index + 1) has no name (a stray comma at the end of the header?); remove it"
+            } else if let match = spec.columns.first(where: { $0.lowercased() == name.lowercased() }) {
                 text += "; Clever's column names are case-sensitive: rename it to \"\(match)\""
             } else {
                 text += "; remove it or rename it to one of Clever's columns (\(spec.columns.joined(separator: ", ")))"

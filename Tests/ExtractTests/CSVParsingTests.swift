@@ -1,0 +1,169 @@
+import CleverExtract
+import Foundation
+import RosterModel
+import Testing
+
+@Suite("CSV parsing")
+struct CSVParsingTests {
+    static let studentHeader = "School_id,Student_id,Last_name,First_name,Grade,Student_email"
+
+    @Test("quoted fields keep commas and doubled quotes")
+    func quoting() async throws {
+        let folder = try CSVFolder([
+            "students.csv": """
+                \(Self.studentHeader)
+                SCH1,S1,"Lovelace, Countess","Ada ""The Enchantress""\",3,ada@school.org
+                "SCH1","S2","O'Brien","",4,""
+
+                """
+        ])
+        defer { folder.remove() }
+        let result = try await folder.source().read(.students)
+        #expect(result.rejections.isEmpty)
+        #expect(result.students.map(\.lastName) == ["Lovelace, Countess", "O'Brien"])
+        #expect(result.students.map(\.firstName) == ["Ada \"The Enchantress\"", nil])
+        #expect(result.students.map(\.email) == ["ada@school.org", nil])
+    }
+
+    @Test("CRLF line ends, a BOM and a last line without a newline")
+    func crlfAndBOM() async throws {
+        let folder = try CSVFolder()
+        defer { folder.remove() }
+        let text = "\u{FEFF}\(Self.studentHeader)\r\nSCH1,S1,Lovelace,Ada,3,ada@school.org\r\n\r\nSCH1,S2,Hopper,Grace,4,g@school.org"
+        try folder.write("students.csv", Data(text.utf8))
+        try await folder.source().check()
+        let result = try await folder.source().read(.students)
+        #expect(result.rejections.isEmpty)
+        #expect(result.students.map(\.sisID) == ["S1", "S2"])
+        #expect(result.students.map(\.school) == [.sis("SCH1"), .sis("SCH1")])
+        #expect(result.students.map(\.email) == ["ada@school.org", "g@school.org"])
+        #expect(result.students.map(\.source) == [.csv("students.csv", line: 2), .csv("students.csv", line: 4)])
+    }
+
+    @Test("an embedded newline keeps later line numbers right")
+    func embeddedNewline() async throws {
+        let folder = try CSVFolder([
+            "students.csv": """
+                \(Self.studentHeader)
+                SCH1,S1,"Love
+                lace",Ada,3,ada@school.org
+                SCH1,S2,Hopper,Grace,4
+                SCH1,S3,Turing,Alan,5,alan@school.org
+
+                """
+        ])
+        defer { folder.remove() }
+        let result = try await folder.source().read(.students)
+        #expect(result.students.map(\.sisID) == ["S1", "S3"])
+        #expect(result.students.first?.lastName == "Love\nlace")
+        #expect(result.students.map(\.source.line) == [2, 5])
+        #expect(result.rejections.map(\.source) == [.csv("students.csv", line: 4)])
+    }
+
+    @Test("a row with the wrong field count is quarantined with its line; the rest loads")
+    func wrongFieldCount() async throws {
+        let folder = try CSVFolder([
+            "enrollments.csv": "School_id,Section_id,Student_id\nSCH1,SEC1,S1\nSCH1,SEC1\nSCH1,SEC1,S2,extra\nSCH1,SEC1,S3\n"
+        ])
+        defer { folder.remove() }
+        let result = try await folder.source().read(.enrollments)
+        #expect(result.enrollments.map(\.student) == [.sis("S1"), .sis("S3")])
+        #expect(result.rejections.map(\.reason) == [.malformedRow, .malformedRow])
+        #expect(result.rejections.map(\.source.line) == [3, 4])
+        #expect(result.rejections.allSatisfy { $0.entity == .enrollment && $0.source.file == "enrollments.csv" })
+        #expect(result.rejections.first?.detail.contains("expected 3 fields") == true)
+    }
+
+    @Test("broken quotes are malformed rows")
+    func brokenQuotes() async throws {
+        let folder = try CSVFolder([
+            "enrollments.csv": "School_id,Section_id,Student_id\nSCH1,\"SEC1\"x,S1\nSCH1,SEC1,S2\nSCH1,SEC1,\"S3\n"
+        ])
+        defer { folder.remove() }
+        let result = try await folder.source().read(.enrollments)
+        #expect(result.enrollments.map(\.student) == [.sis("S2")])
+        #expect(result.rejections.map(\.reason) == [.malformedRow, .malformedRow])
+        #expect(result.rejections.map(\.source.line) == [2, 4])
+    }
+
+    @Test("invalid UTF-8 in a row is invalid_encoding, naming the column; the rest loads")
+    func invalidUTF8() async throws {
+        let folder = try CSVFolder()
+        defer { folder.remove() }
+        var bytes = Data("\(Self.studentHeader)\nSCH1,S1,Lovelace,A".utf8)
+        bytes.append(contentsOf: [0xFF, 0xFE])
+        bytes.append(Data("da,3,ada@school.org\nSCH1,S2,Hopper,Grace,4,g@school.org\n".utf8))
+        try folder.write("students.csv", bytes)
+        let result = try await folder.source().read(.students)
+        #expect(result.students.map(\.sisID) == ["S2"])
+        let rejection = try #require(result.rejections.first)
+        #expect(rejection.reason == .invalidEncoding)
+        #expect(rejection.source == .csv("students.csv", line: 2))
+        #expect(rejection.detail.contains("First_name"))
+    }
+
+    @Test("a row without its id is rejected here, naming the column")
+    func missingID() async throws {
+        let folder = try CSVFolder([
+            "students.csv": "\(Self.studentHeader)\nSCH1, ,Lovelace,Ada,3,ada@school.org\nSCH1,S2,Hopper,Grace,4,\n"
+        ])
+        defer { folder.remove() }
+        let result = try await folder.source().read(.students)
+        #expect(result.students.map(\.sisID) == ["S2"])
+        #expect(result.rejections.map(\.reason) == [.missingRequiredField])
+        #expect(result.rejections.first?.detail.contains("Student_id") == true)
+        #expect(result.rejections.first?.source.line == 2)
+    }
+
+    @Test("columns may come in any order, with optional ones")
+    func columnOrder() async throws {
+        let folder = try CSVFolder([
+            "students.csv": """
+                Student_email,Grade,DOB,First_name,Last_name,Student_id,School_id,Password,Middle_name
+                ada@school.org,KG,1/2/2019,Ada,Lovelace,S1,SCH1,secret,Augusta
+
+                """
+        ])
+        defer { folder.remove() }
+        let student = try #require(try await folder.source().read(.students).students.first)
+        #expect(
+            student
+                == StudentRecord(
+                    source: .csv("students.csv", line: 2), sisID: "S1", school: .sis("SCH1"), email: "ada@school.org",
+                    firstName: "Ada", middleName: "Augusta", lastName: "Lovelace", grade: "KG",
+                    dateOfBirth: "1/2/2019"))
+    }
+
+    @Test("batches hold at most batchSize records, in order")
+    func batchSize() async throws {
+        let rows = (1...5).map { "SCH1,SEC1,S\($0)" }.joined(separator: "\n")
+        let folder = try CSVFolder(["enrollments.csv": "School_id,Section_id,Student_id\n\(rows)\n"])
+        defer { folder.remove() }
+        let result = try await folder.source(batchSize: 2).read(.enrollments)
+        #expect(result.batches.map(\.records.count) == [2, 2, 1])
+        #expect(result.enrollments.map(\.student.sisID) == (1...5).map { "S\($0)" })
+    }
+
+    /// Puts awkward byte sequences (a doubled quote, a CRLF, an embedded newline) right across the
+    /// 256 KiB read boundary, at every offset around it.
+    @Test("records that straddle the read boundary parse the same", arguments: -4...4)
+    func chunkBoundary(shift: Int) async throws {
+        let header = "School_id,Section_id,Student_id\r\n"
+        let boundary = 256 * 1024
+        let fillerRow = "SCH1,SEC0,\(String(repeating: "x", count: 90))\r\n"
+        var text = header
+        while text.utf8.count + fillerRow.utf8.count < boundary - 40 + shift { text += fillerRow }
+        let fillerCount = (text.utf8.count - header.utf8.count) / fillerRow.utf8.count
+        text += String(repeating: "y", count: boundary - 20 + shift - text.utf8.count) + ",SEC0,PAD\r\n"
+        text += "SCH1,\"SEC\"\"1\",\"S\r\n1\"\r\nSCH1,SEC2,S2"
+        let folder = try CSVFolder(["enrollments.csv": text])
+        defer { folder.remove() }
+        let result = try await folder.source().read(.enrollments)
+        #expect(result.rejections.isEmpty)
+        let tail = result.enrollments.suffix(2)
+        #expect(tail.map(\.section) == [.sis("SEC\"1"), .sis("SEC2")])
+        #expect(tail.map(\.student) == [.sis("S\r\n1"), .sis("S2")])
+        #expect(tail.map(\.source.line) == [fillerCount + 3, fillerCount + 5])
+        #expect(result.enrollments.count == fillerCount + 3)
+    }
+}
