@@ -97,6 +97,7 @@ public struct DatabaseTarget: Sendable, CustomStringConvertible {
     }
 
     /// Runs `body` with a fresh connection and closes it afterwards, whatever happens.
+    @discardableResult
     public func withConnection<T: Sendable>(
         logger: Logger, _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {

@@ -77,7 +77,7 @@ public struct EmbeddedPostgres: Sendable {
             return .notInitialised
         }
         guard let pgCtl = try? Self.findBinary("pg_ctl") else { return .stopped }
-        let result = try? run(pgCtl, ["-D", dataDirectory.path, "status"])
+        let result = try? run(pgCtl, ["-D", dataDirectory.path, "status"], asServer: true)
         return result?.status == 0 ? .running : .stopped
     }
 
@@ -109,7 +109,7 @@ public struct EmbeddedPostgres: Sendable {
     public func stop(logger: Logger) throws {
         guard status() == .running else { return }
         let pgCtl = try Self.findBinary("pg_ctl")
-        let result = try run(pgCtl, ["-D", dataDirectory.path, "-m", "fast", "-w", "stop"])
+        let result = try run(pgCtl, ["-D", dataDirectory.path, "-m", "fast", "-w", "stop"], asServer: true)
         guard result.status == 0 else {
             throw LoadError(.embeddedServer, "pg_ctl stop failed: \(result.output)")
         }
@@ -205,30 +205,38 @@ public struct EmbeddedPostgres: Sendable {
         throws -> ProcessResult
     {
         if chownRoot { try ownForServer(root) }
-        let process = Process()
+        var argv: [String]
         if asServer, let serverUser {
-            process.executableURL = URL(fileURLWithPath: try Self.findRunuser())
-            process.arguments = ["-u", serverUser, "--", executable] + arguments
+            argv = [try Self.findRunuser(), "-u", serverUser, "--", executable] + arguments
         } else {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
+            argv = [executable] + arguments
         }
-        // The server and its tools must not inherit our working directory if `postgres` cannot read it.
-        process.currentDirectoryURL = URL(fileURLWithPath: "/")
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            throw LoadError(.embeddedServer, "cannot run \(executable)", cause: error)
+        // Output goes to a file and we wait with waitpid: `pg_ctl start` leaves a server behind
+        // that inherits our descriptors, and Foundation's Process waits for those to close.
+        let outputPath = FileManager.default.temporaryDirectory
+            .appendingPathComponent("rostersync-\(UUID().uuidString).out").path
+        defer { unlink(outputPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // The server must not inherit our working directory, which `postgres` may not be able to read.
+        argv = ["/bin/sh", "-c", "cd / && exec \"$@\"", "sh"] + argv
+        var cArguments = argv.map { strdup($0) } + [nil]
+        defer { for pointer in cArguments { free(pointer) } }
+        var pid = pid_t()
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ)
+        guard spawned == 0 else {
+            throw LoadError(.embeddedServer, "cannot run \(argv[0]): \(String(cString: strerror(spawned)))")
         }
-        // pg_ctl start leaves the server holding the pipe; read what was written before it exits.
-        process.waitUntilExit()
-        let data = (try? output.fileHandleForReading.readToEnd()) ?? nil
-        return ProcessResult(
-            status: process.terminationStatus, output: String(decoding: data ?? Data(), as: UTF8.self))
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        // WIFEXITED / WEXITSTATUS, which Swift does not import as functions.
+        let exitStatus: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return ProcessResult(status: exitStatus, output: output)
     }
 
     private static func findRunuser() throws -> String {

@@ -38,7 +38,11 @@ public struct Merger: Sendable {
 
     /// Counts of changes per entity and action (`student` -> `archive` -> 3).
     public struct Summary: Sendable, Equatable {
-        public var counts: [String: [String: Int]] = [:]
+        public var counts: [String: [String: Int]]
+
+        public init(counts: [String: [String: Int]] = [:]) {
+            self.counts = counts
+        }
 
         public var total: Int { counts.values.reduce(0) { $0 + $1.values.reduce(0, +) } }
 

@@ -1,0 +1,58 @@
+public import Foundation
+public import PostgresLoad
+
+/// Everything one sync run needs, built by the command line (or a test) and passed in:
+/// library code never reads the environment.
+public struct SyncConfiguration: Sendable {
+    /// Where the district's data comes from.
+    public enum Source: Sendable, Equatable {
+        /// Clever's SFTP CSV files in a folder.
+        case csv(URL)
+        /// Clever's Data API v3.0 at a base URL, with a bearer token (never logged).
+        case clever(baseURL: String, token: String)
+
+        /// For logs and the run ledger; never contains the token.
+        public var description: String {
+            switch self {
+            case .csv(let url): "csv:\(url.path)"
+            case .clever(let baseURL, _): "clever:\(baseURL)"
+            }
+        }
+    }
+
+    public var districtID: String
+    public var source: Source
+    /// The date the rules use (term ends, launch date), `YYYY-MM-DD`.
+    public var asOf: String
+    /// `nightly`, `backfill`, `preview`, ...: recorded in `etl.runs.mode`.
+    public var mode: String
+    public var preview: Bool
+    public var allowMassChanges: Bool
+    public var pipelineFile: URL
+    public var sql: SQLDirectory
+    public var database: DatabaseTarget
+    /// Staged rows are kept for this many recent runs of the district.
+    public var keepRuns: Int
+    public var maxParallelTasks: Int
+    /// Rows per extract batch (and API page size).
+    public var batchSize: Int
+
+    public init(
+        districtID: String, source: Source, asOf: String, mode: String = "nightly", preview: Bool = false,
+        allowMassChanges: Bool = false, pipelineFile: URL, sql: SQLDirectory, database: DatabaseTarget,
+        keepRuns: Int = 7, maxParallelTasks: Int = 3, batchSize: Int = 2_000
+    ) {
+        self.districtID = districtID
+        self.source = source
+        self.asOf = asOf
+        self.mode = preview ? "preview" : mode
+        self.preview = preview
+        self.allowMassChanges = allowMassChanges
+        self.pipelineFile = pipelineFile
+        self.sql = sql
+        self.database = database
+        self.keepRuns = keepRuns
+        self.maxParallelTasks = maxParallelTasks
+        self.batchSize = batchSize
+    }
+}

@@ -1,0 +1,53 @@
+public import PostgresLoad
+
+/// How a run ended, for the command line, cron and tests.
+public struct SyncReport: Sendable {
+    public enum Status: String, Sendable {
+        case succeeded, previewed, blocked, skipped, failed
+    }
+
+    public var runID: Int64?
+    public var districtID: String
+    public var status: Status
+    public var summary: Merger.Summary
+    /// Why the run stopped at the safety threshold (empty feeds or removal shares).
+    public var violations: [String]
+    /// Rejected rows and warnings, per entity and reason.
+    public var rejections: [RejectionCount]
+    public var message: String
+
+    public struct RejectionCount: Sendable, Equatable {
+        public var entity: String
+        public var reason: String
+        public var severity: String
+        public var count: Int
+    }
+
+    /// The exit code CONTRACT.md promises cron: 0 success (skipped and preview included),
+    /// 1 failed, 3 stopped at the safety threshold.
+    public var exitCode: Int32 {
+        switch status {
+        case .succeeded, .previewed, .skipped: 0
+        case .failed: 1
+        case .blocked: 3
+        }
+    }
+}
+
+/// A run could not start because another run of the same district holds its lock.
+public struct RunLockedError: Error, Sendable, CustomStringConvertible {
+    public var districtID: String
+    public var runningRunID: Int64?
+
+    public var description: String {
+        let which = runningRunID.map { "run \($0)" } ?? "another run"
+        return "district \(districtID) is being synced by \(which); this run did not start. "
+            + "See `rostersync runs --district \(districtID)`."
+    }
+}
+
+/// A task stopped the run at the safety threshold (not an error of the run itself).
+struct SafetyStop: Error, Sendable, CustomStringConvertible {
+    var violations: [String]
+    var description: String { "stopped at the safety threshold: " + violations.joined(separator: "; ") }
+}

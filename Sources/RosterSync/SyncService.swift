@@ -1,0 +1,332 @@
+public import AsyncHTTPClient
+import CleverExtract
+import Foundation
+public import Logging
+import Pipeline
+public import PostgresLoad
+import PostgresNIO
+import RosterModel
+import RosterTransform
+
+/// Runs a district's sync: the pipeline file's tasks (extract, transform and stage each feed;
+/// prepare; guard; merge; prune) with the run ledger, the district lock and the safety rules.
+public struct SyncService: Sendable {
+    /// The task kinds a pipeline file may use.
+    public static let taskKinds: Set<String> = ["check-source", "stage", "prepare", "guard", "merge", "prune"]
+
+    public var logger: Logger
+    public var httpClient: HTTPClient
+
+    public init(logger: Logger, httpClient: HTTPClient = .shared) {
+        self.logger = logger
+        self.httpClient = httpClient
+    }
+
+    /// Runs one sync to the end. Throws only for configuration problems found before the run
+    /// starts (bad pipeline file, unreachable database, a held lock); a run that fails later is
+    /// recorded in the ledger and reported with status `failed`.
+    public func sync(_ configuration: SyncConfiguration) async throws -> SyncReport {
+        let definition = try PipelineLoader.load(contentsOf: configuration.pipelineFile, knownKinds: Self.taskKinds)
+        var logger = logger
+        logger[metadataKey: "etl.district_id"] = "\(configuration.districtID)"
+        return try await configuration.database.withConnection(logger: logger) { main in
+            try await Migrator(directory: configuration.sql).migrate(on: main, logger: logger)
+            let district = try await ensureDistrict(configuration.districtID, on: main, logger: logger)
+            try await lockDistrict(configuration.districtID, on: main, logger: logger)
+            let ledger = RunLedger(connection: main, logger: logger)
+            let runID = try await ledger.start(
+                pipeline: definition.name, districtID: configuration.districtID, mode: configuration.mode,
+                asOf: configuration.asOf, source: configuration.source.description,
+                options: Self.optionsJSON(configuration))
+            logger[metadataKey: "etl.run_id"] = "\(runID)"
+
+            if let launch = district.launchDate, launch > configuration.asOf {
+                let message = "district \(configuration.districtID) launches on \(launch); skipped (as of \(configuration.asOf))"
+                logger.notice("\(message)")
+                try await ledger.finish(runID, status: .skipped, message: message)
+                return SyncReport(
+                    runID: runID, districtID: configuration.districtID, status: .skipped, summary: .init(),
+                    violations: [], rejections: [], message: message)
+            }
+            logger.info(
+                "sync started",
+                metadata: [
+                    "etl.source": "\(configuration.source.description)", "etl.as_of": "\(configuration.asOf)",
+                    "etl.mode": "\(configuration.mode)",
+                ])
+            let context = RunContext(
+                runID: runID, configuration: configuration, settings: district.settings, logger: logger,
+                httpClient: httpClient)
+            return try await execute(definition, context: context, ledger: ledger, completed: [])
+        }
+    }
+
+    /// Applies a run that stopped at the safety threshold, after a person reviewed it. Refuses
+    /// when a newer run of the district exists (its staged data would be stale) and for an
+    /// empty feed, which no override lifts.
+    public func approve(runID: Int64, database: DatabaseTarget, sql: SQLDirectory) async throws -> SyncReport {
+        try await database.withConnection(logger: logger) { main in
+            try await Migrator(directory: sql).migrate(on: main, logger: logger)
+            let ledger = RunLedger(connection: main, logger: logger)
+            guard let run = try await ledger.run(runID) else {
+                throw ConfigurationError("run \(runID) does not exist; see `rostersync runs`")
+            }
+            guard run.status == "blocked" else {
+                throw ConfigurationError("run \(runID) is \(run.status), not blocked; only a blocked run can be approved")
+            }
+            if run.message?.contains("empty feed") == true {
+                throw ConfigurationError(
+                    "run \(runID) stopped on an empty feed; that guard cannot be overridden. Fix the feed and sync again.")
+            }
+            let newer = try await main.query(
+                "SELECT max(id) FROM etl.runs WHERE district_id = \(run.districtID) AND id > \(runID)", logger: logger)
+            for try await id in newer.decode(Int64?.self) {
+                if let id {
+                    throw ConfigurationError(
+                        "run \(id) of district \(run.districtID) is newer than run \(runID); approve refuses stale data. "
+                            + "Sync again (with --allow-mass-changes if the changes are expected).")
+                }
+            }
+            try await lockDistrict(run.districtID, on: main, logger: logger)
+            let settings = try await ensureDistrict(run.districtID, on: main, logger: logger).settings
+            var logger = logger
+            logger[metadataKey: "etl.run_id"] = "\(runID)"
+            let merger = Merger(sql: sql, logger: logger)
+            let outcome = try await database.withConnection(logger: logger) { connection in
+                try await Stager.prepare(connection, logger: logger)
+                try await Merger.bind(connection, runID: runID, districtID: run.districtID, asOf: run.asOf, logger: logger)
+                return try await database.withConnection(logger: logger) { export in
+                    try await Stager.prepare(export, logger: logger)
+                    return try await merger.merge(
+                        on: connection, exportConnection: export, runID: runID, safety: settings.safety,
+                        options: .init(preview: false, allowMassChanges: true))
+                }
+            }
+            guard case .applied(let summary) = outcome else {
+                throw LoadError(.runState, "run \(runID) was not applied")
+            }
+            try await main.query("DELETE FROM staging.changes WHERE run_id = \(runID)", logger: logger)
+            let message = "approved and applied: \(Self.describe(summary))"
+            try await ledger.finish(runID, status: .succeeded, counts: Self.countsJSON(summary: summary), message: message)
+            return SyncReport(
+                runID: runID, districtID: run.districtID, status: .succeeded, summary: summary, violations: [],
+                rejections: [], message: message)
+        }
+    }
+
+    // MARK: - Running the pipeline
+
+    func execute(
+        _ definition: PipelineDefinition, context: RunContext, ledger: RunLedger, completed: Set<String>
+    ) async throws -> SyncReport {
+        let runID = context.runID
+        let logger = context.logger
+        let runner = Runner(
+            configuration: .init(maxParallelTasks: context.configuration.maxParallelTasks), logger: logger)
+        let observer = Runner.Observer(
+            started: { task, attempt in
+                logger.info("task started", metadata: ["etl.task": "\(task.name)", "etl.attempt": "\(attempt)"])
+                if let id = try? await ledger.taskStarted(runID, task: task.name, attempt: attempt) {
+                    await context.state.setTaskRunID(id, for: task.name, attempt: attempt)
+                }
+            },
+            finished: { task, attempt, result in
+                guard let id = await context.state.taskRunID(for: task.name, attempt: attempt) else { return }
+                switch result {
+                case .success(let counts):
+                    logger.info(
+                        "task succeeded",
+                        metadata: ["etl.task": "\(task.name)", "etl.rows_out": "\(counts.rowsOut.map(String.init) ?? "-")"])
+                    try? await ledger.taskFinished(id, status: .succeeded, rowsIn: counts.rowsIn, rowsOut: counts.rowsOut)
+                case .failure(let error):
+                    try? await ledger.taskFinished(
+                        id, status: error is CancellationError ? .cancelled : .failed, error: Self.describe(error))
+                }
+            })
+        let planner = await runner.run(
+            Planner(definition: definition, completed: completed), observer: observer,
+            isRetriable: Self.isRetriable,
+            execute: { task, attempt in try await TaskExecutor(context: context).run(task, attempt: attempt) })
+
+        let state = context.state
+        let rejections = (try? await rejectionCounts(runID: runID, database: context.configuration.database)) ?? []
+        let staged = await state.stagedCounts
+        switch planner.outcome {
+        case .succeeded:
+            guard let outcome = await state.mergeOutcome else {
+                // A pipeline without a merge task (extract-only): staged, nothing applied.
+                let message = "staged \(staged.values.reduce(0, +)) rows; this pipeline has no merge task"
+                try await ledger.finish(runID, status: .succeeded, counts: Self.countsJSON(staged: staged), message: message)
+                return SyncReport(
+                    runID: runID, districtID: context.configuration.districtID, status: .succeeded, summary: .init(),
+                    violations: [], rejections: rejections, message: message)
+            }
+            return try await finish(outcome, context: context, ledger: ledger, staged: staged, rejections: rejections)
+        case .failed, .cancelled, .running:
+            let errors = await state.errors
+            if let stop = errors.compactMap({ $0 as? SafetyStop }).first {
+                let message = "empty feed: " + stop.violations.joined(separator: "; ")
+                    + ". Nothing was changed; the staged rows are kept for inspection. This guard cannot be overridden."
+                try await ledger.finish(runID, status: .blocked, counts: Self.countsJSON(staged: staged), message: message)
+                return SyncReport(
+                    runID: runID, districtID: context.configuration.districtID, status: .blocked, summary: .init(),
+                    violations: stop.violations, rejections: rejections, message: message)
+            }
+            let failedTasks: [String]
+            if case .failed(let tasks) = planner.outcome { failedTasks = tasks } else { failedTasks = [] }
+            let cancelled = planner.outcome == .cancelled
+            let cause = errors.last.map(Self.describe) ?? "cancelled"
+            let message =
+                cancelled
+                ? "run \(runID) was cancelled; the roster is unchanged"
+                : "task \(failedTasks.joined(separator: ", ")) of run \(runID) failed: \(cause). The roster is unchanged. "
+                    + "Fix the cause, then `rostersync resume \(runID)` or sync again."
+            try await ledger.finish(
+                runID, status: cancelled ? .cancelled : .failed, counts: Self.countsJSON(staged: staged), message: message,
+                error: cause)
+            if let usage = errors.first(where: Self.isUsageError) { throw usage }
+            return SyncReport(
+                runID: runID, districtID: context.configuration.districtID, status: .failed, summary: .init(),
+                violations: [], rejections: rejections, message: message)
+        }
+    }
+
+    private func finish(
+        _ outcome: Merger.Outcome, context: RunContext, ledger: RunLedger, staged: [String: Int],
+        rejections: [SyncReport.RejectionCount]
+    ) async throws -> SyncReport {
+        let runID = context.runID
+        let district = context.configuration.districtID
+        switch outcome {
+        case .applied(let summary):
+            let message = summary.total == 0 ? "no changes" : Self.describe(summary)
+            try await ledger.finish(
+                runID, status: .succeeded, counts: Self.countsJSON(summary: summary, staged: staged), message: message)
+            return SyncReport(
+                runID: runID, districtID: district, status: .succeeded, summary: summary, violations: [],
+                rejections: rejections, message: message)
+        case .previewed(let summary):
+            let message = "preview: " + (summary.total == 0 ? "no changes" : Self.describe(summary))
+                + "; nothing was changed (the changes are in staging.changes, run_id \(runID))"
+            try await ledger.finish(
+                runID, status: .succeeded, counts: Self.countsJSON(summary: summary, staged: staged), message: message)
+            return SyncReport(
+                runID: runID, districtID: district, status: .previewed, summary: summary, violations: [],
+                rejections: rejections, message: message)
+        case .blocked(let summary, let violations):
+            let lines = violations.map(\.description)
+            let message = "stopped at the safety threshold: " + lines.joined(separator: "; ")
+                + ". Nothing was changed. Review with `SELECT * FROM staging.changes WHERE run_id = \(runID)`, then "
+                + "`rostersync approve \(runID)` to apply these changes, or sync again with --allow-mass-changes."
+            try await ledger.finish(
+                runID, status: .blocked, counts: Self.countsJSON(summary: summary, staged: staged), message: message)
+            return SyncReport(
+                runID: runID, districtID: district, status: .blocked, summary: summary, violations: lines,
+                rejections: rejections, message: message)
+        }
+    }
+
+    // MARK: - District and lock
+
+    struct District {
+        var launchDate: String?
+        var settings: DistrictSettings
+    }
+
+    func ensureDistrict(_ id: String, on connection: PostgresConnection, logger: Logger) async throws -> District {
+        try await connection.query(
+            "INSERT INTO roster.districts (id, name) VALUES (\(id), \(id)) ON CONFLICT (id) DO NOTHING", logger: logger)
+        let rows = try await connection.query(
+            "SELECT launch_date::text, settings::text FROM roster.districts WHERE id = \(id)", logger: logger)
+        for try await (launch, settings) in rows.decode((String?, String).self) {
+            do {
+                return District(launchDate: launch, settings: try DistrictSettings(json: settings))
+            } catch let error as ConfigurationError {
+                throw ConfigurationError("district \(id): \(error.description) (roster.districts.settings)")
+            }
+        }
+        throw LoadError(.query, "district \(id) could not be read back")
+    }
+
+    /// One run per district at a time: a session advisory lock held by the main connection
+    /// until the run ends (or its connection drops).
+    func lockDistrict(_ id: String, on connection: PostgresConnection, logger: Logger) async throws {
+        let rows = try await connection.query(
+            "SELECT pg_try_advisory_lock(hashtext('rostersync.district'), hashtext(\(id)))", logger: logger)
+        var locked = false
+        for try await value in rows.decode(Bool.self) { locked = value }
+        guard !locked else { return }
+        var running: Int64?
+        let runs = try await connection.query(
+            "SELECT max(id) FROM etl.runs WHERE district_id = \(id) AND status = 'running'", logger: logger)
+        for try await id in runs.decode(Int64?.self) { running = id }
+        throw RunLockedError(districtID: id, runningRunID: running)
+    }
+
+    // MARK: - Reporting helpers
+
+    func rejectionCounts(runID: Int64, database: DatabaseTarget) async throws -> [SyncReport.RejectionCount] {
+        try await database.withConnection(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT entity, reason, severity, count(*) FROM staging.rejects WHERE run_id = \(runID)
+                GROUP BY entity, reason, severity ORDER BY entity, reason
+                """, logger: logger)
+            var result: [SyncReport.RejectionCount] = []
+            for try await (entity, reason, severity, count) in rows.decode((String, String, String, Int).self) {
+                result.append(.init(entity: entity, reason: reason, severity: severity, count: count))
+            }
+            return result
+        }
+    }
+
+    static func describe(_ summary: Merger.Summary) -> String {
+        summary.counts.sorted { $0.key < $1.key }.map { entity, actions in
+            "\(entity): " + actions.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        }.joined(separator: "; ")
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as LoadError: error.description
+        case let error as ExtractError: error.description
+        case let error as ConfigurationError: error.description
+        default: String(reflecting: error)
+        }
+    }
+
+    static func isRetriable(_ error: any Error) -> Bool {
+        if let error = error as? ExtractError {
+            return [.network, .httpStatus, .malformedResponse].contains(error.code) && !error.isUsageError
+        }
+        if let error = error as? LoadError { return error.code == .unreachable }
+        return error is PSQLError
+    }
+
+    static func isUsageError(_ error: any Error) -> Bool {
+        if let error = error as? ExtractError { return error.isUsageError }
+        if let error = error as? LoadError { return error.isUsageError }
+        return error is ConfigurationError
+    }
+
+    static func optionsJSON(_ configuration: SyncConfiguration) -> String {
+        var object: [String: Any] = [
+            "preview": configuration.preview, "allow_mass_changes": configuration.allowMassChanges,
+            "pipeline_file": configuration.pipelineFile.path,
+        ]
+        switch configuration.source {
+        case .csv(let url): object["csv"] = url.path
+        case .clever(let baseURL, _): object["clever_url"] = baseURL
+        }
+        return json(object)
+    }
+
+    static func countsJSON(summary: Merger.Summary = .init(), staged: [String: Int] = [:]) -> String {
+        json(["changes": summary.counts, "staged": staged])
+    }
+
+    static func json(_ object: Any) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,164 @@
+import AsyncHTTPClient
+import CleverExtract
+import Foundation
+import Logging
+import Pipeline
+import PostgresLoad
+import PostgresNIO
+import RosterModel
+import RosterTransform
+
+/// What the tasks of one run share: the configuration, and the results later tasks read.
+struct RunContext: Sendable {
+    var runID: Int64
+    var configuration: SyncConfiguration
+    var settings: DistrictSettings
+    var logger: Logger
+    var httpClient: HTTPClient
+    let state = RunState()
+
+    init(runID: Int64, configuration: SyncConfiguration, settings: DistrictSettings, logger: Logger, httpClient: HTTPClient) {
+        self.runID = runID
+        self.configuration = configuration
+        self.settings = settings
+        self.logger = logger
+        self.httpClient = httpClient
+    }
+}
+
+/// Results handed from task to task, and the errors the run met.
+actor RunState {
+    private(set) var stagedCounts: [String: Int] = [:]
+    private(set) var mergeOutcome: Merger.Outcome?
+    private(set) var errors: [any Error] = []
+    private var taskRunIDs: [String: Int64] = [:]
+
+    func staged(_ feed: String, rows: Int) { stagedCounts[feed] = rows }
+    func merged(_ outcome: Merger.Outcome) { mergeOutcome = outcome }
+    func failed(_ error: any Error) { errors.append(error) }
+    func setTaskRunID(_ id: Int64, for task: String, attempt: Int) { taskRunIDs["\(task)#\(attempt)"] = id }
+    func taskRunID(for task: String, attempt: Int) -> Int64? { taskRunIDs["\(task)#\(attempt)"] }
+}
+
+/// Runs one task of a kind the pipeline files name.
+struct TaskExecutor: Sendable {
+    var context: RunContext
+
+    func run(_ task: TaskDefinition, attempt: Int) async throws -> Runner.TaskResult {
+        do {
+            return try await dispatch(task)
+        } catch {
+            await context.state.failed(error)
+            throw error
+        }
+    }
+
+    private func dispatch(_ task: TaskDefinition) async throws -> Runner.TaskResult {
+        switch task.kind {
+        case "check-source":
+            try await makeSource().check()
+            return .init()
+        case "stage":
+            guard let name = task.settings["feed"], let feed = Feed(rawValue: name) else {
+                throw ConfigurationError(
+                    "task '\(task.name)': settings.feed must be one of \(Feed.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return try await stage(feed)
+        case "prepare":
+            try await withBoundConnection { connection, merger in try await merger.prepare(on: connection) }
+            return .init()
+        case "guard":
+            let problems = try await withBoundConnection { connection, merger in
+                try await merger.emptyFeeds(on: connection)
+            }
+            if !problems.isEmpty { throw SafetyStop(violations: problems) }
+            return .init()
+        case "merge":
+            let configuration = context.configuration
+            let outcome = try await withBoundConnection { connection, merger in
+                try await configuration.database.withConnection(logger: context.logger) { export in
+                    try await Stager.prepare(export, logger: context.logger)
+                    return try await merger.merge(
+                        on: connection, exportConnection: export, runID: context.runID, safety: context.settings.safety,
+                        options: .init(preview: configuration.preview, allowMassChanges: configuration.allowMassChanges))
+                }
+            }
+            await context.state.merged(outcome)
+            if case .applied(let summary) = outcome { return .init(rowsOut: summary.total) }
+            return .init()
+        case "prune":
+            let keep = task.settings["keep_runs"].flatMap(Int.init) ?? context.configuration.keepRuns
+            try await context.configuration.database.withConnection(logger: context.logger) { connection in
+                try await Merger.pruneStaging(
+                    on: connection, districtID: context.configuration.districtID, keep: keep, logger: context.logger)
+            }
+            return .init()
+        default:
+            throw ConfigurationError("task '\(task.name)' has kind '\(task.kind)', which this version cannot run")
+        }
+    }
+
+    private func withBoundConnection<T: Sendable>(_ body: (PostgresConnection, Merger) async throws -> T) async throws -> T {
+        let configuration = context.configuration
+        return try await configuration.database.withConnection(logger: context.logger) { connection in
+            try await Stager.prepare(connection, logger: context.logger)
+            try await Merger.bind(
+                connection, runID: context.runID, districtID: configuration.districtID, asOf: configuration.asOf,
+                logger: context.logger)
+            return try await body(connection, Merger(sql: configuration.sql, logger: context.logger))
+        }
+    }
+
+    /// Extract, transform and COPY one feed, streaming; a retry starts the feed again cleanly.
+    private func stage(_ feed: Feed) async throws -> Runner.TaskResult {
+        let logger = context.logger
+        let database = context.configuration.database
+        let runID = context.runID
+        let transformer = Transformer(settings: .init(allowedEmailDomains: context.settings.allowedEmailDomains))
+        let source = try makeSource()
+        let counts = try await database.withConnection(logger: logger) { rows in
+            try await database.withConnection(logger: logger) { rejects in
+                try await Stager.prepare(rows, logger: logger)
+                try await Stager.prepare(rejects, logger: logger)
+                try await clear(feed, runID: runID, on: rows)
+                let batches = source.batches(of: feed).map { @Sendable batch -> ([Record], [Rejection]) in
+                    var records: [Record] = []
+                    records.reserveCapacity(batch.records.count)
+                    var rejections = batch.rejections
+                    for record in batch.records {
+                        let outcome = transformer.transform(record)
+                        if let record = outcome.record { records.append(record) }
+                        rejections.append(contentsOf: outcome.rejections)
+                    }
+                    return (records, rejections)
+                }
+                return try await Stager(runID: runID, logger: logger).stage(
+                    feed.entity, batches: batches, rows: rows, rejects: rejects)
+            }
+        }
+        await context.state.staged(feed.rawValue, rows: counts.rows)
+        return .init(rowsIn: counts.rows + counts.rejected, rowsOut: counts.rows)
+    }
+
+    private func clear(_ feed: Feed, runID: Int64, on connection: PostgresConnection) async throws {
+        let table = feed == .terms ? "terms" : feed.rawValue
+        try await connection.query(
+            PostgresQuery(unsafeSQL: "DELETE FROM staging.\(table) WHERE run_id = \(runID)"), logger: context.logger)
+        try await connection.query(
+            "DELETE FROM staging.rejects WHERE run_id = \(runID) AND entity = \(feed.entity.rawValue)",
+            logger: context.logger)
+    }
+
+    func makeSource() throws -> any RosterSource {
+        switch context.configuration.source {
+        case .csv(let directory):
+            return CleverCSVSource(directory: directory, batchSize: context.configuration.batchSize)
+        case .clever(let baseURL, let token):
+            guard let url = URL(string: baseURL), url.scheme == "http" || url.scheme == "https" else {
+                throw ConfigurationError("--clever-url '\(baseURL)' is not an http(s) URL")
+            }
+            _ = token  // API_SOURCE_PENDING
+            throw ConfigurationError("the Clever API source is not wired yet")
+        }
+    }
+}

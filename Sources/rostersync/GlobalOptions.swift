@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PostgresLoad
+
+/// Options every command that touches the database shares.
+struct GlobalOptions: ParsableArguments {
+    @Option(
+        name: .customLong("database-url"),
+        help: ArgumentHelp(
+            "postgres://user:password@host:port/db[?sslmode=...]. Default: $DATABASE_URL, else the embedded database in ./.rostersync/.",
+            valueName: "url"))
+    var databaseURL: String?
+
+    @Option(help: "Log format: auto (text on a terminal, JSON lines otherwise), text or json.")
+    var logFormat: CLILogHandler.Format = .auto
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    @Option(help: ArgumentHelp("The sql/ folder (migrations and merge steps). Default: found beside the program.", valueName: "dir"))
+    var sqlDir: String?
+
+    func logger() -> Logger {
+        let format = logFormat
+        let level = logLevel
+        return Logger(label: "rostersync") { label in CLILogHandler(label: label, format: format, level: level) }
+    }
+
+    func sqlDirectory() throws -> SQLDirectory {
+        if let sqlDir {
+            let url = URL(fileURLWithPath: sqlDir)
+            guard FileManager.default.fileExists(atPath: url.appendingPathComponent("migrations").path) else {
+                throw ValidationError("--sql-dir \(sqlDir) has no migrations/ folder")
+            }
+            return SQLDirectory(url: url)
+        }
+        return try SQLDirectory.locate(
+            workingDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+            executable: Bundle.main.executableURL)
+    }
+
+    /// The database: --database-url, else DATABASE_URL, else the embedded cluster (started if needed).
+    func database(logger: Logger) async throws -> DatabaseTarget {
+        if let url = databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty {
+            return try DatabaseTarget(url: url)
+        }
+        return try await embedded.start(logger: logger)
+    }
+
+    var embedded: EmbeddedPostgres {
+        EmbeddedPostgres(root: URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".rostersync"))
+    }
+}

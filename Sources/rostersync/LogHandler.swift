@@ -1,0 +1,60 @@
+import Foundation
+public import ArgumentParser
+public import Logging
+
+/// Human-readable lines on a terminal, one JSON object per line otherwise (CONTRACT.md "Logs").
+struct CLILogHandler: LogHandler {
+    enum Format: String, CaseIterable {
+        case auto, text, json
+    }
+
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level
+    let json: Bool
+    let label: String
+
+    init(label: String, format: Format, level: Logger.Level) {
+        self.label = label
+        self.logLevel = level
+        switch format {
+        case .auto: json = isatty(STDERR_FILENO) == 0
+        case .text: json = false
+        case .json: json = true
+        }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        let line: String
+        if json {
+            var object: [String: Any] = [
+                "ts": ISO8601DateFormatter().string(from: Date()), "level": event.level.rawValue,
+                "msg": "\(event.message)", "logger": label,
+            ]
+            for (key, value) in merged { object[key] = "\(value)" }
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+            line = String(decoding: data, as: UTF8.self)
+        } else {
+            let time = Self.timeFormatter.string(from: Date())
+            let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            let level = event.level.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)
+            line = "\(time) \(level) \(event.message)" + (fields.isEmpty ? "" : "  \(fields)")
+        }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    private static let timeFormatter: DateFormatter = {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "HH:mm:ss"
+        return formatter
+    }()
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension CLILogHandler.Format: ExpressibleByArgument {}

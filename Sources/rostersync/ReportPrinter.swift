@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import PostgresLoad
+import PostgresNIO
+import RosterModel
+import RosterSync
+
+/// Prints a run's outcome for a person: changes per entity, rejections, and for a preview the
+/// students by grade level, then by name.
+struct ReportPrinter {
+    var database: DatabaseTarget
+    var logger: Logger
+
+    func print(_ report: SyncReport, previewLimit: Int) async throws {
+        let run = report.runID.map { "run \($0)" } ?? "run"
+        Swift.print("\(run), district \(report.districtID): \(report.status.rawValue)")
+        Swift.print(report.message)
+        let entities = ["school", "term", "teacher", "student", "section", "section_teacher", "enrollment"]
+        let actions = ["create", "update", "suspend", "reactivate", "archive", "restore", "remove"]
+        if !report.summary.counts.isEmpty {
+            Swift.print("")
+            Swift.print("entity".padding(toLength: 17, withPad: " ", startingAt: 0)
+                + actions.map { $0.leftPadded(11) }.joined())
+            for entity in entities {
+                let row = actions.map { report.summary.counts[entity]?[$0] ?? 0 }
+                Swift.print(entity.padding(toLength: 17, withPad: " ", startingAt: 0)
+                    + row.map { String($0).leftPadded(11) }.joined())
+            }
+        }
+        if !report.rejections.isEmpty {
+            Swift.print("")
+            Swift.print("Quarantined rows and warnings (staging.rejects):")
+            for item in report.rejections {
+                Swift.print("  \(item.entity) \(item.reason) (\(item.severity)): \(item.count)")
+            }
+        }
+        if report.status == .previewed || report.status == .blocked, let runID = report.runID {
+            try await printStudents(runID: runID, limit: previewLimit)
+        }
+    }
+
+    /// Students the run would change, by grade rank (pre-K before K before 1 ... 12), then name.
+    private func printStudents(runID: Int64, limit: Int) async throws {
+        try await database.withConnection(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT action, coalesce(details ->> 'grade', ''), (details ->> 'grade_rank')::int,
+                       coalesce(details ->> 'last_name', ''), coalesce(details ->> 'first_name', ''),
+                       coalesce(details ->> 'sis_id', record_id)
+                FROM staging.changes
+                WHERE run_id = \(runID) AND entity = 'student'
+                ORDER BY (details ->> 'grade_rank')::int NULLS LAST, details ->> 'last_name', details ->> 'first_name'
+                LIMIT \(limit + 1)
+                """, logger: logger)
+            var current: Int?? = .none
+            var shown = 0
+            for try await (action, grade, rank, last, first, sis) in rows.decode(
+                (String, String, Int?, String, String, String).self)
+            {
+                if shown == 0 { Swift.print("\nStudents, by grade level, then name:") }
+                if shown == limit {
+                    Swift.print("  ... (more in staging.changes, run_id \(runID))")
+                    break
+                }
+                if current != .some(rank) {
+                    let label = rank.flatMap(Grade.init(rank:))?.label ?? (grade.isEmpty ? "No grade" : grade)
+                    Swift.print("  \(label)")
+                    current = .some(rank)
+                }
+                Swift.print("    \(action.padding(toLength: 9, withPad: " ", startingAt: 0)) \(last), \(first) (\(sis))")
+                shown += 1
+            }
+        }
+    }
+}
+
+/// The psql command for a database target.
+func psqlCommand(_ target: DatabaseTarget) -> String {
+    if let socket = target.configuration.unixSocketPath {
+        let directory = (socket as NSString).deletingLastPathComponent
+        return "psql -h \(directory) -U \(target.configuration.username) \(target.configuration.database ?? "")"
+    }
+    return "psql \"\(target.description)\""
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? " " + self : String(repeating: " ", count: width - count) + self
+    }
+}

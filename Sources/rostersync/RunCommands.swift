@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import Pipeline
+import PostgresLoad
+import RosterSync
+
+/// `rostersync runs`: the run ledger, newest first.
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs", abstract: "List recent runs with their status, timings and counts (etl.runs).")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Only this district's runs.") var district: String?
+    @Option(help: "How many runs.") var limit = 20
+
+    func run() async throws {
+        let logger = global.logger()
+        let database = try await global.database(logger: logger)
+        let sql = try global.sqlDirectory()
+        let runs = try await database.withConnection(logger: logger) { connection in
+            try await Migrator(directory: sql).migrate(on: connection, logger: logger)
+            return try await RunLedger(connection: connection, logger: logger).recent(districtID: district, limit: limit)
+        }
+        if runs.isEmpty { print("no runs yet") }
+        for run in runs {
+            let seconds = run.finishedAt.map { String(format: "%.1fs", $0.timeIntervalSince(run.startedAt)) } ?? "-"
+            print(
+                "\(run.id)\t\(run.districtID)\t\(run.mode)\tas of \(run.asOf)\t\(run.status)\t\(seconds)\t\(run.message ?? "")")
+        }
+    }
+}
+
+/// `rostersync approve RUN_ID`: apply a run that stopped at the safety threshold.
+struct ApproveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "approve",
+        abstract: "Apply the changes of a run that stopped at the safety threshold, after review.",
+        discussion: "Refuses when a newer run of the district exists, and for a run stopped by an empty feed.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The blocked run's id (see `rostersync runs`).") var runID: Int64
+
+    func run() async throws {
+        let logger = global.logger()
+        let database = try await global.database(logger: logger)
+        let report = try await SyncService(logger: logger).approve(
+            runID: runID, database: database, sql: try global.sqlDirectory())
+        try await ReportPrinter(database: database, logger: logger).print(report, previewLimit: 0)
+    }
+}
+
+/// `rostersync graph PIPELINE`: the DAG as Mermaid or DOT.
+struct GraphCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "graph", abstract: "Print a pipeline's task graph as Mermaid (default) or DOT.")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case mermaid, dot }
+
+    @Argument(help: "A pipeline file, or a name in pipelines/ (nightly, backfill, demo).") var pipeline: String
+    @Option(help: "mermaid or dot.") var format: Format = .mermaid
+
+    func run() throws {
+        var url = URL(fileURLWithPath: pipeline)
+        if !FileManager.default.fileExists(atPath: url.path) {
+            url = URL(fileURLWithPath: "pipelines/\(pipeline).yml")
+        }
+        let definition: PipelineDefinition
+        do {
+            definition = try PipelineLoader.load(contentsOf: url, knownKinds: SyncService.taskKinds)
+        } catch let error as PipelineError {
+            throw ValidationError(error.description)
+        }
+        print(format == .mermaid ? PipelineGraph.mermaid(definition) : PipelineGraph.dot(definition))
+    }
+}

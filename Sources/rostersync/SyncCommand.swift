@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PostgresLoad
+import RosterSync
+
+/// `rostersync sync`: the standard nightly pipeline for one district, without writing a pipeline file.
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Sync one district from Clever's CSV files or Clever's API into the roster.",
+        discussion: """
+            Runs pipelines/nightly.yml for one district: extract, transform and stage every feed, check it, \
+            then merge it into the roster in one transaction. The district row is created on first sync.
+
+            Exit codes: 0 success (also a preview, or a district skipped before its launch date); 1 the run \
+            failed and the roster is unchanged; 2 bad usage or configuration; 3 stopped at the safety \
+            threshold (roster unchanged, staging kept: review, then `rostersync approve RUN_ID`); 4 another \
+            run of the district is in progress.
+
+            The Clever token is read from CLEVER_TOKEN, never from the command line.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "The district's id (Clever district id).")
+    var district: String
+
+    @Option(help: ArgumentHelp("Read Clever's SFTP CSV files (schools.csv, teachers.csv, ...) from this folder.", valueName: "dir"))
+    var csv: String?
+
+    @Option(help: ArgumentHelp("Clever's API base URL (token from CLEVER_TOKEN).", valueName: "url"))
+    var cleverURL: String?
+
+    @Option(help: ArgumentHelp("The date the rules use (term ends, launch date), YYYY-MM-DD. Default: today.", valueName: "date"))
+    var asOf: String?
+
+    @Flag(help: "Compute and print what would change; change nothing in the roster.")
+    var preview = false
+
+    @Flag(help: "Lift the removal-share safety check for this run (never the empty-feed guard).")
+    var allowMassChanges = false
+
+    @Option(help: ArgumentHelp("The pipeline file. Default: pipelines/nightly.yml.", valueName: "file"))
+    var pipeline: String?
+
+    @Option(help: "Records per extract batch and API page.")
+    var batchSize = 2_000
+
+    @Option(help: "Tasks run at once (feeds are staged in parallel).")
+    var maxParallel = 3
+
+    @Option(help: "How many students a preview lists.")
+    var previewLimit = 200
+
+    func validate() throws {
+        if csv != nil && cleverURL != nil { throw ValidationError("use either --csv or --clever-url, not both") }
+        if let asOf, !Dates.isValid(asOf) { throw ValidationError("--as-of '\(asOf)' is not a date in YYYY-MM-DD form") }
+        if district.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--district must not be empty") }
+        guard (1...10_000).contains(batchSize) else { throw ValidationError("--batch-size must be 1 to 10000") }
+        guard (1...16).contains(maxParallel) else { throw ValidationError("--max-parallel must be 1 to 16") }
+    }
+
+    func run() async throws {
+        let logger = global.logger()
+        let source: SyncConfiguration.Source
+        if let csv {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: csv, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--csv \(csv) is not a folder")
+            }
+            source = .csv(URL(fileURLWithPath: csv))
+        } else {
+            guard let token = ProcessInfo.processInfo.environment["CLEVER_TOKEN"], !token.isEmpty else {
+                throw ValidationError("reading from Clever's API needs the token in CLEVER_TOKEN (or use --csv DIR)")
+            }
+            source = .clever(baseURL: cleverURL ?? "https://api.clever.com", token: token)
+        }
+        let configuration = try await makeConfiguration(source: source, logger: logger)
+        let report = try await SyncService(logger: logger).sync(configuration)
+        try await ReportPrinter(database: configuration.database, logger: logger).print(report, previewLimit: previewLimit)
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+
+    func makeConfiguration(source: SyncConfiguration.Source, logger: Logger) async throws -> SyncConfiguration {
+        let sql = try global.sqlDirectory()
+        let pipelineFile = pipeline.map { URL(fileURLWithPath: $0) }
+            ?? sql.url.deletingLastPathComponent().appendingPathComponent("pipelines/nightly.yml")
+        guard FileManager.default.fileExists(atPath: pipelineFile.path) else {
+            throw ValidationError("pipeline file \(pipelineFile.path) does not exist")
+        }
+        return SyncConfiguration(
+            districtID: district, source: source, asOf: asOf ?? Dates.today(), preview: preview,
+            allowMassChanges: allowMassChanges, pipelineFile: pipelineFile, sql: sql,
+            database: try await global.database(logger: logger), maxParallelTasks: maxParallel, batchSize: batchSize)
+    }
+}
+
+enum Dates {
+    static func isValid(_ text: String) -> Bool {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd"
+        guard text.count == 10, let date = formatter.date(from: text) else { return false }
+        return formatter.string(from: date) == text
+    }
+
+    static func today() -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyy-MM-dd"
+        return formatter.string(from: Date())
+    }
+}

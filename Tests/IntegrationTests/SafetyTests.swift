@@ -1,0 +1,174 @@
+import Foundation
+import PostgresLoad
+import PostgresNIO
+import RosterSync
+import Testing
+
+/// Every path that suspends, archives or removes must not fire on an empty, truncated or
+/// malformed feed (SYNC-RULES.md "Safety").
+@Suite("Safety", .serialized)
+struct SafetyTests {
+    /// A district of 100 students so the share threshold (10%, at least 10) means something.
+    static func bigger() -> DistrictFixture {
+        var district = DistrictFixture.small()
+        for index in 21...100 {
+            district.students.append(
+                .init(school: "S1", id: "ST\(index)", first: "Kid\(index)", last: "Family\(index)", grade: "4",
+                      email: "kid\(index)@example.org"))
+            district.enrollments.append(("SEC2", "ST\(index)"))
+        }
+        return district
+    }
+
+    /// Roster state a failed or blocked run must leave exactly as it was.
+    static func snapshot(_ database: DatabaseTarget) async throws -> [String] {
+        var rows: [String] = []
+        for table in ["schools", "teachers", "students", "sections", "section_teachers", "enrollments", "change_log", "districts"] {
+            rows += try await database.strings("SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM roster.\(table) t")
+        }
+        return rows
+    }
+
+    @Test("A truncated feed that would archive too many students stops with exit code 3 and changes nothing")
+    func removalShareBlocks() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = Self.bigger()
+            _ = try await harness.sync(full)
+            let before = try await Self.snapshot(database)
+            var truncated = full
+            for index in 40...100 { truncated.removeStudent("ST\(index)") }
+            let report = try await harness.sync(truncated)
+            #expect(report.status == .blocked)
+            #expect(report.exitCode == 3)
+            #expect(report.violations.contains { $0.hasPrefix("student: 61 of 100") })
+            #expect(try await Self.snapshot(database) == before)
+            #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(report.runID ?? 0)") == "blocked")
+            #expect(try await database.int("SELECT count(*) FROM staging.changes WHERE run_id = \(report.runID ?? 0) AND entity = 'student' AND action = 'archive'") == 61)
+            #expect(try await database.int("SELECT count(*) FROM staging.students WHERE run_id = \(report.runID ?? 0)") == 39, "staging kept for inspection")
+
+            // A person reviewed it: approve applies exactly those changes, once.
+            let approved = try await SyncService(logger: TestDatabase.logger).approve(
+                runID: report.runID ?? 0, database: database, sql: TestDatabase.sql)
+            #expect(approved.summary.count(.student, "archive") == 61)
+            #expect(try await harness.count("roster.students", "status = 'archived'") == 61)
+            let again = try await harness.sync(truncated)
+            #expect(again.status == .succeeded)
+            #expect(again.summary.total == 0)
+        }
+    }
+
+    @Test("approve refuses when a newer run exists; --allow-mass-changes applies in one run")
+    func approveRefusesStaleAndOverride() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = Self.bigger()
+            _ = try await harness.sync(full)
+            var truncated = full
+            for index in 40...100 { truncated.removeStudent("ST\(index)") }
+            let blocked = try await harness.sync(truncated)
+            #expect(blocked.status == .blocked)
+            let newer = try await harness.sync(full)
+            #expect(newer.status == .succeeded)
+            await #expect(throws: ConfigurationError.self) {
+                _ = try await SyncService(logger: TestDatabase.logger).approve(
+                    runID: blocked.runID ?? 0, database: database, sql: TestDatabase.sql)
+            }
+            let forced = try await harness.sync(truncated, allowMassChanges: true)
+            #expect(forced.status == .succeeded)
+            #expect(forced.summary.count(.student, "archive") == 61)
+        }
+    }
+
+    @Test("An empty feed (every student rejected) stops before the merge, and no override lifts it")
+    func emptyFeedGuard() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = DistrictFixture.small()
+            _ = try await harness.sync(full)
+            let before = try await Self.snapshot(database)
+            var broken = full
+            for index in broken.students.indices { broken.students[index].school = "NOPE" }
+            for allow in [false, true] {
+                let report = try await harness.sync(broken, allowMassChanges: allow)
+                #expect(report.status == .blocked)
+                #expect(report.exitCode == 3)
+                #expect(report.violations.contains { $0.hasPrefix("students: the feed has no loadable rows") })
+                #expect(try await Self.snapshot(database) == before)
+                await #expect(throws: ConfigurationError.self) {
+                    _ = try await SyncService(logger: TestDatabase.logger).approve(
+                        runID: report.runID ?? 0, database: database, sql: TestDatabase.sql)
+                }
+            }
+        }
+    }
+
+    @Test("A failure in the middle of the merge rolls everything back")
+    func failureMidMergeRollsBack() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            // Sections are merged after schools, teachers and students: fail there.
+            try await database.execute(
+                """
+                CREATE FUNCTION public.boom() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+                CREATE TRIGGER boom BEFORE INSERT ON roster.sections FOR EACH ROW EXECUTE FUNCTION public.boom();
+                """)
+            let before = try await Self.snapshot(database)
+            fixture.removeStudent("ST1")
+            fixture.teachers[0].last = "Changed"
+            fixture.sections.append(.init(school: "S1", id: "SEC9", name: "New class", teachers: ["T1"]))
+            let report = try await harness.sync(fixture)
+            #expect(report.status == .failed)
+            #expect(report.exitCode == 1)
+            #expect(report.message.contains("injected failure") || report.message.contains("sql/merge"))
+            #expect(try await Self.snapshot(database) == before)
+            #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(report.runID ?? 0)") == "failed")
+        }
+    }
+
+    @Test("A preview computes the changes and leaves the roster unchanged")
+    func previewChangesNothing() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            let before = try await Self.snapshot(database)
+            fixture.removeStudent("ST3")
+            let report = try await harness.sync(fixture, preview: true)
+            #expect(report.status == .previewed)
+            #expect(report.summary.count(.student, "archive") == 1)
+            #expect(try await Self.snapshot(database) == before)
+            #expect(try await database.int("SELECT count(*) FROM staging.changes WHERE run_id = \(report.runID ?? 0) AND entity = 'student'") == 1)
+        }
+    }
+
+    @Test("A second run of the same district cannot start while one holds the lock")
+    func districtLock() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            _ = try await harness.sync(.small())
+            try await database.withConnection(logger: TestDatabase.logger) { holder in
+                try await holder.query("SELECT pg_advisory_lock(hashtext('rostersync.district'), hashtext('d1'))", logger: TestDatabase.logger)
+                await #expect(throws: RunLockedError.self) { _ = try await harness.sync(.small()) }
+            }
+            #expect(try await harness.sync(.small()).status == .succeeded)
+        }
+    }
+
+    @Test("A district whose launch date is in the future is skipped, not an error")
+    func launchDateSkip() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.execute("INSERT INTO roster.districts (id, name, launch_date) VALUES ('d1', 'Later', '2027-01-05');")
+            let harness = SyncHarness(database: database)
+            let report = try await harness.sync(.small())
+            #expect(report.status == .skipped)
+            #expect(report.exitCode == 0)
+            #expect(try await harness.count("roster.students") == 0)
+            #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(report.runID ?? 0)") == "skipped")
+            #expect(try await harness.sync(.small(), asOf: "2027-01-05").status == .succeeded)
+        }
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import PostgresLoad
+import RosterSync
+import Testing
+
+/// One test per rule of SYNC-RULES.md, on a real PostgreSQL, each syncing twice and checking
+/// the second run changes nothing.
+@Suite("Sync rules", .serialized)
+struct SyncRulesTests {
+    @Test("A first sync loads the district; the same feed again changes nothing")
+    func firstSyncThenIdempotent() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let (first, second) = try await harness.syncTwice(.small())
+            #expect(first.status == .succeeded)
+            #expect(try await harness.count("roster.schools") == 2)
+            #expect(try await harness.count("roster.teachers") == 5)
+            #expect(try await harness.count("roster.students") == 20)
+            #expect(try await harness.count("roster.sections") == 4)
+            #expect(try await harness.count("roster.enrollments") == 41)
+            #expect(try await harness.count("roster.section_teachers") == 5)
+            #expect(first.summary.count(.student, "create") == 20)
+            #expect(second.status == .succeeded)
+            #expect(second.summary.total == 0)
+            #expect(try await harness.changeLogRows(run: second.runID) == 0)
+            #expect(try await database.string("SELECT grade FROM roster.students WHERE sis_id = 'ST7'") == "PreKindergarten")
+            #expect(try await database.int("SELECT grade_rank FROM roster.students WHERE sis_id = 'ST7'") == -2)
+            #expect(try await database.int("SELECT count(*) FROM roster.section_teachers st JOIN roster.sections s ON s.id = st.section_id WHERE s.sis_id = 'SEC1' AND st.is_primary") == 1)
+            #expect(try await database.string("SELECT last_successful_sync_at IS NOT NULL FROM roster.districts WHERE id = 'd1'") == "true")
+            #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(second.runID ?? 0)") == "succeeded")
+        }
+    }
+
+    @Test("A teacher who leaves is suspended by the sync and reactivated on return; an admin's suspension stays")
+    func teacherSuspension() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = DistrictFixture.small()
+            _ = try await harness.sync(full)
+            var without = full
+            without.removeTeacher("T3")
+            let (gone, again) = try await harness.syncTwice(without)
+            #expect(gone.summary.count(.teacher, "suspend") == 1)
+            #expect(again.summary.total == 0)
+            #expect(try await database.strings("SELECT status || '/' || suspended_by || '/' || status_reason FROM roster.teachers WHERE sis_id = 'T3'") == ["suspended/sync/missing_from_feed"])
+            #expect(try await harness.count("roster.teachers") == 5, "suspended, never deleted")
+
+            let (back, backAgain) = try await harness.syncTwice(full)
+            #expect(back.summary.count(.teacher, "reactivate") == 1)
+            #expect(backAgain.summary.total == 0)
+            #expect(try await database.string("SELECT status FROM roster.teachers WHERE sis_id = 'T3'") == "active")
+
+            try await database.execute(
+                "UPDATE roster.teachers SET status = 'suspended', suspended_by = 'admin', status_reason = 'left mid-year' WHERE sis_id = 'T2';")
+            let (afterAdmin, _) = try await harness.syncTwice(full)
+            #expect(afterAdmin.summary.total == 0)
+            #expect(try await database.string("SELECT status || '/' || suspended_by FROM roster.teachers WHERE sis_id = 'T2'") == "suspended/admin")
+        }
+    }
+
+    @Test("A teacher whose email is deleted is suspended, and reactivated when it comes back")
+    func teacherEmailRemoved() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            fixture.teachers[0].email = nil
+            let (first, second) = try await harness.syncTwice(fixture)
+            #expect(first.summary.count(.teacher, "suspend") == 1)
+            #expect(second.summary.total == 0)
+            #expect(try await database.string("SELECT status || '/' || status_reason FROM roster.teachers WHERE sis_id = 'T1'") == "suspended/email_removed")
+            fixture.teachers[0].email = "ana.garcia@example.org"
+            let (back, _) = try await harness.syncTwice(fixture)
+            #expect(back.summary.count(.teacher, "reactivate") == 1)
+        }
+    }
+
+    @Test("Two teachers with one email: neither wins, the existing account is kept, the conflict is reported")
+    func duplicateTeacherEmail() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            fixture.teachers.append(.init(school: "S2", id: "T9", first: "Ann", last: "Garcia", email: "Ana.Garcia@example.org"))
+            let (first, second) = try await harness.syncTwice(fixture)
+            #expect(first.status == .succeeded)
+            #expect(second.summary.total == 0)
+            #expect(try await harness.count("roster.teachers", "sis_id = 'T9'") == 0)
+            #expect(try await database.string("SELECT status || ' ' || email FROM roster.teachers WHERE sis_id = 'T1'") == "active ana.garcia@example.org")
+            #expect(try await database.int("SELECT count(*) FROM staging.rejects WHERE run_id = \(first.runID ?? 0) AND reason = 'duplicate_email' AND entity = 'teacher'") == 2)
+        }
+    }
+
+    @Test("A teacher at several schools keeps one account at the primary school; the others are recorded")
+    func multiSchoolTeacher() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            fixture.teachers.append(.init(school: "S2", id: "T1", first: "Ana", last: "García", email: "ana.garcia@example.org"))
+            let (_, second) = try await harness.syncTwice(fixture)
+            #expect(second.summary.total == 0)
+            #expect(try await harness.count("roster.teachers", "sis_id = 'T1'") == 1)
+            #expect(try await database.string("SELECT s.sis_id FROM roster.teachers t JOIN roster.schools s ON s.id = t.school_id WHERE t.sis_id = 'T1'") == "S1")
+            #expect(try await database.string("SELECT s.sis_id FROM roster.teachers t JOIN roster.schools s ON s.id = ANY(t.other_school_ids) WHERE t.sis_id = 'T1'") == "S2")
+        }
+    }
+
+    @Test("First connection: a Clever teacher adopts the manual account with the same email (any case)")
+    func adoptManualTeacher() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.execute(
+                """
+                INSERT INTO roster.districts (id, name) VALUES ('d1', 'District One');
+                INSERT INTO roster.teachers (district_id, email, first_name, last_name, source) VALUES ('d1', 'BEN.OBRIEN@example.org', 'Ben', 'OBrien', 'manual');
+                """)
+            let manualID = try await database.string("SELECT id FROM roster.teachers WHERE source = 'manual'")
+            let harness = SyncHarness(database: database)
+            let (first, second) = try await harness.syncTwice(.small())
+            #expect(first.summary.count(.teacher, "create") == 4)
+            #expect(second.summary.total == 0)
+            #expect(try await harness.count("roster.teachers") == 5, "no duplicate account")
+            #expect(try await database.string("SELECT id || ' ' || source FROM roster.teachers WHERE sis_id = 'T2'") == "\(manualID ?? "?") clever")
+        }
+    }
+
+    @Test("A student who leaves is archived and removed from Clever sections, not from manual ones; a return restores")
+    func studentArchive() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = DistrictFixture.small()
+            _ = try await harness.sync(full)
+            try await database.execute(
+                """
+                INSERT INTO roster.sections (district_id, name, source) VALUES ('d1', 'Practice sandbox', 'manual');
+                INSERT INTO roster.enrollments (section_id, student_id, district_id, source)
+                  SELECT s.id, st.id, 'd1', 'manual' FROM roster.sections s, roster.students st WHERE s.source = 'manual' AND st.sis_id = 'ST2';
+                """)
+            var without = full
+            without.removeStudent("ST2")
+            let (gone, again) = try await harness.syncTwice(without)
+            #expect(gone.summary.count(.student, "archive") == 1)
+            #expect(gone.summary.count(.enrollment, "remove") == 3)
+            #expect(again.summary.total == 0)
+            #expect(try await database.string("SELECT status || '/' || status_reason FROM roster.students WHERE sis_id = 'ST2'") == "archived/missing_from_feed")
+            #expect(try await database.strings("SELECT s.source FROM roster.enrollments e JOIN roster.sections s ON s.id = e.section_id JOIN roster.students st ON st.id = e.student_id WHERE st.sis_id = 'ST2'") == ["manual"])
+
+            let (back, _) = try await harness.syncTwice(full)
+            #expect(back.summary.count(.student, "restore") == 1)
+            #expect(try await database.string("SELECT status FROM roster.students WHERE sis_id = 'ST2'") == "active")
+            #expect(try await database.int("SELECT count(*) FROM roster.enrollments e JOIN roster.students st ON st.id = e.student_id WHERE st.sis_id = 'ST2'") == 4)
+        }
+    }
+
+    @Test("A student without a usable email loads with can_login = false and is reported; email changes flow through")
+    func studentEmails() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            fixture.students[0].email = nil
+            fixture.students[1].email = "not an email"
+            let (first, second) = try await harness.syncTwice(fixture)
+            #expect(second.summary.total == 0)
+            #expect(try await database.strings("SELECT sis_id || ':' || can_login || ':' || coalesce(email, 'NULL') FROM roster.students WHERE sis_id IN ('ST1', 'ST2') ORDER BY sis_id") == ["ST1:false:NULL", "ST2:false:NULL"])
+            #expect(try await database.int("SELECT count(*) FROM staging.rejects WHERE run_id = \(first.runID ?? 0) AND record_key IN ('ST1', 'ST2') AND severity = 'warning'") == 2)
+            let id = try await database.string("SELECT id FROM roster.students WHERE sis_id = 'ST3'")
+            fixture.students[2].email = "new.address@example.org"
+            let (changed, _) = try await harness.syncTwice(fixture)
+            #expect(changed.summary.count(.student, "update") == 1)
+            #expect(try await database.string("SELECT id || ' ' || email FROM roster.students WHERE sis_id = 'ST3'") == "\(id ?? "?") new.address@example.org")
+        }
+    }
+}
