@@ -1,6 +1,7 @@
 import ArgumentParser
 import FakeClever
 import Foundation
+import Logging
 
 /// `rostersync fake-clever ...`: a local stand-in for Clever's API, for tests, the demo and benchmarks.
 struct FakeCleverCommand: AsyncParsableCommand {
@@ -72,10 +73,96 @@ extension FakeCleverCommand {
 
 extension FakeCleverCommand {
     struct Serve: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Serve a district over Clever's Data API v3.0 on loopback.")
+        static let configuration = CommandConfiguration(
+            abstract: "Serve a district over Clever's Data API v3.0 on loopback, with injectable faults.",
+            discussion: """
+                Serves a synthetic district (--students/--seed, and --changed/--removed/--added for its next night) \
+                or a folder of Clever CSV files (--csv). Clients must send "Authorization: Bearer <token>". \
+                Counted faults (--rate-limited, --server-errors, --truncated, --missing-envelope, --wrong-type) are \
+                consumed one per request after --skip-requests normal ones. While running, POST /__faults \
+                (e.g. {"serverErrors": 2}) changes the faults and POST /__district (e.g. {"changedFraction": 0.01}) \
+                serves the synthetic district's next night. Stop with Ctrl-C.
+                Example: rostersync fake-clever serve --students 1000 --port 8089 --token demo
+                """)
+
+        @OptionGroup var district: DistrictOptions
+
+        @Option(help: ArgumentHelp("Serve this folder of Clever SFTP CSV files instead of a synthetic district.", valueName: "dir"))
+        var csv: String?
+
+        @Option(help: "The loopback port; 0 picks a free one and prints it.")
+        var port: Int = 0
+
+        @Option(help: "The bearer token clients must send. Default: $CLEVER_TOKEN, else fake-clever-token.")
+        var token: String?
+
+        @Option(help: ArgumentHelp("Requests answered normally before counted faults start.", valueName: "n"))
+        var skipRequests = 0
+
+        @Option(help: ArgumentHelp("Answer the next N requests with 429 and Retry-After.", valueName: "n"))
+        var rateLimited = 0
+
+        @Option(help: ArgumentHelp("The Retry-After of those 429s.", valueName: "seconds"))
+        var retryAfter = 1
+
+        @Option(help: ArgumentHelp("Answer the next N requests with --server-error-status.", valueName: "n"))
+        var serverErrors = 0
+
+        @Option(help: "The status of injected server errors: 500, 502 or 503.")
+        var serverErrorStatus = 503
+
+        @Option(help: ArgumentHelp("Delay every response.", valueName: "ms"))
+        var delayMs = 0
+
+        @Option(help: ArgumentHelp("Cut the next N pages in the middle of their JSON.", valueName: "n"))
+        var truncated = 0
+
+        @Option(help: ArgumentHelp("Send the next N pages without the data envelope.", valueName: "n"))
+        var missingEnvelope = 0
+
+        @Option(help: ArgumentHelp("Send the next N pages with objects of another type.", valueName: "n"))
+        var wrongType = 0
+
+        @Flag(help: "Make next links loop back to the first page.")
+        var loopingNextLink = false
+
+        func validate() throws {
+            guard (0...65_535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
+            guard [500, 502, 503].contains(serverErrorStatus) else {
+                throw ValidationError("--server-error-status must be 500, 502 or 503")
+            }
+        }
 
         func run() async throws {
-            throw ValidationError("fake-clever serve: not built yet")
+            let faults = Faults(
+                skipRequests: skipRequests, rateLimited: rateLimited, retryAfterSeconds: retryAfter,
+                serverErrors: serverErrors, serverErrorStatus: serverErrorStatus, delayMilliseconds: delayMs,
+                truncatedBodies: truncated, missingEnvelopes: missingEnvelope, wrongTypes: wrongType,
+                loopingNextLink: loopingNextLink)
+            let given = token ?? ProcessInfo.processInfo.environment["CLEVER_TOKEN"]
+            let token = given ?? "fake-clever-token"
+            // A token the user chose may be a real one: never echo it.
+            let shown = given == nil ? token : "<your token>"
+            let configuration = FakeCleverServer.Configuration(port: port, token: token, faults: faults)
+            var logger = Logger(label: "fake-clever")
+            logger.logLevel = .warning
+            let server: FakeCleverServer
+            let what: String
+            if let csv {
+                server = try FakeCleverServer(
+                    csvDirectory: URL(fileURLWithPath: csv), configuration: configuration, logger: logger)
+                what = "the CSV files in \(csv)"
+            } else {
+                let district = district.district
+                server = FakeCleverServer(district: district, configuration: configuration, logger: logger)
+                what = "\(district.districtName) (\(district.studentSlots) student slots, seed \(district.seed))"
+            }
+            try await server.run { port in
+                print("FakeClever serving \(what) at http://127.0.0.1:\(port) (Ctrl-C to stop)")
+                print("  CLEVER_TOKEN=\(shown) rostersync sync --district demo --clever-url http://127.0.0.1:\(port)")
+                // Scripts read the chosen port from a pipe: don't leave it in the buffer.
+                fflush(stdout)
+            }
         }
     }
 }

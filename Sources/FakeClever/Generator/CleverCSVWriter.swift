@@ -87,29 +87,24 @@ public struct CleverCSVWriter: Sendable {
 
     private func schoolRow(_ s: Int) -> [String?] {
         let school = district.school(at: s)
-        // Principals are not synced; counting keys down from the last name pair keeps their emails
-        // plain without a lookup.
-        let principal = district.person(
-            key: Names.pairCount - 1 - s % Names.pairCount, changedIndex: -1, isStudent: false)
-        let street = 100 + SplitMix.pick(district.seed, Stream.details, s, below: 9_800)
+        let principal = district.principal(ofSchool: s)
         return [
             school.sisID, school.name, school.schoolNumber, school.stateID, school.lowGrade, school.highGrade,
-            "\(principal.first) \(principal.last)", principal.email, "\(street) School Road", district.city, "CA",
-            String(95_000 + s % 900), phone(-1 - s),
+            "\(principal.first) \(principal.last)", principal.email, district.schoolAddress(s), district.city, "CA",
+            district.schoolZip(s), district.phone(-1 - s),
         ]
     }
 
     private func teacherRow(_ teacher: TeacherRecord, school: Ref) -> [String?] {
         [
             school.sisID, teacher.sisID, teacher.teacherNumber, teacher.stateID, teacher.lastName, teacher.middleName,
-            teacher.firstName, teacher.email, teacher.title, teacher.email.map { String($0.prefix { $0 != "@" }) }, nil,
+            teacher.firstName, teacher.email, teacher.title, SyntheticDistrict.username(teacher.email), nil,
         ]
     }
 
     private func studentRow(_ student: StudentRecord, index i: Int) -> [String?] {
         let seed = district.seed
         let detail = { (stream: UInt64, bound: Int) in SplitMix.pick(seed, Stream.details &+ stream, i, below: bound) }
-        let genders = ["F", "M", "F", "M", "X"]
         let races = ["Caucasian", "Asian", "Black or African American", "American Indian",
                      "Hawaiian or Other Pacific Islander", "Two or More Races", "Unknown"]
         let languages = ["English", "English", "English", "Spanish", "Vietnamese", "Mandarin", "Arabic", "Tagalog"]
@@ -119,13 +114,13 @@ public struct CleverCSVWriter: Sendable {
         let gpa = isHigh ? String(format: "%.2f", 2.0 + Double(detail(9, 200)) / 100) : nil
         return [
             student.school.sisID, student.sisID, student.studentNumber, student.stateID, student.lastName,
-            student.middleName, student.firstName, student.grade, genders[detail(1, genders.count)],
+            student.middleName, student.firstName, student.grade, district.gender(ofStudent: i),
             student.dateOfBirth, races[detail(2, races.count)], detail(4, 4) == 0 ? "Y" : "N", language,
             language == "English" ? "N" : "Y", detail(5, 3) == 0 ? "Y" : "N", detail(6, 8) == 0 ? "Y" : "N",
             "\(10 + detail(7, 9_000)) \(["Oak", "Elm", "Main", "Mission", "Cedar"][detail(8, 5)]) St", district.city, "CA",
             String(95_000 + detail(10, 900)), student.email, "Parent", "Parent/Guardian",
-            "\(contact.first) \(student.lastName ?? contact.last)", phone(i), nil,
-            student.email.map { String($0.prefix { $0 != "@" }) }, nil, gpa, gpa,
+            "\(contact.first) \(student.lastName ?? contact.last)", district.phone(i), nil,
+            SyntheticDistrict.username(student.email), nil, gpa, gpa,
         ]
     }
 
@@ -137,10 +132,5 @@ public struct CleverCSVWriter: Sendable {
             section.name, section.sectionNumber, section.grade, section.courseName, section.courseNumber, nil,
             section.period, section.subject, term.name, term.start, term.end,
         ]
-    }
-
-    private func phone(_ n: Int) -> String {
-        let digits = String(1_000_000 + SplitMix.pick(district.seed, Stream.details &+ 20, n, below: 8_999_999))
-        return "(555) \(digits.dropFirst().prefix(3))-\(digits.suffix(4))"
     }
 }

@@ -119,6 +119,30 @@ extension SyntheticDistrict {
         return lap == 0 ? "\(stem) \(suffix)" : "\(stem) \(suffix) \(lap + 1)"
     }
 
+    /// Principals are not synced; counting keys down from the last name pair keeps their emails
+    /// plain without a lookup.
+    func principal(ofSchool s: Int) -> Person {
+        person(key: Names.pairCount - 1 - s % Names.pairCount, changedIndex: -1, isStudent: false)
+    }
+
+    func schoolAddress(_ s: Int) -> String {
+        "\(100 + SplitMix.pick(seed, Stream.details, s, below: 9_800)) School Road"
+    }
+
+    func schoolZip(_ s: Int) -> String { String(95_000 + s % 900) }
+
+    func gender(ofStudent i: Int) -> String {
+        ["F", "M", "F", "M", "X"][SplitMix.pick(seed, Stream.details &+ 1, i, below: 5)]
+    }
+
+    func phone(_ n: Int) -> String {
+        let digits = String(1_000_000 + SplitMix.pick(seed, Stream.details &+ 20, n, below: 8_999_999))
+        return "(555) \(digits.dropFirst().prefix(3))-\(digits.suffix(4))"
+    }
+
+    /// The login name districts usually derive from the email.
+    static func username(_ email: String?) -> String? { email.map { String($0.prefix { $0 != "@" }) } }
+
     func teacherTitle(_ t: Int) -> String {
         guard t >= cohortCount else { return "Teacher" }
         let titles = ["Reading Specialist", "Special Education Teacher", "ELL Specialist", "Instructional Coach"]

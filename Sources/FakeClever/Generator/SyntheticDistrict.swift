@@ -21,7 +21,7 @@ public struct SyntheticDistrict: Sendable, Hashable {
     /// How the "next night" of a district differs from the base one, for incremental-sync
     /// benchmarks. Fractions are of the base student count; which records change is decided by
     /// the seed, so the same variant is the same on every run.
-    public struct NextNight: Sendable, Hashable {
+    public struct NextNight: Sendable, Hashable, Codable {
         /// Students and teachers whose name or email changed.
         public var changedFraction: Double
         /// Students who left the district.

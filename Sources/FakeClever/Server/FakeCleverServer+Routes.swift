@@ -1,0 +1,166 @@
+import Foundation
+import Hummingbird
+import Logging
+
+extension FakeCleverServer {
+    static let maxLimit = 10_000
+    static let defaultLimit = 100
+
+    func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.get("/v3.0/:collection") { request, context in
+            await self.list(request, collection: context.parameters.get("collection") ?? "")
+        }
+        router.post("/__faults") { request, context in
+            let faults = try await request.decode(as: Faults.self, context: context)
+            await self.setFaults(faults)
+            return Self.json(.ok, faults)
+        }
+        router.get("/__faults") { _, _ in Self.json(.ok, await self.faults()) }
+        router.post("/__district") { request, context in
+            guard let base = self.baseDistrict else {
+                return Self.error(.badRequest, "this server serves CSV fixtures; there is no next night to serve")
+            }
+            let nextNight = try await request.decode(as: SyntheticDistrict.NextNight.self, context: context)
+            await self.serve(SyntheticDistrict(students: base.baseStudentCount, seed: base.seed, nextNight: nextNight))
+            return Self.json(.ok, nextNight)
+        }
+        return router
+    }
+
+    /// One page of a collection, with the faults of the moment.
+    func list(_ request: Request, collection path: String) async -> Response {
+        guard request.headers[.authorization] == "Bearer \(configuration.token)" else {
+            return Self.error(.unauthorized, "invalid or missing bearer token")
+        }
+        let query = request.uri.queryParameters
+        let role = query["role"].map(String.init)
+        let isDistricts = path == "districts"
+        guard isDistricts || APICollection(path: path, role: role) != nil else {
+            return path == "users"
+                ? Self.error(.badRequest, "role must be student, teacher, staff or district_admin")
+                : Self.error(.notFound, "no such collection: \(path)")
+        }
+        let limit = query["limit"].map { Int(String($0)) } ?? Self.defaultLimit
+        guard let limit, (1...Self.maxLimit).contains(limit) else {
+            return Self.error(.badRequest, "limit must be an integer from 1 to \(Self.maxLimit)")
+        }
+        let (fault, delay, looping, district) = await state.begin()
+        if delay > 0 { try? await Task.sleep(for: .milliseconds(delay)) }
+        switch fault {
+        case .rateLimited(let seconds):
+            var response = Self.error(.tooManyRequests, "rate limit exceeded")
+            response.headers[.retryAfter] = String(seconds)
+            Self.rateLimitHeaders(&response, remaining: 0, resetIn: seconds)
+            return response
+        case .serverError(let status):
+            return Self.error(HTTPResponse.Status(code: status), "injected server error")
+        default:
+            break
+        }
+
+        let served: APICollection? = isDistricts ? nil : APICollection(path: path, role: role)
+        let startingAfter = query["starting_after"].map(String.init)
+        var objects: [API.Object] = []
+        var nextAfter: String?
+        if let served {
+            // A wrong-type fault answers from another collection, as a misrouted proxy would.
+            let source = fault == .wrongType ? Self.wrongType(for: served) : served
+            var index = 0
+            if let startingAfter {
+                guard let position = district.index(ofID: startingAfter, in: served) else {
+                    return Self.error(.badRequest, "starting_after \(startingAfter) is not an object of this collection")
+                }
+                index = position + 1
+            }
+            let end = district.slotCount(served)
+            let sourceCount = max(1, district.slotCount(source))
+            var lastServed: Int?
+            while objects.count < limit, index < end {
+                if district.exists(served, at: index), let object = district.object(source, at: index % sourceCount) {
+                    objects.append(object)
+                    lastServed = index
+                }
+                index += 1
+            }
+            while index < end, !district.exists(served, at: index) { index += 1 }
+            if index < end, let lastServed { nextAfter = district.objectID(served, at: lastServed) }
+        } else {
+            objects = fault == .wrongType ? [district.object(.schools, at: 0)].compactMap { $0 } : [.district(district.district)]
+        }
+
+        let base = "/v3.0/\(path)"
+        let roleQuery = role.map { "role=\($0)&" } ?? ""
+        let firstPage = "\(base)?\(roleQuery)limit=\(limit)"
+        let selfLink = startingAfter.map { "\(firstPage)&starting_after=\($0)" } ?? firstPage
+        var links = [API.Link(rel: "self", uri: selfLink)]
+        if looping {
+            links.append(API.Link(rel: "next", uri: startingAfter == nil && nextAfter == nil ? selfLink : firstPage))
+        } else if let nextAfter {
+            links.append(API.Link(rel: "next", uri: "\(firstPage)&starting_after=\(nextAfter)"))
+        }
+        let envelopes = objects.map { API.Envelope(data: $0, uri: "\(base)/\($0.id)") }
+        var response: Response
+        switch fault {
+        case .missingEnvelope:
+            response = Self.json(.ok, MissingEnvelopePage(results: objects, links: links))
+        case .truncated:
+            let full = (try? Self.encoder().encode(API.Page(data: envelopes, links: links))) ?? Data()
+            response = Self.raw(.ok, full.prefix(max(1, full.count / 2)))
+        default:
+            response = Self.json(.ok, API.Page(data: envelopes, links: links))
+        }
+        Self.rateLimitHeaders(&response, remaining: 1_199, resetIn: 60)
+        return response
+    }
+
+    /// A page as a broken proxy might return it: no `data`.
+    struct MissingEnvelopePage: Encodable {
+        let results: [API.Object]
+        let links: [API.Link]
+    }
+
+    static func wrongType(for collection: APICollection) -> APICollection {
+        switch collection {
+        case .students: .teachers
+        case .teachers, .staff, .districtAdmins: .students
+        case .sections: .terms
+        case .terms, .courses: .schools
+        case .schools: .terms
+        }
+    }
+
+    static func rateLimitHeaders(_ response: inout Response, remaining: Int, resetIn seconds: Int) {
+        let reset = Int(Date().timeIntervalSince1970) + seconds
+        for (name, value) in [
+            ("X-RateLimit-Limit", "1200"), ("X-RateLimit-Remaining", String(remaining)), ("X-RateLimit-Reset", String(reset)),
+        ] {
+            // HTTPTypes is not a dependency of this module; reach its field name type through HTTPFields.
+            if let field = HTTPFields.Element.Name(name) { response.headers[field] = value }
+        }
+    }
+
+    static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
+        do {
+            return raw(status, try encoder().encode(value))
+        } catch {
+            return raw(.internalServerError, Data("{\"message\":\"cannot encode the response\"}".utf8))
+        }
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        json(status, API.ErrorBody(message: message))
+    }
+
+    static func raw(_ status: HTTPResponse.Status, _ data: Data) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

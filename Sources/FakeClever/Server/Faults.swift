@@ -1,0 +1,104 @@
+/// Failures the fake server injects, to test how a client copes with a real API's bad days.
+///
+/// Counted faults (`rateLimited`, `serverErrors`, `truncatedBodies`, `missingEnvelopes`,
+/// `wrongTypes`) are consumed one per API request, in that order, after `skipRequests` requests
+/// were answered normally (so a test can break page 3 of a feed). `delayMilliseconds` and
+/// `loopingNextLink` apply to every request while set. Change them at run time with
+/// ``FakeCleverServer/setFaults(_:)`` or `POST /__faults` with this value as JSON.
+public struct Faults: Sendable, Hashable, Codable {
+    /// API requests answered normally before counted faults start.
+    public var skipRequests: Int
+    /// The next N requests get 429 with `Retry-After` and `X-RateLimit-*` headers.
+    public var rateLimited: Int
+    /// The `Retry-After` value of those 429s, in seconds.
+    public var retryAfterSeconds: Int
+    /// The next N requests get `serverErrorStatus` (500, 502 or 503).
+    public var serverErrors: Int
+    public var serverErrorStatus: Int
+    /// Every response waits this long first.
+    public var delayMilliseconds: Int
+    /// The next N pages are cut in the middle of their JSON (with a consistent Content-Length).
+    public var truncatedBodies: Int
+    /// The next N pages come back as a 200 without the `data` envelope.
+    public var missingEnvelopes: Int
+    /// The next N pages hold objects of another type (teachers on `role=student`, terms on `/sections`).
+    public var wrongTypes: Int
+    /// While set, a page after the first links `next` back to the first page (the first page to itself
+    /// when the feed has one page).
+    public var loopingNextLink: Bool
+
+    public init(
+        skipRequests: Int = 0, rateLimited: Int = 0, retryAfterSeconds: Int = 1, serverErrors: Int = 0,
+        serverErrorStatus: Int = 503, delayMilliseconds: Int = 0, truncatedBodies: Int = 0, missingEnvelopes: Int = 0,
+        wrongTypes: Int = 0, loopingNextLink: Bool = false
+    ) {
+        self.skipRequests = skipRequests
+        self.rateLimited = rateLimited
+        self.retryAfterSeconds = retryAfterSeconds
+        self.serverErrors = serverErrors
+        self.serverErrorStatus = serverErrorStatus
+        self.delayMilliseconds = delayMilliseconds
+        self.truncatedBodies = truncatedBodies
+        self.missingEnvelopes = missingEnvelopes
+        self.wrongTypes = wrongTypes
+        self.loopingNextLink = loopingNextLink
+    }
+
+    /// A well-behaved server.
+    public static let none = Faults()
+
+    // Every key is optional in JSON so `POST /__faults {"rateLimited": 3}` is enough.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            skipRequests: try c.decodeIfPresent(Int.self, forKey: .skipRequests) ?? 0,
+            rateLimited: try c.decodeIfPresent(Int.self, forKey: .rateLimited) ?? 0,
+            retryAfterSeconds: try c.decodeIfPresent(Int.self, forKey: .retryAfterSeconds) ?? 1,
+            serverErrors: try c.decodeIfPresent(Int.self, forKey: .serverErrors) ?? 0,
+            serverErrorStatus: try c.decodeIfPresent(Int.self, forKey: .serverErrorStatus) ?? 503,
+            delayMilliseconds: try c.decodeIfPresent(Int.self, forKey: .delayMilliseconds) ?? 0,
+            truncatedBodies: try c.decodeIfPresent(Int.self, forKey: .truncatedBodies) ?? 0,
+            missingEnvelopes: try c.decodeIfPresent(Int.self, forKey: .missingEnvelopes) ?? 0,
+            wrongTypes: try c.decodeIfPresent(Int.self, forKey: .wrongTypes) ?? 0,
+            loopingNextLink: try c.decodeIfPresent(Bool.self, forKey: .loopingNextLink) ?? false)
+    }
+
+    /// What to do to one request; consumes one counted fault.
+    mutating func take() -> Fault {
+        if skipRequests > 0 {
+            skipRequests -= 1
+            return .none
+        }
+        if rateLimited > 0 {
+            rateLimited -= 1
+            return .rateLimited(retryAfter: retryAfterSeconds)
+        }
+        if serverErrors > 0 {
+            serverErrors -= 1
+            return .serverError(status: serverErrorStatus)
+        }
+        if truncatedBodies > 0 {
+            truncatedBodies -= 1
+            return .truncated
+        }
+        if missingEnvelopes > 0 {
+            missingEnvelopes -= 1
+            return .missingEnvelope
+        }
+        if wrongTypes > 0 {
+            wrongTypes -= 1
+            return .wrongType
+        }
+        return .none
+    }
+}
+
+/// The fault applied to one request.
+enum Fault: Equatable {
+    case none
+    case rateLimited(retryAfter: Int)
+    case serverError(status: Int)
+    case truncated
+    case missingEnvelope
+    case wrongType
+}
