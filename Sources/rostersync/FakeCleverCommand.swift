@@ -158,10 +158,13 @@ extension FakeCleverCommand {
                 what = "\(district.districtName) (\(district.studentSlots) student slots, seed \(district.seed))"
             }
             try await server.run { port in
-                print("FakeClever serving \(what) at http://127.0.0.1:\(port) (Ctrl-C to stop)")
-                print("  CLEVER_TOKEN=\(shown) rostersync sync --district demo --clever-url http://127.0.0.1:\(port)")
-                // Scripts read the chosen port from a pipe: don't leave it in the buffer.
-                fflush(stdout)
+                // Written unbuffered: scripts read the chosen port from a pipe while the server runs.
+                let text = """
+                    FakeClever serving \(what) at http://127.0.0.1:\(port) (Ctrl-C to stop)
+                      CLEVER_TOKEN=\(shown) rostersync sync --district demo --clever-url http://127.0.0.1:\(port)
+
+                    """
+                FileHandle.standardOutput.write(Data(text.utf8))
             }
         }
     }
