@@ -63,10 +63,14 @@ public enum ReasonCode: String, Sendable, Hashable, Codable, CaseIterable {
     case unknownReference = "unknown_reference"
     /// Left out by the district's filters (not an error; counted, not loaded).
     case filteredOut = "filtered_out"
+    /// A record vanished and a new one appeared with the same email and name: probably a SIS id
+    /// change; the detail holds the row to record in `roster.sis_id_changes`.
+    case probableSISIDChange = "probable_sis_id_change"
 
     public var defaultSeverity: Rejection.Severity {
         switch self {
-        case .invalidEmail, .missingEmail, .emailDomainNotAllowed, .unknownGrade, .tooManyTeachers:
+        case .invalidEmail, .missingEmail, .emailDomainNotAllowed, .unknownGrade, .tooManyTeachers,
+            .probableSISIDChange:
             .warning
         default:
             .rejected
