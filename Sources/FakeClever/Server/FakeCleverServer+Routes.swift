@@ -59,6 +59,7 @@ extension FakeCleverServer {
             break
         }
 
+        let base = "/v3.0/\(path)"
         let served: APICollection? = isDistricts ? nil : APICollection(path: path, role: role)
         let startingAfter = query["starting_after"].map(String.init)
         var objects: [API.Object] = []
@@ -89,7 +90,6 @@ extension FakeCleverServer {
             objects = fault == .wrongType ? [district.object(.schools, at: 0)].compactMap { $0 } : [.district(district.district)]
         }
 
-        let base = "/v3.0/\(path)"
         let roleQuery = role.map { "role=\($0)&" } ?? ""
         let firstPage = "\(base)?\(roleQuery)limit=\(limit)"
         let selfLink = startingAfter.map { "\(firstPage)&starting_after=\($0)" } ?? firstPage
@@ -99,7 +99,10 @@ extension FakeCleverServer {
         } else if let nextAfter {
             links.append(API.Link(rel: "next", uri: "\(firstPage)&starting_after=\(nextAfter)"))
         }
-        let envelopes = objects.map { API.Envelope(data: $0, uri: "\(base)/\($0.id)") }
+        // Like Clever, an envelope's uri names the object's own collection, even on a wrong-type page.
+        let objectBase = served.map { "/v3.0/\((fault == .wrongType ? Self.wrongType(for: $0) : $0).path)" }
+            ?? (fault == .wrongType ? "/v3.0/schools" : base)
+        let envelopes = objects.map { API.Envelope(data: $0, uri: "\(objectBase)/\($0.id)") }
         var response: Response
         switch fault {
         case .missingEnvelope:

@@ -1,0 +1,116 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// GETs one API URL with the bearer token, retrying what a retry can fix: 429 (honouring
+/// `Retry-After` and `X-RateLimit-Reset`), 5xx, timeouts and connection failures, with exponential
+/// backoff and full jitter, at most `maxAttempts` times. 401/403 and other 4xx fail at once.
+struct APIRequester: Sendable {
+    let configuration: CleverAPISource.Configuration
+    let client: HTTPClient
+    let logger: Logger
+
+    var policy: RetryPolicy {
+        RetryPolicy(
+            maxAttempts: configuration.maxAttempts, backoffBase: configuration.backoffBase,
+            backoffMax: configuration.backoffMax, maxRetryAfter: configuration.maxRetryAfter)
+    }
+
+    /// `GET /v3.0/users?role=student&limit=1000`: what errors and logs name (never the token).
+    static func endpoint(_ url: URL) -> String {
+        "GET \(url.path)" + (url.query.map { "?\($0)" } ?? "")
+    }
+
+    /// The body of a 2xx answer.
+    func get(_ url: URL, page: Int) async throws -> Data {
+        let endpoint = Self.endpoint(url)
+        var logger = logger
+        logger[metadataKey: "clever.endpoint"] = "\(endpoint)"
+        logger[metadataKey: "clever.page"] = "\(page)"
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = .GET
+        request.headers.add(name: "Authorization", value: "Bearer \(configuration.token)")
+        request.headers.add(name: "Accept", value: "application/json")
+        let timeout = TimeAmount.nanoseconds(Int64(RetryPolicy.seconds(configuration.requestTimeout) * 1e9))
+        let policy = policy
+
+        var attempt = 0
+        while true {
+            attempt += 1
+            let isLast = attempt >= policy.maxAttempts
+            let status: HTTPResponseStatus
+            let headers: HTTPHeaders
+            let body: ByteBuffer
+            do {
+                let response = try await client.execute(request, timeout: timeout, logger: logger)
+                status = response.status
+                headers = response.headers
+                body = try await response.body.collect(upTo: configuration.maxResponseBytes)
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                guard !isLast else {
+                    throw ExtractError(
+                        .network,
+                        "could not reach Clever after \(attempt) attempts; check the network and the API URL",
+                        context: endpoint, cause: error)
+                }
+                let wait = policy.backoff(afterAttempt: attempt)
+                logger.warning(
+                    "Clever request failed; retrying",
+                    metadata: ["clever.attempt": "\(attempt)", "clever.wait_ms": "\(Self.milliseconds(wait))",
+                               "error.type": "\(type(of: error))"])
+                try await Task.sleep(for: wait)
+                continue
+            }
+
+            switch status.code {
+            case 200..<300:
+                return Data(body.readableBytesView)
+            case 401, 403:
+                throw ExtractError.unauthorized(endpoint: endpoint, status: Int(status.code))
+            case 429, 500...599:
+                guard !isLast else {
+                    throw ExtractError(
+                        .httpStatus,
+                        "Clever answered \(status.code) \(status.reasonPhrase) \(attempt) times; "
+                            + (status.code == 429 ? "the app is rate limited, " : "Clever is failing, ")
+                            + "run again later",
+                        context: endpoint)
+                }
+                let wait =
+                    status.code == 429
+                    ? policy.rateLimitWait(
+                        retryAfter: headers.first(name: "Retry-After"),
+                        rateLimitReset: headers.first(name: "X-RateLimit-Reset"))
+                        ?? policy.backoff(afterAttempt: attempt)
+                    : policy.backoff(afterAttempt: attempt)
+                logger.warning(
+                    "Clever answered \(status.code); retrying",
+                    metadata: ["clever.attempt": "\(attempt)", "clever.status": "\(status.code)",
+                               "clever.wait_ms": "\(Self.milliseconds(wait))"])
+                try await Task.sleep(for: wait)
+            default:
+                throw ExtractError(
+                    .httpStatus,
+                    "Clever answered \(status.code) \(status.reasonPhrase)\(Self.message(body)); "
+                        + "check the API URL and that this endpoint is shared with the app",
+                    context: endpoint)
+            }
+        }
+    }
+
+    /// The `message` of a Clever error body, if short and readable.
+    static func message(_ body: ByteBuffer) -> String {
+        struct ErrorBody: Decodable { let message: String }
+        guard body.readableBytes < 4_096,
+            let error = try? JSONDecoder().decode(ErrorBody.self, from: Data(body.readableBytesView))
+        else { return "" }
+        return ": \(error.message)"
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int { Int(RetryPolicy.seconds(duration) * 1_000) }
+}

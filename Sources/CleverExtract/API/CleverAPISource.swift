@@ -1,0 +1,87 @@
+public import AsyncHTTPClient
+import Foundation
+public import Logging
+
+/// Reads a district from Clever's Data API v3.0.
+///
+/// Each feed pages through one collection with `limit` and the `links` rel=next URI and yields
+/// one ``ExtractBatch`` per page, fetched only when the consumer asks for it. Schools, terms and
+/// sections come from their collections, teachers and students from `/v3.0/users?role=...`, and
+/// enrollments from a second read of `/v3.0/sections` (one record per section and student). All
+/// references are Clever ids (`.clever(id)`); sources are `.api(collection, id:)`.
+///
+/// 429 (honouring `Retry-After` and `X-RateLimit-Reset`), 5xx and network failures are retried
+/// with backoff; a 200 that is not a proper page is an error, never an empty feed; a record
+/// without a SIS id is a rejection.
+public struct CleverAPISource: RosterSource {
+    public let configuration: Configuration
+    let client: HTTPClient
+    let logger: Logger
+
+    /// - Parameters:
+    ///   - httpClient: the client to use; the caller owns its lifecycle (`HTTPClient.shared` is fine).
+    ///   - logger: receives page and retry events with `clever.*` metadata; never the token.
+    public init(configuration: Configuration, httpClient: HTTPClient = .shared, logger: Logger) {
+        self.configuration = configuration
+        self.client = httpClient
+        self.logger = logger
+    }
+
+    public var description: String { "clever:\(configuration.baseURL.absoluteString)" }
+
+    var requester: APIRequester { APIRequester(configuration: configuration, client: client, logger: logger) }
+
+    /// One cheap request (`GET /v3.0/districts`): the API is reachable, the token valid and the
+    /// answer a page of districts.
+    public func check() async throws {
+        guard configuration.baseURL.scheme == "http" || configuration.baseURL.scheme == "https",
+            configuration.baseURL.host != nil
+        else {
+            throw ExtractError(.configuration, "the Clever API URL must be http(s)://host", context: description)
+        }
+        guard !configuration.token.isEmpty else {
+            throw ExtractError(.configuration, "no Clever token; set CLEVER_TOKEN", context: description)
+        }
+        let url = try url(path: "/v3.0/districts", query: [URLQueryItem(name: "limit", value: "1")])
+        let body = try await requester.get(url, page: 1)
+        do {
+            let page = try JSONDecoder().decode(Clever.Page<Clever.District>.self, from: body)
+            if let uri = page.data.first?.uri, !uri.contains("/districts/") {
+                throw ExtractError.malformed(endpoint: APIRequester.endpoint(url), "an object of another type (\(uri))")
+            }
+        } catch let error as ExtractError {
+            throw error
+        } catch {
+            throw ExtractError.malformed(
+                endpoint: APIRequester.endpoint(url), PageMapper.describe(error), cause: error)
+        }
+    }
+
+    /// Streams one feed, a page per batch, fetching the next page only when asked.
+    public func batches(of feed: Feed) -> AsyncThrowingStream<ExtractBatch, any Error> {
+        let (path, role) = PageMapper.path(for: feed)
+        var query = role.map { [URLQueryItem(name: "role", value: $0)] } ?? []
+        query.append(URLQueryItem(name: "limit", value: String(configuration.pageSize)))
+        let first: URL
+        do {
+            first = try url(path: path, query: query)
+        } catch {
+            return AsyncThrowingStream { $0.finish(throwing: error) }
+        }
+        let cursor = PageCursor(requester: requester, feed: feed, baseURL: configuration.baseURL, firstURL: first)
+        return AsyncThrowingStream(unfolding: { try await cursor.next() })
+    }
+
+    private func url(path: String, query: [URLQueryItem]) throws(ExtractError) -> URL {
+        guard var components = URLComponents(url: configuration.baseURL, resolvingAgainstBaseURL: true) else {
+            throw ExtractError(.configuration, "the Clever API URL cannot be read", context: description)
+        }
+        let root = components.path.hasSuffix("/") ? String(components.path.dropLast()) : components.path
+        components.path = root + path
+        components.queryItems = query
+        guard let url = components.url else {
+            throw ExtractError(.configuration, "the Clever API URL cannot be read", context: description)
+        }
+        return url
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Logging
+
+/// Walks one feed's pages by `links` rel=next, one page per `next()` call, so a page is fetched
+/// only when the consumer wants it and memory holds one page at a time.
+actor PageCursor {
+    private let requester: APIRequester
+    private let mapper: PageMapper
+    private let baseURL: URL
+    private var nextURL: URL?
+    /// Normalised page URLs already fetched: a `next` link among them is a loop.
+    private var seen: Set<String> = []
+    private var page = 0
+
+    init(requester: APIRequester, feed: Feed, baseURL: URL, firstURL: URL) {
+        self.requester = requester
+        self.baseURL = baseURL
+        self.nextURL = firstURL
+        self.mapper = PageMapper(feed: feed, endpoint: APIRequester.endpoint(firstURL))
+    }
+
+    /// The next non-empty batch, or nil at the end of the feed.
+    func next() async throws -> ExtractBatch? {
+        while let url = nextURL {
+            seen.insert(Self.key(url))
+            page += 1
+            let body = try await requester.get(url, page: page)
+            let mapper = PageMapper(feed: mapper.feed, endpoint: APIRequester.endpoint(url))
+            let (batch, next) = try mapper.map(body)
+            nextURL = try next.map { try resolve($0, from: url) }
+            if let nextURL, seen.contains(Self.key(nextURL)) {
+                throw ExtractError(
+                    .pagingLoop,
+                    "Clever's next link points to a page already read (\(APIRequester.endpoint(nextURL))); "
+                        + "the feed is stopped rather than read forever. Run again later",
+                    context: APIRequester.endpoint(url))
+            }
+            requester.logger.debug(
+                "read a Clever page",
+                metadata: [
+                    "clever.endpoint": "\(APIRequester.endpoint(url))", "clever.page": "\(page)",
+                    "clever.records": "\(batch.records.count)", "clever.rejections": "\(batch.rejections.count)",
+                ])
+            if !batch.records.isEmpty || !batch.rejections.isEmpty { return batch }
+        }
+        return nil
+    }
+
+    /// Resolves a (usually relative) next link against the API root. It must stay on the same
+    /// host: the token goes with every request.
+    private func resolve(_ link: String, from current: URL) throws(ExtractError) -> URL {
+        guard let url = URL(string: link, relativeTo: baseURL)?.absoluteURL,
+            url.host == baseURL.host, url.scheme == baseURL.scheme, url.port == baseURL.port
+        else {
+            throw .malformed(endpoint: APIRequester.endpoint(current), "a next link that is not on the API host")
+        }
+        return url
+    }
+
+    /// Path plus sorted query items, so the same page reached by two spellings is one page.
+    static func key(_ url: URL) -> String {
+        guard let components = URLComponents(url: url, resolvingAgainstBaseURL: true) else { return url.absoluteString }
+        let items = (components.queryItems ?? []).map { "\($0.name)=\($0.value ?? "")" }.sorted()
+        return components.path + "?" + items.joined(separator: "&")
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import RosterModel
+
+/// Turns one page body of a feed into a batch and the page's `next` link. Pure: the paging
+/// loop and the HTTP layer are elsewhere, so every shape rule is testable on plain bytes.
+struct PageMapper: Sendable {
+    let feed: Feed
+    /// For errors: `GET /v3.0/users?role=student...`.
+    let endpoint: String
+
+    /// The collection path a feed pages through, with its query (without paging parameters).
+    static func path(for feed: Feed) -> (path: String, role: String?) {
+        switch feed {
+        case .schools: ("/v3.0/schools", nil)
+        case .teachers: ("/v3.0/users", "teacher")
+        case .students: ("/v3.0/users", "student")
+        case .terms: ("/v3.0/terms", nil)
+        case .sections, .enrollments: ("/v3.0/sections", nil)
+        }
+    }
+
+    /// The object collection envelope URIs must name (`/v3.0/<collection>/<id>`).
+    private var collection: String {
+        switch feed {
+        case .schools: "schools"
+        case .teachers, .students: "users"
+        case .terms: "terms"
+        case .sections, .enrollments: "sections"
+        }
+    }
+
+    func map(_ body: Data) throws(ExtractError) -> (batch: ExtractBatch, next: String?) {
+        switch feed {
+        case .schools: return try map(body, Clever.School.self, school)
+        case .teachers: return try map(body, Clever.User.self, teacher)
+        case .students: return try map(body, Clever.User.self, student)
+        case .terms: return try map(body, Clever.Term.self, term)
+        case .sections: return try map(body, Clever.Section.self, section)
+        case .enrollments: return try map(body, Clever.Section.self, enrollments)
+        }
+    }
+
+    private func map<Object: Decodable>(
+        _ body: Data, _ type: Object.Type, _ transform: (Object, inout ExtractBatch) throws(ExtractError) -> Void
+    ) throws(ExtractError) -> (batch: ExtractBatch, next: String?) {
+        let page: Clever.Page<Object>
+        do {
+            page = try JSONDecoder().decode(Clever.Page<Object>.self, from: body)
+        } catch {
+            throw .malformed(endpoint: endpoint, Self.describe(error), cause: error)
+        }
+        var batch = ExtractBatch()
+        batch.records.reserveCapacity(page.data.count)
+        for envelope in page.data {
+            // Clever's envelope names the object's own collection; another one means a page of the
+            // wrong type, which must stop the feed instead of loading as a different entity.
+            if let uri = envelope.uri, !uri.contains("/\(collection)/") {
+                throw .malformed(endpoint: endpoint, "an object of another type (\(uri)) on a \(collection) page")
+            }
+            try transform(envelope.data, &batch)
+        }
+        let next = page.links?.first { $0.rel == "next" }?.uri
+        return (batch, next)
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, let context):
+            let path = (context.codingPath + [key]).map(\.stringValue).joined(separator: ".")
+            return "missing \(path)"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            return "unexpected value at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+        case DecodingError.dataCorrupted:
+            return "invalid or truncated JSON"
+        default:
+            return "unreadable JSON"
+        }
+    }
+
+    // MARK: - Objects to records
+
+    private func missing(_ entity: Entity, _ collection: String, _ id: String, _ field: String) -> Rejection {
+        Rejection(
+            entity: entity, source: .api(collection, id: id), recordKey: id, reason: .missingRequiredField,
+            detail: "Clever object \(id) has no \(field)")
+    }
+
+    private func school(_ object: Clever.School, into batch: inout ExtractBatch) {
+        guard let sis = object.sis_id, !sis.isEmpty else {
+            batch.rejections.append(missing(.school, "schools", object.id, "sis_id"))
+            return
+        }
+        batch.records.append(
+            .school(
+                SchoolRecord(
+                    source: .api("schools", id: object.id), sisID: sis, cleverID: object.id, name: object.name,
+                    schoolNumber: object.school_number, stateID: object.state_id, lowGrade: object.low_grade,
+                    highGrade: object.high_grade)))
+    }
+
+    private func teacher(_ user: Clever.User, into batch: inout ExtractBatch) throws(ExtractError) {
+        guard let role = user.roles.teacher else {
+            throw .malformed(endpoint: endpoint, "user \(user.id) on a role=teacher page has no roles.teacher")
+        }
+        guard let sis = role.sis_id, !sis.isEmpty else {
+            batch.rejections.append(missing(.teacher, "users", user.id, "sis_id"))
+            return
+        }
+        guard let school = role.school ?? role.schools?.first else {
+            batch.rejections.append(missing(.teacher, "users", user.id, "school"))
+            return
+        }
+        var others: [String] = []
+        for other in role.schools ?? [] where other != school && !others.contains(other) { others.append(other) }
+        batch.records.append(
+            .teacher(
+                TeacherRecord(
+                    source: .api("users", id: user.id), sisID: sis, cleverID: user.id, school: .clever(school),
+                    otherSchools: others.map(Ref.clever), email: user.email, firstName: user.name?.first,
+                    middleName: user.name?.middle, lastName: user.name?.last, title: role.title,
+                    teacherNumber: role.teacher_number, stateID: role.state_id)))
+    }
+
+    private func student(_ user: Clever.User, into batch: inout ExtractBatch) throws(ExtractError) {
+        guard let role = user.roles.student else {
+            throw .malformed(endpoint: endpoint, "user \(user.id) on a role=student page has no roles.student")
+        }
+        guard let sis = role.sis_id, !sis.isEmpty else {
+            batch.rejections.append(missing(.student, "users", user.id, "sis_id"))
+            return
+        }
+        guard let school = role.school ?? role.schools?.first else {
+            batch.rejections.append(missing(.student, "users", user.id, "school"))
+            return
+        }
+        batch.records.append(
+            .student(
+                StudentRecord(
+                    source: .api("users", id: user.id), sisID: sis, cleverID: user.id, school: .clever(school),
+                    email: user.email, firstName: user.name?.first, middleName: user.name?.middle,
+                    lastName: user.name?.last, grade: role.grade, dateOfBirth: role.dob,
+                    studentNumber: role.student_number, stateID: role.state_id)))
+    }
+
+    private func term(_ object: Clever.Term, into batch: inout ExtractBatch) {
+        // Clever's v3.0 terms often carry no SIS id; the Clever id is then the only stable key.
+        let sis = object.sis_id.flatMap { $0.isEmpty ? nil : $0 } ?? object.id
+        batch.records.append(
+            .term(
+                TermRecord(
+                    source: .api("terms", id: object.id), sisID: sis, cleverID: object.id, name: object.name,
+                    startDate: object.start_date, endDate: object.end_date)))
+    }
+
+    private func section(_ object: Clever.Section, into batch: inout ExtractBatch) {
+        guard let sis = object.sis_id, !sis.isEmpty else {
+            batch.rejections.append(missing(.section, "sections", object.id, "sis_id"))
+            return
+        }
+        // The primary teacher first, then co-teachers in Clever's order, each once.
+        var teachers: [String] = object.teacher.map { [$0] } ?? []
+        for teacher in object.teachers ?? [] where !teachers.contains(teacher) { teachers.append(teacher) }
+        batch.records.append(
+            .section(
+                SectionRecord(
+                    source: .api("sections", id: object.id), sisID: sis, cleverID: object.id,
+                    school: .clever(object.school), term: object.term_id.map(Ref.clever) ?? Ref(), name: object.name,
+                    sectionNumber: object.section_number, grade: object.grade, subject: object.subject,
+                    period: object.period, teachers: teachers.map(Ref.clever))))
+    }
+
+    private func enrollments(_ object: Clever.Section, into batch: inout ExtractBatch) {
+        let section = Ref.clever(object.id)
+        for student in object.students ?? [] {
+            batch.records.append(
+                .enrollment(
+                    EnrollmentRecord(source: .api("sections", id: object.id), section: section, student: .clever(student))))
+        }
+    }
+}
