@@ -94,8 +94,9 @@ extension FakeCleverServer {
         let firstPage = "\(base)?\(roleQuery)limit=\(limit)"
         let selfLink = startingAfter.map { "\(firstPage)&starting_after=\($0)" } ?? firstPage
         var links = [API.Link(rel: "self", uri: selfLink)]
-        if looping {
-            links.append(API.Link(rel: "next", uri: startingAfter == nil && nextAfter == nil ? selfLink : firstPage))
+        if looping, startingAfter != nil || nextAfter == nil {
+            // Later pages (or a lone first page) link back to the first page.
+            links.append(API.Link(rel: "next", uri: firstPage))
         } else if let nextAfter {
             links.append(API.Link(rel: "next", uri: "\(firstPage)&starting_after=\(nextAfter)"))
         }

@@ -1,0 +1,147 @@
+import AsyncHTTPClient
+import CleverExtract
+import FakeClever
+import Foundation
+import RosterModel
+import Testing
+
+@Suite("Clever API source: injected faults")
+struct APIFaultTests {
+    static let district = SyntheticDistrict(students: 300, seed: 21)
+
+    /// Reads students at 100 a page (3 pages) with `faults`, returning the records or the error.
+    func readStudents(
+        _ faults: Faults, maxAttempts: Int = 6, requestTimeout: Duration = .seconds(10)
+    ) async throws -> (Result<[Record], ExtractError>, requests: Int, elapsed: Duration) {
+        try await FakeCleverHarness.run(district: Self.district, faults: faults) { server, url in
+            let source = FakeCleverHarness.source(
+                FakeCleverHarness.configuration(
+                    url, pageSize: 100, maxAttempts: maxAttempts, requestTimeout: requestTimeout))
+            let clock = ContinuousClock()
+            let start = clock.now
+            let result: Result<[Record], ExtractError>
+            do {
+                result = .success(try await FakeCleverHarness.collect(source, .students).0.records)
+            } catch let error as ExtractError {
+                result = .failure(error)
+            }
+            return (result, await server.requestCount(), clock.now - start)
+        }
+    }
+
+    func expectAllStudents(_ result: Result<[Record], ExtractError>) {
+        switch result {
+        case .success(let records): #expect(Set(records) == Set(AsAPI.records(of: Self.district, .students)))
+        case .failure(let error): Issue.record("expected every student, got \(error)")
+        }
+    }
+
+    func expectError(_ result: Result<[Record], ExtractError>, _ code: ExtractError.Code) -> ExtractError? {
+        switch result {
+        case .success(let records):
+            Issue.record("expected \(code), got \(records.count) records")
+            return nil
+        case .failure(let error):
+            #expect(error.code == code, "\(error)")
+            #expect(error.context?.contains("/v3.0/users") == true)
+            return error
+        }
+    }
+
+    @Test("a burst of 429s is waited out, honouring Retry-After")
+    func rateLimitBurst() async throws {
+        let (result, requests, elapsed) = try await readStudents(
+            Faults(skipRequests: 1, rateLimited: 2, retryAfterSeconds: 1))
+        expectAllStudents(result)
+        #expect(requests == 3 + 2)
+        // The client's own backoff is 1-10 ms here: two waits of ~1 s come from Retry-After.
+        #expect(elapsed >= .milliseconds(1_900))
+    }
+
+    @Test("500s are retried and recovered", arguments: [500, 502, 503])
+    func serverErrorsRecovered(status: Int) async throws {
+        let (result, requests, _) = try await readStudents(Faults(serverErrors: 3, serverErrorStatus: status))
+        expectAllStudents(result)
+        #expect(requests == 3 + 3)
+    }
+
+    @Test("too many 500s: an error after maxAttempts, not an empty feed")
+    func tooManyServerErrors() async throws {
+        let (result, requests, _) = try await readStudents(
+            Faults(skipRequests: 1, serverErrors: 10, serverErrorStatus: 500), maxAttempts: 3)
+        let error = expectError(result, .httpStatus)
+        #expect(error?.message.contains("500") == true)
+        #expect(requests == 1 + 3)
+    }
+
+    @Test("slow responses past the request timeout: a network error after every attempt")
+    func slowResponses() async throws {
+        let (result, _, _) = try await readStudents(
+            Faults(delayMilliseconds: 400), maxAttempts: 2, requestTimeout: .milliseconds(100))
+        _ = expectError(result, .network)
+    }
+
+    @Test("slow responses within the timeout are fine")
+    func slowButInTime() async throws {
+        let (result, _, _) = try await readStudents(Faults(delayMilliseconds: 30))
+        expectAllStudents(result)
+    }
+
+    @Test("a truncated page is a malformed response, not an empty or short feed")
+    func truncatedBody() async throws {
+        let (result, _, _) = try await readStudents(Faults(skipRequests: 1, truncatedBodies: 1))
+        let error = expectError(result, .malformedResponse)
+        #expect(error?.message.contains("JSON") == true)
+    }
+
+    @Test("a 200 without the data envelope is a malformed response")
+    func missingEnvelope() async throws {
+        let (result, _, _) = try await readStudents(Faults(missingEnvelopes: 1))
+        _ = expectError(result, .malformedResponse)
+    }
+
+    @Test("a page of the wrong object type is a malformed response", arguments: Feed.allCases)
+    func wrongType(feed: Feed) async throws {
+        try await FakeCleverHarness.run(district: Self.district, faults: Faults(wrongTypes: 1)) { _, url in
+            let source = FakeCleverHarness.source(FakeCleverHarness.configuration(url))
+            let error = await #expect(throws: ExtractError.self) {
+                _ = try await FakeCleverHarness.collect(source, feed)
+            }
+            #expect(error?.code == .malformedResponse)
+        }
+    }
+
+    @Test("the districts check rejects a wrong-type page and a missing envelope")
+    func checkMalformed() async throws {
+        for faults in [Faults(wrongTypes: 1), Faults(missingEnvelopes: 1), Faults(truncatedBodies: 1)] {
+            try await FakeCleverHarness.run(faults: faults) { _, url in
+                let error = await #expect(throws: ExtractError.self) {
+                    try await FakeCleverHarness.source(FakeCleverHarness.configuration(url)).check()
+                }
+                #expect(error?.code == .malformedResponse)
+            }
+        }
+    }
+
+    @Test("a next link that loops back is a paging loop")
+    func pagingLoop() async throws {
+        let (result, requests, _) = try await readStudents(Faults(loopingNextLink: true))
+        _ = expectError(result, .pagingLoop)
+        #expect(requests == 2)
+    }
+
+    @Test("faults changed at run time over POST /__faults")
+    func faultsOverHTTP() async throws {
+        try await FakeCleverHarness.run(district: Self.district) { server, url in
+            var request = HTTPClientRequest(url: url.appending(path: "__faults").absoluteString)
+            request.method = .POST
+            request.body = .bytes(Data(#"{"serverErrors": 2, "serverErrorStatus": 502}"#.utf8))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+            #expect(response.status.code == 200)
+            #expect(await server.faults().serverErrors == 2)
+            let source = FakeCleverHarness.source(FakeCleverHarness.configuration(url))
+            _ = try await FakeCleverHarness.collect(source, .schools)
+            #expect(await server.requestCount() == 3)
+        }
+    }
+}

@@ -1,0 +1,113 @@
+@testable import CleverExtract
+import Foundation
+import RosterModel
+import Testing
+
+@Suite("Clever API pages and retry rules (no IO)")
+struct APIMappingTests {
+    func map(_ feed: Feed, _ json: String) throws -> (batch: ExtractBatch, next: String?) {
+        try PageMapper(feed: feed, endpoint: "GET /v3.0/test").map(Data(json.utf8))
+    }
+
+    @Test("a user without sis_id is a missing_required_field rejection with its object id")
+    func missingSISID() throws {
+        let json = """
+            {"data": [
+              {"data": {"id": "u1", "email": "a@x.org", "name": {"first": "A", "last": "B"},
+                        "roles": {"student": {"school": "s1", "grade": "3"}}}, "uri": "/v3.0/users/u1"},
+              {"data": {"id": "u2", "name": {"first": "C"},
+                        "roles": {"student": {"sis_id": "200", "school": "s1", "schools": ["s1"]}}}, "uri": "/v3.0/users/u2"}
+            ], "links": [{"rel": "self", "uri": "/v3.0/users?role=student"},
+                         {"rel": "next", "uri": "/v3.0/users?role=student&starting_after=u2"}]}
+            """
+        let (batch, next) = try map(.students, json)
+        #expect(next == "/v3.0/users?role=student&starting_after=u2")
+        #expect(batch.records.count == 1)
+        #expect(batch.rejections.count == 1)
+        let rejection = try #require(batch.rejections.first)
+        #expect(rejection.reason == .missingRequiredField)
+        #expect(rejection.source == .api("users", id: "u1"))
+        #expect(rejection.entity == .student)
+        guard case .student(let student) = batch.records.first else {
+            Issue.record("expected a student")
+            return
+        }
+        #expect(student.sisID == "200")
+        #expect(student.school == .clever("s1"))
+        #expect(student.source == .api("users", id: "u2"))
+    }
+
+    @Test("section teachers: the primary first, then the others once; a term without sis_id keys on its id")
+    func sectionTeachersAndTerms() throws {
+        let section = """
+            {"data": [{"data": {"id": "sec1", "sis_id": "S-1", "school": "sch", "term_id": "t1",
+                                "teacher": "t-b", "teachers": ["t-a", "t-b", "t-c"], "students": ["st1", "st2"]},
+                       "uri": "/v3.0/sections/sec1"}], "links": []}
+            """
+        guard case .section(let record) = try map(.sections, section).batch.records.first else {
+            Issue.record("expected a section")
+            return
+        }
+        #expect(record.teachers == [.clever("t-b"), .clever("t-a"), .clever("t-c")])
+        #expect(record.term == .clever("t1"))
+        let enrollments = try map(.enrollments, section).batch.records
+        #expect(enrollments == ["st1", "st2"].map {
+            .enrollment(EnrollmentRecord(source: .api("sections", id: "sec1"), section: .clever("sec1"), student: .clever($0)))
+        })
+        let term = #"{"data": [{"data": {"id": "t9", "name": "Fall"}, "uri": "/v3.0/terms/t9"}]}"#
+        guard case .term(let termRecord) = try map(.terms, term).batch.records.first else {
+            Issue.record("expected a term")
+            return
+        }
+        #expect(termRecord.sisID == "t9")
+    }
+
+    @Test("not a page: an error naming the endpoint", arguments: [
+        #"{"links": []}"#,
+        #"{"data": [{"id": "x"}]}"#,
+        #"{"data": [{"data": {"sis_id": "1", "school": "s"}}]}"#,
+        #"{"data": [{"data": {"id": "sec"#,
+        "<html>Bad gateway</html>",
+    ])
+    func malformed(json: String) {
+        let error = #expect(throws: ExtractError.self) { try map(.sections, json) }
+        #expect(error?.code == .malformedResponse)
+        #expect(error?.context == "GET /v3.0/test")
+    }
+
+    @Test("a teacher on a role=student page is a malformed response")
+    func wrongRole() {
+        let json = """
+            {"data": [{"data": {"id": "u1", "roles": {"teacher": {"sis_id": "T1", "school": "s"}}}}]}
+            """
+        let error = #expect(throws: ExtractError.self) { try map(.students, json) }
+        #expect(error?.code == .malformedResponse)
+    }
+
+    @Test("Retry-After in seconds or as an HTTP date, else X-RateLimit-Reset, capped")
+    func rateLimitWaits() throws {
+        let policy = RetryPolicy(
+            maxAttempts: 6, backoffBase: .milliseconds(500), backoffMax: .seconds(30), maxRetryAfter: .seconds(120))
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        #expect(policy.rateLimitWait(retryAfter: "3", rateLimitReset: nil, now: now) == .seconds(3))
+        let date = RetryPolicy.httpDate("Fri, 15 Jan 2027 08:00:10 GMT")
+        let base = try #require(RetryPolicy.httpDate("Fri, 15 Jan 2027 08:00:00 GMT"))
+        #expect(date != nil)
+        #expect(policy.rateLimitWait(retryAfter: "Fri, 15 Jan 2027 08:00:10 GMT", rateLimitReset: nil, now: base) == .seconds(10))
+        #expect(policy.rateLimitWait(retryAfter: nil, rateLimitReset: "1800000007", now: now) == .seconds(7))
+        #expect(policy.rateLimitWait(retryAfter: "9999", rateLimitReset: nil, now: now) == .seconds(120))
+        #expect(policy.rateLimitWait(retryAfter: nil, rateLimitReset: nil, now: now) == nil)
+        #expect(policy.rateLimitWait(retryAfter: "-5", rateLimitReset: nil, now: now) == .zero)
+    }
+
+    @Test("backoff: full jitter under an exponential ceiling, capped")
+    func backoff() {
+        let policy = RetryPolicy(
+            maxAttempts: 6, backoffBase: .milliseconds(500), backoffMax: .seconds(4), maxRetryAfter: .seconds(120))
+        #expect(policy.backoff(afterAttempt: 1, random: 1) == .milliseconds(500))
+        #expect(policy.backoff(afterAttempt: 3, random: 1) == .seconds(2))
+        #expect(policy.backoff(afterAttempt: 10, random: 1) == .seconds(4))
+        #expect(policy.backoff(afterAttempt: 3, random: 0) == .zero)
+        #expect(policy.backoff(afterAttempt: 2, random: 0.5) == .milliseconds(500))
+    }
+}
