@@ -1,0 +1,82 @@
+public import Foundation
+
+/// The landing archive: every extract's raw records, kept per district and run date so a past night
+/// can be replayed (a backfill) without asking Clever again.
+///
+/// Layout: `<root>/<district>/<YYYY-MM-DD>/` holds one `<feed>.ndjson.gz` per feed (gzip, one JSON
+/// ``RosterModel/Record`` a line) and `manifest.json` (``LandingManifest``). ``LandingTeeSource``
+/// writes a night while a sync runs; ``LandingSource`` reads one back.
+public struct LandingArchive: Sendable {
+    /// The folder holding one folder per district.
+    public let root: URL
+
+    public init(root: URL) {
+        self.root = root
+    }
+
+    /// The folder of one night: `<root>/<district>/<date>/`.
+    ///
+    /// - Important: `district` and `date` become path components as given; ``validate(district:date:)``
+    ///   rejects names that would escape `root`, and both sources call it in `check()`.
+    public func folder(district: String, date: String) -> URL {
+        root.appending(path: district, directoryHint: .isDirectory).appending(path: date, directoryHint: .isDirectory)
+    }
+
+    /// The nights of `district` from `from` to `to` (inclusive, `YYYY-MM-DD`) whose manifest lists all
+    /// six feeds, oldest first. Nights whose extract failed part-way are left out: they cannot be
+    /// replayed in full.
+    ///
+    /// Throws ``ExtractError`` when a date is not `YYYY-MM-DD` or the district has no folder.
+    public func nights(district: String, from: String, to: String) throws -> [String] {
+        try Self.validate(district: district, date: from)
+        try Self.validate(district: district, date: to)
+        let districtFolder = root.appending(path: district, directoryHint: .isDirectory)
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: districtFolder.path)
+        } catch {
+            throw ExtractError(
+                .missingFile,
+                "no landing folder for district \"\(district)\"; check the district name and the landing root",
+                context: districtFolder.path, cause: error)
+        }
+        // `YYYY-MM-DD` sorts as text in date order, so string comparison is date comparison.
+        return names.filter { Self.isDate($0) && $0 >= from && $0 <= to }
+            .filter { name in
+                (try? LandingManifest.read(in: districtFolder.appending(path: name, directoryHint: .isDirectory)))?
+                    .isComplete ?? false
+            }
+            .sorted()
+    }
+
+    /// The manifest of one night. Throws ``ExtractError`` with code `missingFile` when the night was
+    /// never archived and `corruptArchive` when the manifest cannot be decoded.
+    public func manifest(district: String, date: String) throws -> LandingManifest {
+        try Self.validate(district: district, date: date)
+        return try LandingManifest.read(in: folder(district: district, date: date))
+    }
+
+    /// Checks that `district` is a single, ordinary folder name and `date` is `YYYY-MM-DD`, so the
+    /// archive never writes or reads outside its root.
+    public static func validate(district: String, date: String) throws(ExtractError) {
+        let forbidden = district.unicodeScalars.contains { $0 == "/" || $0 == "\\" || $0.properties.generalCategory == .control }
+        guard !district.isEmpty, district != ".", district != "..", !district.hasPrefix("."), !forbidden else {
+            throw ExtractError(
+                .configuration,
+                "the district \"\(district)\" cannot name a landing folder; use its id without slashes or a leading dot")
+        }
+        guard isDate(date) else {
+            throw ExtractError(.configuration, "the run date \"\(date)\" is not YYYY-MM-DD (for example 2024-09-03)")
+        }
+    }
+
+    /// `YYYY-MM-DD` with a real month and day; calendar checks (Feb 30) are left to whoever picked the date.
+    static func isDate(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return false }
+        let digits = [0, 1, 2, 3, 5, 6, 8, 9]
+        guard digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[$0]) }) else { return false }
+        let number = { (a: Int, b: Int) in Int(bytes[a] - 48) * 10 + Int(bytes[b] - 48) }
+        return (1...12).contains(number(5, 6)) && (1...31).contains(number(8, 9))
+    }
+}

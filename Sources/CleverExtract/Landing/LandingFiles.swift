@@ -1,0 +1,61 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// File operations the archive needs to be crash-safe: a file is either absent or complete.
+enum LandingFiles {
+    /// A name beside `url` that no other writer uses and that never looks like a finished file.
+    static func temporaryURL(for url: URL) -> URL {
+        url.deletingLastPathComponent().appending(path: ".\(url.lastPathComponent).\(UUID().uuidString).partial")
+    }
+
+    /// Moves `source` over `destination` in one step (POSIX `rename`), replacing what was there.
+    /// `FileManager.moveItem` refuses an existing destination, and removing it first would leave a gap.
+    static func replace(_ destination: URL, with source: URL) throws(ExtractError) {
+        guard rename(source.path, destination.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            throw ExtractError(
+                .landingWrite, "cannot move the finished file into place (\(reason)); check the landing folder's "
+                    + "permissions and free space", context: destination.path)
+        }
+    }
+
+    /// Writes `data` to a temporary file, flushes it to disk and renames it over `url`.
+    static func writeAtomically(_ data: Data, to url: URL) throws(ExtractError) {
+        let temporary = temporaryURL(for: url)
+        do {
+            try data.write(to: temporary)
+            let handle = try FileHandle(forWritingTo: temporary)
+            defer { try? handle.close() }
+            try handle.synchronize()
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw ExtractError(
+                .landingWrite, "cannot write \(url.lastPathComponent); check the landing folder's permissions and "
+                    + "free space", context: url.path, cause: error)
+        }
+        do {
+            try replace(url, with: temporary)
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        }
+    }
+
+    /// Creates `folder` and its parents.
+    static func createFolder(_ folder: URL) throws(ExtractError) {
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw ExtractError(
+                .landingWrite, "cannot create the landing folder; check the --landing path and its permissions",
+                context: folder.path, cause: error)
+        }
+    }
+}

@@ -1,0 +1,130 @@
+public import Foundation
+
+/// What one night's landing folder holds: `manifest.json`, written by ``LandingTeeSource`` as each
+/// feed finishes and read by ``LandingSource`` before a replay.
+///
+/// A feed is listed only once its file is complete and renamed into place, so a listed feed can be
+/// replayed; a night is complete when all six feeds are listed.
+public struct LandingManifest: Sendable, Hashable, Codable {
+    /// One archived feed.
+    public struct FeedEntry: Sendable, Hashable, Codable {
+        /// The file's name inside the night's folder (`students.ndjson.gz`).
+        public var file: String
+        /// JSON lines in the file: one per record.
+        public var records: Int
+        /// Rows the source could not read at all; counted here, not archived.
+        public var rejected: Int
+        /// The compressed file's size.
+        public var bytes: Int
+        /// SHA-256 of the compressed file, as `sha256sum` prints it.
+        public var sha256: String
+
+        public init(file: String, records: Int, rejected: Int, bytes: Int, sha256: String) {
+            self.file = file
+            self.records = records
+            self.rejected = rejected
+            self.bytes = bytes
+            self.sha256 = sha256
+        }
+    }
+
+    /// The layout version, so a later change to the archive can still read old nights.
+    public var format: Int
+    public var district: String
+    /// The run date, `YYYY-MM-DD`.
+    public var date: String
+    /// The source the records came from (``RosterSource/description``).
+    public var source: String
+    /// When the first feed of this night was archived.
+    public var createdAt: Date
+    /// Archived feeds by ``Feed`` raw value.
+    public var feeds: [String: FeedEntry]
+
+    /// The only format written so far.
+    public static let currentFormat = 1
+    /// The manifest's file name inside a night's folder.
+    public static let fileName = "manifest.json"
+
+    public init(
+        district: String, date: String, source: String, createdAt: Date = Date(), feeds: [String: FeedEntry] = [:]
+    ) {
+        self.format = Self.currentFormat
+        self.district = district
+        self.date = date
+        self.source = source
+        self.createdAt = createdAt
+        self.feeds = feeds
+    }
+
+    /// The entry for one feed, if that feed was archived.
+    public func entry(for feed: Feed) -> FeedEntry? { feeds[feed.rawValue] }
+
+    /// True when every feed a sync reads is archived, so the night can be replayed in full.
+    public var isComplete: Bool { Feed.allCases.allSatisfy { feeds[$0.rawValue] != nil } }
+
+    enum CodingKeys: String, CodingKey {
+        case format, district, date, source, feeds
+        case createdAt = "created_at"
+    }
+
+    // MARK: - Files
+
+    /// Reads the manifest in `folder`.
+    ///
+    /// Throws ``ExtractError/Code/missingFile`` when there is none and
+    /// ``ExtractError/Code/corruptArchive`` when it cannot be decoded.
+    static func read(in folder: URL) throws(ExtractError) -> LandingManifest {
+        let url = folder.appending(path: fileName)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw ExtractError(
+                .missingFile,
+                "no \(fileName) in this landing folder: the night was never archived, or its extract did not finish "
+                    + "a single feed. Pick another night (`nights` lists the complete ones)",
+                context: url.path)
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw ExtractError(
+                .unreadable, "cannot read \(fileName); check its permissions for this user", context: url.path,
+                cause: error)
+        }
+        do {
+            return try decoder.decode(LandingManifest.self, from: data)
+        } catch {
+            throw ExtractError(
+                .corruptArchive,
+                "\(fileName) is not a landing manifest; it was edited or damaged. Restore it from a backup or "
+                    + "re-extract the night",
+                context: url.path, cause: error)
+        }
+    }
+
+    /// Writes the manifest to `folder` atomically: readers see the old manifest or the new one, never
+    /// half of either.
+    func write(in folder: URL) throws(ExtractError) {
+        let url = folder.appending(path: Self.fileName)
+        let data: Data
+        do {
+            data = try Self.encoder.encode(self)
+        } catch {
+            throw ExtractError(.landingWrite, "cannot encode the landing manifest", context: url.path, cause: error)
+        }
+        try LandingFiles.writeAtomically(data, to: url)
+    }
+
+    private static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        // Sorted and indented: operators read and diff manifests.
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }
+
+    private static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}

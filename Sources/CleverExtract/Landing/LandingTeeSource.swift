@@ -1,0 +1,50 @@
+public import Foundation
+
+/// A source that archives what another source yields: every batch passes through unchanged while its
+/// records are written to the night's landing folder.
+///
+/// Each feed is written to `<feed>.ndjson.gz` (gzip, one JSON ``RosterModel/Record`` a line, keys
+/// sorted) as its batches pass, under a temporary name until the feed ends; then the file is renamed
+/// into place and the feed is added to `manifest.json` with its counts and SHA-256. Rejections pass
+/// through and are counted in the manifest, not archived.
+///
+/// - Important: A feed that fails or is abandoned part-way leaves no file and no manifest entry, so
+///   a night that looks complete in the archive is complete. A feed extracted again replaces the
+///   earlier file and entry.
+public struct LandingTeeSource: RosterSource {
+    /// The source whose records are archived.
+    public let upstream: any RosterSource
+    public let archive: LandingArchive
+    public let district: String
+    /// The run date, `YYYY-MM-DD`.
+    public let date: String
+
+    public init(upstream: any RosterSource, archive: LandingArchive, district: String, date: String) {
+        self.upstream = upstream
+        self.archive = archive
+        self.district = district
+        self.date = date
+    }
+
+    /// The night's folder.
+    public var folder: URL { archive.folder(district: district, date: date) }
+
+    public var description: String { "\(upstream.description) (landing:\(folder.path))" }
+
+    /// Checks the district and date name a landing folder, creates it (so a permission problem stops
+    /// the run before any row is read), then checks the upstream source.
+    public func check() async throws {
+        try LandingArchive.validate(district: district, date: date)
+        try LandingFiles.createFolder(folder)
+        try await upstream.check()
+    }
+
+    /// Streams the upstream feed, archiving it on the way. The archive file is complete and listed in
+    /// the manifest before the stream's end reaches the consumer.
+    public func batches(of feed: Feed) -> AsyncThrowingStream<ExtractBatch, any Error> {
+        let writer = LandingTeeWriter(
+            upstream: upstream.batches(of: feed), feed: feed, folder: folder,
+            night: LandingTeeWriter.Night(district: district, date: date, source: upstream.description))
+        return AsyncThrowingStream(unfolding: { try await writer.next() })
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import NIOCore
+import RosterModel
+
+/// Pulls one feed's batches from the upstream source and writes their records to the landing file,
+/// a batch per call, so the consumer sets the pace and nothing is read ahead.
+actor LandingTeeWriter {
+    /// What the manifest says about the night besides its feeds.
+    struct Night: Sendable {
+        var district: String
+        var date: String
+        var source: String
+    }
+
+    private var upstream: AsyncThrowingStream<ExtractBatch, any Error>.AsyncIterator
+    private let feed: Feed
+    private let folder: URL
+    private let night: Night
+    private var file: GzipFileWriter?
+    private var records = 0
+    private var rejected = 0
+    private var finished = false
+    private let encoder: JSONEncoder
+    /// Reused for each batch's JSON lines.
+    private var lines = ByteBufferAllocator().buffer(capacity: 1024 * 1024)
+
+    init(upstream: AsyncThrowingStream<ExtractBatch, any Error>, feed: Feed, folder: URL, night: Night) {
+        self.upstream = upstream.makeAsyncIterator()
+        self.feed = feed
+        self.folder = folder
+        self.night = night
+        encoder = JSONEncoder()
+        // Sorted keys: the same records make the same file, so checksums compare across nights.
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    }
+
+    /// The next upstream batch, after its records are archived; nil once the feed is archived and listed.
+    func next() async throws -> ExtractBatch? {
+        guard !finished else { return nil }
+        do {
+            let file = try openFile()
+            var iterator = upstream
+            let batch = try await iterator.next(isolation: self)
+            upstream = iterator
+            guard let batch else {
+                try await commit(file)
+                return nil
+            }
+            try write(batch, to: file)
+            return batch
+        } catch {
+            // The upstream failed, or the archive could not be written: leave nothing behind.
+            finished = true
+            file?.discard()
+            file = nil
+            throw error
+        }
+    }
+
+    private func openFile() throws(ExtractError) -> GzipFileWriter {
+        if let file { return file }
+        try LandingFiles.createFolder(folder)
+        let file = try GzipFileWriter(url: folder.appending(path: Self.fileName(feed)))
+        self.file = file
+        return file
+    }
+
+    private func write(_ batch: ExtractBatch, to file: GzipFileWriter) throws {
+        lines.clear()
+        for record in batch.records {
+            do {
+                lines.writeBytes(try encoder.encode(record))
+            } catch {
+                throw ExtractError(
+                    .landingWrite, "cannot encode a record for the landing archive", context: record.source.description,
+                    cause: error)
+            }
+            lines.writeInteger(UInt8(ascii: "\n"))
+        }
+        try file.write(&lines)
+        records += batch.records.count
+        rejected += batch.rejections.count
+    }
+
+    private func commit(_ file: GzipFileWriter) async throws(ExtractError) {
+        let (bytes, sha256) = try file.finish()
+        self.file = nil
+        finished = true
+        let entry = LandingManifest.FeedEntry(
+            file: Self.fileName(feed), records: records, rejected: rejected, bytes: bytes, sha256: sha256)
+        do {
+            try await LandingManifestLedger.shared.record(
+                feed, entry: entry, in: folder, district: night.district, date: night.date, source: night.source)
+        } catch {
+            // Unlisted, the file would be an orphan a later run might mistake for this one's.
+            try? FileManager.default.removeItem(at: file.url)
+            throw error
+        }
+    }
+
+    static func fileName(_ feed: Feed) -> String { "\(feed.rawValue).ndjson.gz" }
+
+    // No deinit: a consumer that stops early (cancellation, an error elsewhere) releases this writer,
+    // and the unfinished GzipFileWriter it held removes its temporary file as it goes.
+}

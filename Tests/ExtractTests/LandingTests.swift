@@ -1,0 +1,281 @@
+import CleverExtract
+import Foundation
+import RosterModel
+import Testing
+
+@Suite("Landing archive")
+struct LandingTests {
+    let date = "2024-09-03"
+
+    func tee(_ root: LandingRoot, _ source: FixedSource, date: String? = nil) -> LandingTeeSource {
+        LandingTeeSource(upstream: source, archive: root.archive, district: "d1", date: date ?? self.date)
+    }
+
+    @Test("every feed passes through unchanged and replays with the same records in the same order")
+    func roundTrip() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        let district = Sample.district()
+        let tee = tee(root, FixedSource(batches: district))
+        try await tee.check()
+        for feed in Feed.allCases {
+            let passed = try await tee.collect(feed)
+            let sent = try #require(district[feed])
+            #expect(passed.map(\.records) == sent.map(\.records), "\(feed)")
+            #expect(passed.map(\.rejections) == sent.map(\.rejections), "\(feed)")
+        }
+        let replay = LandingSource(archive: root.archive, district: "d1", date: date, batchSize: 3)
+        #expect(replay.description == "landing:\(root.archive.folder(district: "d1", date: date).path)")
+        try await replay.check()
+        for feed in Feed.allCases {
+            let batches = try await replay.collect(feed)
+            #expect(batches.flatMap(\.records) == district[feed]?.flatMap(\.records), "\(feed)")
+            #expect(batches.allSatisfy { $0.records.count <= 3 && $0.rejections.isEmpty })
+        }
+    }
+
+    @Test("the manifest counts records and rejections, and its checksums match the files")
+    func manifest() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        let tee = tee(root, FixedSource(batches: Sample.district(recordsPerFeed: 7, batchSize: 3)))
+        try await tee.drainAll()
+        let manifest = try root.archive.manifest(district: "d1", date: date)
+        #expect(manifest.isComplete)
+        #expect(manifest.district == "d1" && manifest.date == date && manifest.source == "fixed:test")
+        #expect(abs(manifest.createdAt.timeIntervalSinceNow) < 300)
+        let folder = root.archive.folder(district: "d1", date: date)
+        for feed in Feed.allCases {
+            let entry = try #require(manifest.entry(for: feed))
+            #expect(entry.file == "\(feed.rawValue).ndjson.gz")
+            #expect(entry.records == 7)
+            #expect(entry.rejected == 1)
+            let path = folder.appending(path: entry.file).path
+            let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int
+            #expect(entry.bytes == size)
+            // Checked with the system's tools: the archive must be readable without RosterSync.
+            let sum = String(decoding: try runTool("/usr/bin/env", ["sha256sum", path]), as: UTF8.self)
+            #expect(sum.hasPrefix(entry.sha256 + " "))
+            let lines = try runTool("/usr/bin/env", ["gzip", "-dc", path]).split(separator: UInt8(ascii: "\n"))
+            #expect(lines.count == 7)
+            let first = try JSONDecoder().decode(Record.self, from: Data(try #require(lines.first)))
+            #expect(first == Sample.records(feed, count: 1).first)
+        }
+        // Only the finished files and the manifest: no temporary files left behind.
+        #expect(root.names(date: date) == (Feed.allCases.map { "\($0.rawValue).ndjson.gz" } + ["manifest.json"]).sorted())
+    }
+
+    @Test("a feed that fails mid-stream leaves no file and no manifest entry")
+    func failedFeed() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        let tee = tee(root, FixedSource(batches: Sample.district(), failAfter: [.students: 1]))
+        for feed in Feed.allCases where feed != .students { _ = try await tee.collect(feed) }
+        var seen = 0
+        await #expect(throws: FixedSource.Failure.self) {
+            for try await _ in tee.batches(of: .students) { seen += 1 }
+        }
+        #expect(seen == 1)
+        #expect(!root.names(date: date).contains { $0.contains("students") })
+        let manifest = try root.archive.manifest(district: "d1", date: date)
+        #expect(manifest.entry(for: .students) == nil)
+        #expect(manifest.feeds.count == 5 && !manifest.isComplete)
+        #expect(try root.archive.nights(district: "d1", from: date, to: date).isEmpty)
+
+        // A night without students cannot be replayed.
+        let replay = LandingSource(archive: root.archive, district: "d1", date: date)
+        let error = await #expect(throws: ExtractError.self) { try await replay.check() }
+        #expect(error?.code == .missingFile)
+        #expect(error?.description.contains("students") == true)
+        await #expect(throws: ExtractError.self) { _ = try await replay.collect(.students) }
+    }
+
+    @Test("a consumer that stops early leaves no file behind")
+    func abandonedFeed() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        let tee = tee(root, FixedSource(batches: Sample.district()))
+        try await readOneBatch(of: .teachers, from: tee)
+        #expect(!root.names(date: date).contains { $0.contains("teachers") })
+    }
+
+    private func readOneBatch(of feed: Feed, from source: some RosterSource) async throws {
+        for try await _ in source.batches(of: feed) { break }
+    }
+
+    @Test("a changed file fails the checksum in check() and when read")
+    func tampered() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        try await tee(root, FixedSource(batches: Sample.district())).drainAll()
+        let url = root.archive.folder(district: "d1", date: date).appending(path: "sections.ndjson.gz")
+        // Same records, compressed again: a valid gzip file that is not the one archived.
+        let original = try Data(contentsOf: url)
+        var changed = original
+        changed[4] ^= 0x01  // the gzip header's timestamp: still decompresses, no longer matches
+        try changed.write(to: url)
+        let replay = LandingSource(archive: root.archive, district: "d1", date: date)
+        let error = await #expect(throws: ExtractError.self) { try await replay.check() }
+        #expect(error?.code == .checksumMismatch)
+        #expect(error?.description.contains("sections.ndjson.gz") == true)
+        let readError = await #expect(throws: ExtractError.self) { _ = try await replay.collect(.sections) }
+        #expect(readError?.code == .checksumMismatch)
+
+        // Damage in the compressed data: decompression or the gzip CRC fails.
+        var damaged = original
+        damaged[damaged.count / 2] ^= 0xFF
+        try damaged.write(to: url)
+        let damageError = await #expect(throws: ExtractError.self) { _ = try await replay.collect(.sections) }
+        #expect(damageError?.code == .corruptArchive || damageError?.code == .checksumMismatch)
+
+        // A truncated copy.
+        try original.prefix(original.count - 6).write(to: url)
+        let truncatedError = await #expect(throws: ExtractError.self) { _ = try await replay.collect(.sections) }
+        #expect(truncatedError?.code == .corruptArchive)
+    }
+
+    @Test("a listed file that is missing, or no manifest at all, is a missing-file error")
+    func missing() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        let none = LandingSource(archive: root.archive, district: "d1", date: date)
+        let noManifest = await #expect(throws: ExtractError.self) { try await none.check() }
+        #expect(noManifest?.code == .missingFile)
+
+        try await tee(root, FixedSource(batches: Sample.district())).drainAll()
+        let url = root.archive.folder(district: "d1", date: date).appending(path: "terms.ndjson.gz")
+        try FileManager.default.removeItem(at: url)
+        let error = await #expect(throws: ExtractError.self) { try await none.check() }
+        #expect(error?.code == .missingFile)
+        #expect(error?.description.contains("terms.ndjson.gz") == true)
+    }
+
+    @Test("a line that is not a record names the file and line")
+    func undecodableLine() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        try await tee(root, FixedSource(batches: Sample.district())).drainAll()
+        // Replace the file with one whose second line is valid JSON but not a record, and list its checksum.
+        let folder = root.archive.folder(district: "d1", date: date)
+        let path = folder.appending(path: "schools.ndjson.gz").path
+        var lines = try runTool("/usr/bin/env", ["gzip", "-dc", path]).split(separator: UInt8(ascii: "\n"))
+        lines[1] = Data("{\"school\":42}".utf8)
+        let text = lines.map { String(decoding: $0, as: UTF8.self) + "\n" }.joined()
+        try Data(text.utf8).write(to: folder.appending(path: "plain"))
+        let gz = try runTool("/usr/bin/env", ["gzip", "-nc", folder.appending(path: "plain").path])
+        try FileManager.default.removeItem(at: folder.appending(path: "plain"))
+        try gz.write(to: URL(filePath: path))
+        var manifest = try root.archive.manifest(district: "d1", date: date)
+        let sum = String(decoding: try runTool("/usr/bin/env", ["sha256sum", path]), as: UTF8.self)
+        manifest.feeds["schools"]?.sha256 = String(sum.prefix(64))
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        try encoder.encode(manifest).write(to: folder.appending(path: "manifest.json"))
+
+        let replay = LandingSource(archive: root.archive, district: "d1", date: date)
+        try await replay.check()
+        let error = await #expect(throws: ExtractError.self) { _ = try await replay.collect(.schools) }
+        #expect(error?.code == .corruptArchive)
+        #expect(error?.context?.hasSuffix("schools.ndjson.gz:2") == true)
+    }
+
+    @Test("nights lists the complete nights in the range, oldest first")
+    func nights() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        let complete = FixedSource(batches: Sample.district(recordsPerFeed: 1))
+        for night in ["2024-09-05", "2024-09-01", "2024-09-02", "2024-10-01"] {
+            try await tee(root, complete, date: night).drainAll()
+        }
+        // A night whose enrollments failed is not complete.
+        let failing = tee(root, FixedSource(batches: Sample.district(), failAfter: [.enrollments: 0]), date: "2024-09-03")
+        await #expect(throws: FixedSource.Failure.self) { try await failing.drainAll() }
+        try FileManager.default.createDirectory(
+            at: root.url.appending(path: "d1/notes"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: root.url.appending(path: "d1/2024-09-04"), withIntermediateDirectories: true)
+
+        #expect(try root.archive.nights(district: "d1", from: "2024-09-02", to: "2024-09-30") == ["2024-09-02", "2024-09-05"])
+        #expect(
+            try root.archive.nights(district: "d1", from: "2024-01-01", to: "2024-12-31")
+                == ["2024-09-01", "2024-09-02", "2024-09-05", "2024-10-01"])
+        #expect(throws: ExtractError.self) { try root.archive.nights(district: "d2", from: "2024-01-01", to: "2024-12-31") }
+        #expect(throws: ExtractError.self) { try root.archive.nights(district: "d1", from: "2024-9-1", to: "2024-12-31") }
+        #expect(root.archive.folder(district: "d1", date: "2024-09-01") == root.url.appending(path: "d1/2024-09-01/"))
+    }
+
+    @Test("a district or date that would leave the root is refused before any row is read")
+    func badNames() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        for (district, date) in [("../x", date), ("..", date), ("", date), ("d1", "2024-13-01"), ("d1", "../../x")] {
+            let tee = LandingTeeSource(
+                upstream: FixedSource(batches: [:]), archive: root.archive, district: district, date: date)
+            let error = await #expect(throws: ExtractError.self) { try await tee.check() }
+            #expect(error?.code == .configuration)
+        }
+    }
+
+    @Test("feeds archived in parallel all reach the manifest")
+    func parallelFeeds() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        let tee = tee(root, FixedSource(batches: Sample.district(recordsPerFeed: 200, batchSize: 10)))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for feed in Feed.allCases { group.addTask { _ = try await tee.collect(feed) } }
+            try await group.waitForAll()
+        }
+        let manifest = try root.archive.manifest(district: "d1", date: date)
+        #expect(manifest.isComplete)
+        #expect(manifest.feeds.values.allSatisfy { $0.records == 200 })
+        try await LandingSource(archive: root.archive, district: "d1", date: date).check()
+    }
+
+    @Test("a feed archived again replaces the earlier file and entry")
+    func rerun() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        try await tee(root, FixedSource(batches: Sample.district(recordsPerFeed: 4))).drainAll()
+        let first = try root.archive.manifest(district: "d1", date: date)
+        let again = FixedSource(batches: [.students: [ExtractBatch(records: Sample.records(.students, count: 9))]])
+        _ = try await tee(root, again).collect(.students)
+        let second = try root.archive.manifest(district: "d1", date: date)
+        #expect(second.entry(for: .students)?.records == 9)
+        #expect(second.entry(for: .schools) == first.entry(for: .schools))
+        #expect(second.createdAt == first.createdAt)
+        let replay = LandingSource(archive: root.archive, district: "d1", date: date)
+        try await replay.check()
+        #expect(try await replay.collect(.students).flatMap(\.records) == Sample.records(.students, count: 9))
+    }
+
+    @Test("50,000 records stream through and back in batches of 2,000")
+    func large() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        let count = 50_000
+        let batches = stride(from: 0, to: count, by: 500).map {
+            ExtractBatch(records: Sample.records(.students, count: 500, offset: $0))
+        }
+        let tee = tee(root, FixedSource(batches: [.students: batches]))
+        _ = try await tee.collect(.students)
+        let manifest = try root.archive.manifest(district: "d1", date: date)
+        #expect(manifest.entry(for: .students)?.records == count)
+
+        let replay = LandingSource(archive: root.archive, district: "d1", date: date)
+        var index = 0
+        var batchCount = 0
+        var mismatches = 0
+        for try await batch in replay.batches(of: .students) {
+            #expect(batch.records.count <= 2_000)
+            batchCount += 1
+            // Compared as they come rather than collected: the replay itself must not hold the feed.
+            for record in batch.records {
+                if record != Sample.records(.students, count: 1, offset: index)[0] { mismatches += 1 }
+                index += 1
+            }
+        }
+        #expect(index == count)
+        #expect(batchCount == 25)
+        #expect(mismatches == 0)
+    }
+}
