@@ -147,6 +147,8 @@ public struct Merger: Sendable {
         do {
             let active = try await activeCounts(on: connection)
             for step in steps {
+                // A cancelled run (SIGINT, SIGTERM, a timeout) rolls back between steps.
+                try Task.checkCancellation()
                 logger.debug("merge step", metadata: ["etl.step": "\(step.name)"])
                 try await run(step, on: connection)
             }
@@ -170,11 +172,12 @@ public struct Merger: Sendable {
                 try await connection.query("ROLLBACK", logger: logger)
                 return .previewed(summary)
             }
+            try Task.checkCancellation()
             try await connection.query("COMMIT", logger: logger)
             return .applied(summary)
         } catch {
             _ = try? await connection.query("ROLLBACK", logger: logger)
-            if error is LoadError { throw error }
+            if error is LoadError || error is CancellationError { throw error }
             throw LoadError(.query, "the merge failed and was rolled back; the roster is unchanged", cause: error)
         }
     }

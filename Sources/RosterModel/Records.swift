@@ -2,7 +2,7 @@ import Foundation
 
 /// A school as extracted from Clever. Text fields hold what the source said until the
 /// transform normalises them.
-public struct SchoolRecord: Sendable, Hashable {
+public struct SchoolRecord: Sendable, Hashable, Codable {
     public var source: SourceRef
     public var sisID: String
     public var cleverID: String?
@@ -30,7 +30,7 @@ public struct SchoolRecord: Sendable, Hashable {
 /// A teacher at one school. A teacher at several schools arrives as several records with the same
 /// SIS id (CSV) or as one record with `otherSchools` (API); the merge keeps one account at the
 /// primary school and records the others.
-public struct TeacherRecord: Sendable, Hashable {
+public struct TeacherRecord: Sendable, Hashable, Codable {
     public var source: SourceRef
     public var sisID: String
     public var cleverID: String?
@@ -65,7 +65,7 @@ public struct TeacherRecord: Sendable, Hashable {
 }
 
 /// A student. `gradeRank` and `canLogin` are filled in by the transform.
-public struct StudentRecord: Sendable, Hashable {
+public struct StudentRecord: Sendable, Hashable, Codable {
     public var source: SourceRef
     public var sisID: String
     public var cleverID: String?
@@ -107,7 +107,7 @@ public struct StudentRecord: Sendable, Hashable {
 
 /// A term (semester, trimester, school year). Clever's CSV files carry terms inside sections;
 /// there the SIS id is made from the name and dates.
-public struct TermRecord: Sendable, Hashable {
+public struct TermRecord: Sendable, Hashable, Codable {
     public var source: SourceRef
     public var sisID: String
     public var cleverID: String?
@@ -135,7 +135,7 @@ public struct TermRecord: Sendable, Hashable {
 }
 
 /// A class section. `teachers` lists the primary teacher first, then co-teachers, in source order.
-public struct SectionRecord: Sendable, Hashable {
+public struct SectionRecord: Sendable, Hashable, Codable {
     public var source: SourceRef
     public var sisID: String
     public var cleverID: String?
@@ -172,7 +172,7 @@ public struct SectionRecord: Sendable, Hashable {
 }
 
 /// A student in a section.
-public struct EnrollmentRecord: Sendable, Hashable {
+public struct EnrollmentRecord: Sendable, Hashable, Codable {
     public var source: SourceRef
     public var section: Ref
     public var student: Ref
@@ -185,7 +185,7 @@ public struct EnrollmentRecord: Sendable, Hashable {
 }
 
 /// One extracted record of any kind, as the extract yields them in one stream.
-public enum Record: Sendable, Hashable {
+public enum Record: Sendable, Hashable, Codable {
     case school(SchoolRecord)
     case teacher(TeacherRecord)
     case student(StudentRecord)

@@ -10,12 +10,15 @@ public struct SyncConfiguration: Sendable {
         case csv(URL)
         /// Clever's Data API v3.0 at a base URL, with a bearer token (never logged).
         case clever(baseURL: String, token: String)
+        /// One night of the landing archive (a backfill replays these).
+        case landing(URL)
 
         /// For logs and the run ledger; never contains the token.
         public var description: String {
             switch self {
             case .csv(let url): "csv:\(url.path)"
             case .clever(let baseURL, _): "clever:\(baseURL)"
+            case .landing(let url): "landing:\(url.path)"
             }
         }
     }
@@ -36,12 +39,16 @@ public struct SyncConfiguration: Sendable {
     public var maxParallelTasks: Int
     /// Rows per extract batch (and API page size).
     public var batchSize: Int
+    /// Where extracts from Clever's API are archived (nil: not archived). CSV and landing
+    /// sources are files already and are not copied again.
+    public var landingRoot: URL?
 
     public init(
         districtID: String, source: Source, asOf: String, mode: String = "nightly", preview: Bool = false,
         allowMassChanges: Bool = false, pipelineFile: URL, sql: SQLDirectory, database: DatabaseTarget,
-        keepRuns: Int = 7, maxParallelTasks: Int = 3, batchSize: Int = 2_000
+        keepRuns: Int = 7, maxParallelTasks: Int = 3, batchSize: Int = 2_000, landingRoot: URL? = nil
     ) {
+        self.landingRoot = landingRoot
         self.districtID = districtID
         self.source = source
         self.asOf = asOf

@@ -114,6 +114,73 @@ public struct SyncService: Sendable {
         }
     }
 
+    /// Continues a failed or cancelled run from its failed tasks, reusing what the tasks that
+    /// succeeded staged. The source and options are the run's own (`etl.runs.options`); an API
+    /// run needs the token again.
+    public func resume(runID: Int64, database: DatabaseTarget, sql: SQLDirectory, cleverToken: String?) async throws
+        -> SyncReport
+    {
+        try await database.withConnection(logger: logger) { main in
+            try await Migrator(directory: sql).migrate(on: main, logger: logger)
+            let ledger = RunLedger(connection: main, logger: logger)
+            guard let run = try await ledger.run(runID) else {
+                throw ConfigurationError("run \(runID) does not exist; see `rostersync runs`")
+            }
+            guard ["failed", "cancelled"].contains(run.status) else {
+                throw ConfigurationError("run \(runID) is \(run.status); only a failed or cancelled run can be resumed")
+            }
+            let options = try await main.query("SELECT options::text FROM etl.runs WHERE id = \(runID)", logger: logger)
+            var optionsText = "{}"
+            for try await text in options.decode(String.self) { optionsText = text }
+            let object = (try? JSONSerialization.jsonObject(with: Data(optionsText.utf8))) as? [String: Any] ?? [:]
+            let source: SyncConfiguration.Source
+            if let csv = object["csv"] as? String {
+                source = .csv(URL(fileURLWithPath: csv))
+            } else if let landing = object["landing"] as? String {
+                source = .landing(URL(fileURLWithPath: landing))
+            } else if let url = object["clever_url"] as? String {
+                guard let cleverToken, !cleverToken.isEmpty else {
+                    throw ConfigurationError("run \(runID) read Clever's API: set CLEVER_TOKEN to resume it")
+                }
+                source = .clever(baseURL: url, token: cleverToken)
+            } else {
+                throw ConfigurationError("run \(runID) does not record its source; sync again instead")
+            }
+            guard let pipelinePath = object["pipeline_file"] as? String else {
+                throw ConfigurationError("run \(runID) does not record its pipeline file; sync again instead")
+            }
+            let configuration = SyncConfiguration(
+                districtID: run.districtID, source: source, asOf: run.asOf, mode: run.mode,
+                preview: object["preview"] as? Bool ?? false, allowMassChanges: object["allow_mass_changes"] as? Bool ?? false,
+                pipelineFile: URL(fileURLWithPath: pipelinePath), sql: sql, database: database)
+            let definition = try PipelineLoader.load(contentsOf: configuration.pipelineFile, knownKinds: Self.taskKinds)
+            let district = try await ensureDistrict(run.districtID, on: main, logger: logger)
+            try await lockDistrict(run.districtID, on: main, logger: logger)
+            let newer = try await main.query(
+                "SELECT max(id) FROM etl.runs WHERE district_id = \(run.districtID) AND id > \(runID) AND status <> 'skipped'",
+                logger: logger)
+            for try await id in newer.decode(Int64?.self) {
+                if let id {
+                    throw ConfigurationError("run \(id) is newer than run \(runID); resuming would apply stale data. Sync again.")
+                }
+            }
+            var completed = Set<String>()
+            let tasks = try await main.query(
+                "SELECT DISTINCT task FROM etl.task_runs WHERE run_id = \(runID) AND status = 'succeeded'", logger: logger)
+            for try await task in tasks.decode(String.self) { completed.insert(task) }
+            try await main.query(
+                "UPDATE etl.runs SET status = 'running', finished_at = NULL, error = NULL WHERE id = \(runID)",
+                logger: logger)
+            var logger = logger
+            logger[metadataKey: "etl.run_id"] = "\(runID)"
+            logger.info("resuming", metadata: ["etl.completed_tasks": "\(completed.sorted().joined(separator: ","))"])
+            let context = RunContext(
+                runID: runID, configuration: configuration, settings: district.settings, logger: logger,
+                httpClient: httpClient)
+            return try await execute(definition, context: context, ledger: ledger, completed: completed)
+        }
+    }
+
     // MARK: - Running the pipeline
 
     func execute(
@@ -317,6 +384,7 @@ public struct SyncService: Sendable {
         switch configuration.source {
         case .csv(let url): object["csv"] = url.path
         case .clever(let baseURL, _): object["clever_url"] = baseURL
+        case .landing(let url): object["landing"] = url.path
         }
         return json(object)
     }

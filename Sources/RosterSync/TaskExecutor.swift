@@ -151,14 +151,17 @@ struct TaskExecutor: Sendable {
 
     func makeSource() throws -> any RosterSource {
         switch context.configuration.source {
+        case .landing:
+            throw ConfigurationError("landing sources are not wired yet")  // LANDING_PENDING
         case .csv(let directory):
             return CleverCSVSource(directory: directory, batchSize: context.configuration.batchSize)
         case .clever(let baseURL, let token):
             guard let url = URL(string: baseURL), url.scheme == "http" || url.scheme == "https" else {
                 throw ConfigurationError("--clever-url '\(baseURL)' is not an http(s) URL")
             }
-            _ = token  // API_SOURCE_PENDING
-            throw ConfigurationError("the Clever API source is not wired yet")
+            return CleverAPISource(
+                configuration: .init(baseURL: url, token: token, pageSize: context.configuration.batchSize),
+                httpClient: context.httpClient, logger: context.logger)
         }
     }
 }

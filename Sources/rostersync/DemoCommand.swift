@@ -26,7 +26,9 @@ struct DemoCommand: AsyncParsableCommand {
         ] + (preview ? ["--preview"] : []))
         sync.global = global
         let configuration = try await sync.makeConfiguration(source: .csv(folder), logger: logger)
-        let report = try await SyncService(logger: logger).sync(configuration)
+        let report = try await cancellingOnSignals(logger: logger) {
+            try await SyncService(logger: logger).sync(configuration)
+        }
         let printer = ReportPrinter(database: configuration.database, logger: logger)
         try await printer.print(report, previewLimit: 50)
         print(

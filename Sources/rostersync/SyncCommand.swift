@@ -77,7 +77,9 @@ struct SyncCommand: AsyncParsableCommand {
             source = .clever(baseURL: cleverURL ?? "https://api.clever.com", token: token)
         }
         let configuration = try await makeConfiguration(source: source, logger: logger)
-        let report = try await SyncService(logger: logger).sync(configuration)
+        let report = try await cancellingOnSignals(logger: logger) {
+            try await SyncService(logger: logger).sync(configuration)
+        }
         try await ReportPrinter(database: configuration.database, logger: logger).print(report, previewLimit: previewLimit)
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }

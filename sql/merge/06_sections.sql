@@ -24,10 +24,10 @@ WITH diff AS (
     JOIN feed_sections f ON f.sis_id = r.sis_id
     WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
       AND (r.clever_id, r.school_id, r.term_id, r.name, r.section_number, r.grade, r.subject, r.course_name,
-           r.course_number, r.period, r.status)
+           r.course_number, r.period, r.status, r.status_reason)
           IS DISTINCT FROM
           (f.clever_id, f.school_id, f.term_id, f.name, f.section_number, f.grade, f.subject, f.course_name,
-           f.course_number, f.period, f.status)),
+           f.course_number, f.period, f.status, f.status_reason)),
 changed AS (
     UPDATE roster.sections r
     SET clever_id = d.clever_id, school_id = d.school_id, term_id = d.term_id, name = d.name,

@@ -1,0 +1,140 @@
+import FakeClever
+import Foundation
+import Logging
+import PostgresLoad
+import RosterSync
+import Testing
+
+/// The whole pipeline against the fake Clever server on loopback (a real HTTP server).
+@Suite("Sync from Clever's API", .serialized)
+struct APISyncTests {
+    static let token = "test-token"
+
+    static func withServer<T: Sendable>(
+        csv fixture: DistrictFixture, faults: Faults = .none, _ body: (URL, FakeCleverServer) async throws -> T
+    ) async throws -> T {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fake-clever-\(UUID().uuidString)")
+        try fixture.write(to: folder)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let server = try FakeCleverServer(
+            csvDirectory: folder, configuration: .init(token: token, faults: faults), logger: TestDatabase.logger)
+        return try await server.withRunning { url in try await body(url, server) }
+    }
+
+    static let studentColumns = "sis_id, email, first_name, last_name, grade, grade_rank, can_login, status"
+
+    @Test("The API and the CSV files of one district give the same roster; a second API run changes nothing")
+    func sameRosterFromAPIAndCSV() async throws {
+        try await TestDatabase.withFresh { database in
+            let fixture = DistrictFixture.small()
+            let csv = SyncHarness(database: database, district: "by-csv")
+            let api = SyncHarness(database: database, district: "by-api")
+            #expect(try await csv.sync(fixture).status == .succeeded)
+            try await Self.withServer(csv: fixture) { url, _ in
+                let source = SyncConfiguration.Source.clever(baseURL: url.absoluteString, token: Self.token)
+                let first = try await SyncService(logger: TestDatabase.logger).sync(api.configuration(source))
+                let second = try await SyncService(logger: TestDatabase.logger).sync(api.configuration(source))
+                #expect(first.status == .succeeded)
+                #expect(first.summary.count(.student, "create") == 20)
+                #expect(second.summary.total == 0)
+            }
+            for (table, columns) in [
+                ("students", Self.studentColumns), ("teachers", "sis_id, email, first_name, last_name, status"),
+                ("sections", "sis_id, name, grade, status"), ("schools", "sis_id, name, low_grade, high_grade"),
+            ] {
+                let differences = try await database.int(
+                    """
+                    SELECT count(*) FROM ((SELECT \(columns) FROM roster.\(table) WHERE district_id = 'by-csv'
+                      EXCEPT SELECT \(columns) FROM roster.\(table) WHERE district_id = 'by-api')
+                    UNION ALL (SELECT \(columns) FROM roster.\(table) WHERE district_id = 'by-api'
+                      EXCEPT SELECT \(columns) FROM roster.\(table) WHERE district_id = 'by-csv')) d
+                    """)
+                #expect(differences == 0, "roster.\(table) differs between API and CSV")
+            }
+            #expect(try await api.count("roster.enrollments") == csv.count("roster.enrollments"))
+            #expect(try await api.count("roster.section_teachers") == csv.count("roster.section_teachers"))
+        }
+    }
+
+    @Test("Rate limits and server errors are retried; the run succeeds")
+    func transientFaultsRecover() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let faults = Faults(rateLimited: 2, retryAfterSeconds: 0, serverErrors: 2, serverErrorStatus: 503)
+            try await Self.withServer(csv: .small(), faults: faults) { url, server in
+                let report = try await SyncService(logger: TestDatabase.logger).sync(
+                    harness.configuration(.clever(baseURL: url.absoluteString, token: Self.token)))
+                #expect(report.status == .succeeded)
+                #expect(try await harness.count("roster.students") == 20)
+                #expect(await server.faults().rateLimited == 0, "every 429 was served")
+            }
+        }
+    }
+
+    @Test("A success-shaped failure (missing envelope, truncated body) fails the run; the roster is unchanged")
+    func malformedResponsesFail() async throws {
+        for faults in [Faults(missingEnvelopes: 1_000), Faults(truncatedBodies: 1_000), Faults(wrongTypes: 1_000)] {
+            try await TestDatabase.withFresh { database in
+                let harness = SyncHarness(database: database)
+                _ = try await harness.sync(.small())
+                let before = try await SafetyTests.snapshot(database)
+                try await Self.withServer(csv: .small(), faults: faults) { url, _ in
+                    let report = try await SyncService(logger: TestDatabase.logger).sync(
+                        harness.configuration(.clever(baseURL: url.absoluteString, token: Self.token)))
+                    #expect(report.status == .failed, "\(faults)")
+                    #expect(report.exitCode == 1)
+                    #expect(!report.message.contains(Self.token))
+                }
+                #expect(try await SafetyTests.snapshot(database) == before)
+                #expect(try await harness.count("roster.students", "status = 'active'") == 20)
+            }
+        }
+    }
+
+    @Test("A wrong token is a configuration error that names what to check, without the token")
+    func unauthorized() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            try await Self.withServer(csv: .small()) { url, _ in
+                do {
+                    _ = try await SyncService(logger: TestDatabase.logger).sync(
+                        harness.configuration(.clever(baseURL: url.absoluteString, token: "wrong-secret")))
+                    Issue.record("a wrong token must not sync")
+                } catch {
+                    let text = String(describing: error)
+                    #expect(text.contains("CLEVER_TOKEN"))
+                    #expect(!text.contains("wrong-secret"))
+                }
+            }
+            #expect(try await harness.count("roster.students") == 0)
+        }
+    }
+
+    @Test("A synthetic district changing between nights: changes flow through, the next run is quiet")
+    func changedDistrictBetweenNights() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let district = SyntheticDistrict(students: 400, seed: 7)
+            let server = FakeCleverServer(
+                district: district, configuration: .init(token: Self.token), logger: TestDatabase.logger)
+            try await server.withRunning { url in
+                let configuration = harness.configuration(.clever(baseURL: url.absoluteString, token: Self.token))
+                let first = try await SyncService(logger: TestDatabase.logger).sync(configuration)
+                #expect(first.status == .succeeded)
+                let students = try await harness.count("roster.students", "status = 'active'")
+                #expect(students == 400)
+                await server.serve(district.nextNight(changed: 0.02, removed: 0.01, added: 0.01))
+                let second = try await SyncService(logger: TestDatabase.logger).sync(configuration)
+                #expect(second.status == .succeeded)
+                let archived = second.summary.count(.student, "archive")
+                let created = second.summary.count(.student, "create")
+                #expect((2...8).contains(archived))
+                #expect((2...8).contains(created))
+                #expect(try await harness.count("roster.students", "status = 'active'") == 400 - archived + created)
+                #expect(second.summary.count(.student, "update") > 0)
+                let third = try await SyncService(logger: TestDatabase.logger).sync(configuration)
+                #expect(third.summary.total == 0)
+            }
+        }
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import PostgresLoad
+import RosterSync
+import Testing
+
+/// SYNC-RULES.md "Classes (sections) and who is in them", "District settings" and the admin rule.
+@Suite("Section and district rules", .serialized)
+struct SectionRulesTests {
+    static let sectionTeachers = """
+        SELECT t.sis_id || ':' || st.source || ':' || st.is_primary FROM roster.section_teachers st
+        JOIN roster.sections s ON s.id = st.section_id JOIN roster.teachers t ON t.id = st.teacher_id
+        WHERE s.sis_id = 'SEC1' ORDER BY coalesce(t.sis_id, '')
+        """
+
+    @Test("Students in a Clever section are exactly Clever's: one added by hand is removed; manual sections are untouched")
+    func manualEnrollments() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            try await database.execute(
+                """
+                INSERT INTO roster.enrollments (section_id, student_id, district_id, source)
+                  SELECT s.id, st.id, 'd1', 'manual' FROM roster.sections s, roster.students st WHERE s.sis_id = 'SEC4' AND st.sis_id = 'ST1';
+                INSERT INTO roster.sections (district_id, name, source) VALUES ('d1', 'Robotics club', 'manual');
+                INSERT INTO roster.enrollments (section_id, student_id, district_id, source)
+                  SELECT s.id, st.id, 'd1', 'manual' FROM roster.sections s, roster.students st WHERE s.source = 'manual' AND st.sis_id IN ('ST1', 'ST15');
+                INSERT INTO roster.section_teachers (section_id, teacher_id, district_id, source)
+                  SELECT s.id, t.id, 'd1', 'manual' FROM roster.sections s, roster.teachers t WHERE s.source = 'manual' AND t.sis_id = 'T4';
+                """)
+            let (first, second) = try await harness.syncTwice(fixture)
+            #expect(first.summary.count(.enrollment, "remove") == 1)
+            #expect(second.summary.total == 0)
+            #expect(try await database.int("SELECT count(*) FROM roster.enrollments e JOIN roster.sections s ON s.id = e.section_id JOIN roster.students st ON st.id = e.student_id WHERE s.sis_id = 'SEC4' AND st.sis_id = 'ST1'") == 0)
+            #expect(try await database.int("SELECT count(*) FROM roster.enrollments e JOIN roster.sections s ON s.id = e.section_id WHERE s.source = 'manual'") == 2)
+            #expect(try await database.int("SELECT count(*) FROM roster.section_teachers st JOIN roster.sections s ON s.id = st.section_id WHERE s.source = 'manual'") == 1)
+            #expect(try await database.string("SELECT status FROM roster.sections WHERE source = 'manual'") == "active")
+        }
+    }
+
+    @Test("Co-teachers: a manual non-Clever co-teacher stays unless Clever lists co-teachers; a manual Clever teacher is removed")
+    func coTeacherRules() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            fixture.sections[0].teachers = ["T1"]  // SEC1: a primary, no Clever co-teacher
+            _ = try await harness.sync(fixture)
+            try await database.execute(
+                """
+                INSERT INTO roster.teachers (district_id, email, first_name, last_name, source) VALUES ('d1', 'aide@example.org', 'Ada', 'Aide', 'manual');
+                INSERT INTO roster.section_teachers (section_id, teacher_id, district_id, source)
+                  SELECT s.id, t.id, 'd1', 'manual' FROM roster.sections s, roster.teachers t WHERE s.sis_id = 'SEC1' AND t.email = 'aide@example.org';
+                INSERT INTO roster.section_teachers (section_id, teacher_id, district_id, source)
+                  SELECT s.id, t.id, 'd1', 'manual' FROM roster.sections s, roster.teachers t WHERE s.sis_id = 'SEC1' AND t.sis_id = 'T3';
+                """)
+            let (first, second) = try await harness.syncTwice(fixture)
+            #expect(first.summary.count(.sectionTeacher, "remove") == 1, "the manual Clever teacher goes")
+            #expect(second.summary.total == 0)
+            #expect(try await database.strings(Self.sectionTeachers) == ["NULL", "T1:clever:true"])
+
+            fixture.sections[0].teachers = ["T1", "T2"]  // now Clever lists a co-teacher
+            let (withCo, again) = try await harness.syncTwice(fixture)
+            #expect(withCo.summary.count(.sectionTeacher, "remove") == 1, "the manual co-teacher goes")
+            #expect(withCo.summary.count(.sectionTeacher, "create") == 1)
+            #expect(again.summary.total == 0)
+            #expect(try await database.strings(Self.sectionTeachers) == ["T1:clever:true", "T2:clever:false"])
+        }
+    }
+
+    @Test("More than ten teachers on a section: reported, the first ten loaded")
+    func tooManyTeachers() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            for index in 6...12 {
+                fixture.teachers.append(.init(school: "S1", id: "T\(index)", first: "Co\(index)", last: "Teacher", email: "co\(index)@example.org"))
+            }
+            fixture.sections[0].teachers = ["T1", "T2", "T3"] + (6...12).map { "T\($0)" }
+            // The CSV format itself holds ten; the eleventh arrives through the API. Ten here, all loaded.
+            let (first, second) = try await harness.syncTwice(fixture)
+            #expect(second.summary.total == 0)
+            #expect(try await database.int("SELECT count(*) FROM roster.section_teachers st JOIN roster.sections s ON s.id = st.section_id WHERE s.sis_id = 'SEC1'") == 10)
+            #expect(try await database.int("SELECT count(*) FROM roster.section_teachers st JOIN roster.sections s ON s.id = st.section_id WHERE s.sis_id = 'SEC1' AND st.is_primary") == 1)
+            #expect(first.status == .succeeded)
+        }
+    }
+
+    @Test("A section that leaves the feed is archived; an ended term archives its sections; a current term restores")
+    func sectionArchive() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = DistrictFixture.small()
+            _ = try await harness.sync(full)
+            var without = full
+            without.sections.removeAll { $0.id == "SEC3" }
+            without.enrollments.removeAll { $0.section == "SEC3" }
+            let (gone, again) = try await harness.syncTwice(without)
+            #expect(gone.summary.count(.section, "archive") == 1)
+            #expect(again.summary.total == 0)
+            #expect(try await database.string("SELECT status || '/' || status_reason FROM roster.sections WHERE sis_id = 'SEC3'") == "archived/missing_from_feed")
+            #expect(try await database.int("SELECT count(*) FROM roster.enrollments e JOIN roster.sections s ON s.id = e.section_id WHERE s.sis_id = 'SEC3'") == 7, "history kept")
+
+            // The fall term ends 2027-01-15: the next night after it, its sections are archived.
+            let (ended, endedAgain) = try await harness.syncTwice(full, asOf: "2027-01-20")
+            #expect(ended.status == .succeeded, "term ends do not count against the safety threshold")
+            #expect(endedAgain.summary.total == 0)
+            #expect(try await harness.count("roster.sections", "status = 'archived' AND status_reason = 'term_ended'") == 4)
+
+            var spring = full
+            for index in spring.sections.indices { spring.sections[index].term = ("Spring 2027", "2027-01-19", "2027-06-11") }
+            let (restored, _) = try await harness.syncTwice(spring, asOf: "2027-01-20")
+            #expect(restored.summary.count(.section, "restore") == 4)
+            #expect(try await harness.count("roster.sections", "status = 'active'") == 4)
+        }
+    }
+
+    @Test("District filters: what a filter leaves out is treated as not in the data")
+    func filters() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.execute(
+                """
+                INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{"filters": {"schools": ["S1"]}, "max_removal_share": 1}');
+                """)
+            let harness = SyncHarness(database: database)
+            let (first, second) = try await harness.syncTwice(.small())
+            #expect(second.summary.total == 0)
+            #expect(try await harness.count("roster.schools") == 1)
+            #expect(try await harness.count("roster.students") == 14)
+            #expect(try await harness.count("roster.sections") == 3)
+            #expect(try await database.int("SELECT count(*) FROM staging.students WHERE run_id = \(first.runID ?? 0) AND excluded = 'filtered_out'") == 6)
+
+            try await database.execute("""
+                UPDATE roster.districts SET settings = '{"filters": {"grades": ["Kindergarten", "3"]}, "max_removal_share": 1}' WHERE id = 'd1';
+                """)
+            let (narrowed, _) = try await harness.syncTwice(.small())
+            #expect(narrowed.status == .succeeded, "\(narrowed.message)")
+            #expect(try await harness.count("roster.students", "status = 'active'") == 4)
+            #expect(try await harness.count("roster.students", "status = 'archived' AND status_reason = 'filtered_out'") == 10)
+        }
+    }
+
+    @Test("Recorded SIS id changes keep the record's identity; unrecorded ones are reported as probable")
+    func sisIDChanges() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            let id = try await database.string("SELECT id FROM roster.students WHERE sis_id = 'ST5'")
+
+            // Unrecorded: ST5 becomes NEW5 with the same email and name.
+            var renamed = fixture
+            renamed.students[4].id = "NEW5"
+            renamed.enrollments = renamed.enrollments.map { ($0.section, $0.student == "ST5" ? "NEW5" : $0.student) }
+            let probable = try await harness.sync(renamed, preview: true)
+            #expect(try await database.strings("SELECT detail FROM staging.rejects WHERE run_id = \(probable.runID ?? 0) AND reason = 'probable_sis_id_change'").first?.contains("'ST5', 'NEW5'") == true)
+
+            try await database.execute("INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) VALUES ('d1', 'student', 'ST5', 'NEW5');")
+            let (applied, again) = try await harness.syncTwice(renamed)
+            #expect(applied.summary.count(.student, "archive") == 0)
+            #expect(applied.summary.count(.student, "create") == 0)
+            #expect(again.summary.total == 0)
+            #expect(try await database.string("SELECT id FROM roster.students WHERE sis_id = 'NEW5'") == id)
+            fixture = renamed
+            #expect(try await harness.count("roster.students") == fixture.students.count)
+        }
+    }
+
+    @Test("Admins are never touched; allowed email domains are reported")
+    func adminsAndDomains() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.execute(
+                """
+                INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{"allowed_email_domains": ["example.org"]}');
+                INSERT INTO roster.admins (district_id, email, name) VALUES ('d1', 'ana.garcia@example.org', 'Ana (admin)');
+                """)
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            fixture.students[0].email = "kid1@gmail.com"
+            let (first, second) = try await harness.syncTwice(fixture)
+            #expect(second.summary.total == 0)
+            #expect(try await database.strings("SELECT email || ' ' || name FROM roster.admins") == ["ana.garcia@example.org Ana (admin)"])
+            #expect(try await database.int("SELECT count(*) FROM roster.change_log WHERE entity = 'admin'") == 0)
+            #expect(try await database.int("SELECT count(*) FROM staging.rejects WHERE run_id = \(first.runID ?? 0) AND reason = 'email_domain_not_allowed' AND record_key = 'ST1'") == 1)
+            #expect(try await database.string("SELECT email FROM roster.students WHERE sis_id = 'ST1'") == "kid1@gmail.com")
+        }
+    }
+}
