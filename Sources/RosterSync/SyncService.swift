@@ -1,6 +1,6 @@
 public import AsyncHTTPClient
 import CleverExtract
-import Foundation
+public import Foundation
 public import Logging
 import Pipeline
 public import PostgresLoad
@@ -111,6 +111,56 @@ public struct SyncService: Sendable {
             return SyncReport(
                 runID: runID, districtID: run.districtID, status: .succeeded, summary: summary, violations: [],
                 rejections: [], message: message)
+        }
+    }
+
+    /// Replays the landing archive night by night, each night with its own as-of date, in date
+    /// order. Stops at the first night that does not succeed (later nights build on it).
+    /// A night that already has a successful run is done and is skipped, so re-running a backfill
+    /// changes nothing.
+    ///
+    /// `template` gives the database, SQL and pipeline; its source and as-of are replaced.
+    public func backfill(_ template: SyncConfiguration, landingRoot: URL, from: String, to: String) async throws
+        -> [SyncReport]
+    {
+        let archive = LandingArchive(root: landingRoot)
+        let nights = try archive.nights(district: template.districtID, from: from, to: to)
+        guard !nights.isEmpty else {
+            throw ConfigurationError(
+                "no complete night of district \(template.districtID) in \(landingRoot.path) from \(from) to \(to)")
+        }
+        var reports: [SyncReport] = []
+        for night in nights {
+            if let done = try await succeededRun(template, asOf: night) {
+                reports.append(
+                    SyncReport(
+                        runID: done, districtID: template.districtID, status: .skipped, summary: .init(), violations: [],
+                        rejections: [], message: "night \(night) was already applied by run \(done)"))
+                continue
+            }
+            var configuration = template
+            configuration.source = .landing(archive.folder(district: template.districtID, date: night))
+            configuration.asOf = night
+            configuration.mode = "backfill"
+            configuration.landingRoot = nil
+            let report = try await sync(configuration)
+            reports.append(report)
+            guard report.status == .succeeded || report.status == .skipped else { break }
+        }
+        return reports
+    }
+
+    /// The latest run that applied this night, if any (previews apply nothing).
+    private func succeededRun(_ template: SyncConfiguration, asOf: String) async throws -> Int64? {
+        try await template.database.withConnection(logger: logger) { connection in
+            try await Migrator(directory: template.sql).migrate(on: connection, logger: logger)
+            let rows = try await connection.query(
+                """
+                SELECT max(id) FROM etl.runs WHERE district_id = \(template.districtID) AND as_of = \(asOf)::date
+                  AND status = 'succeeded' AND mode <> 'preview'
+                """, logger: logger)
+            for try await id in rows.decode(Int64?.self) { return id }
+            return nil
         }
     }
 

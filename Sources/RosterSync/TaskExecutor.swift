@@ -150,18 +150,25 @@ struct TaskExecutor: Sendable {
     }
 
     func makeSource() throws -> any RosterSource {
-        switch context.configuration.source {
-        case .landing:
-            throw ConfigurationError("landing sources are not wired yet")  // LANDING_PENDING
+        let configuration = context.configuration
+        let source: any RosterSource
+        switch configuration.source {
+        case .landing(let folder):
+            // A replay reads the archive; it is not archived again.
+            return LandingSource(folder: folder, batchSize: configuration.batchSize)
         case .csv(let directory):
-            return CleverCSVSource(directory: directory, batchSize: context.configuration.batchSize)
+            source = CleverCSVSource(directory: directory, batchSize: configuration.batchSize)
         case .clever(let baseURL, let token):
-            guard let url = URL(string: baseURL), url.scheme == "http" || url.scheme == "https" else {
+            guard let url = URL(string: baseURL), url.scheme == "http" || url.scheme == "https", url.host != nil else {
                 throw ConfigurationError("--clever-url '\(baseURL)' is not an http(s) URL")
             }
-            return CleverAPISource(
-                configuration: .init(baseURL: url, token: token, pageSize: context.configuration.batchSize),
+            source = CleverAPISource(
+                configuration: .init(baseURL: url, token: token, pageSize: configuration.batchSize),
                 httpClient: context.httpClient, logger: context.logger)
         }
+        guard let landingRoot = configuration.landingRoot else { return source }
+        return LandingTeeSource(
+            upstream: source, archive: LandingArchive(root: landingRoot), district: configuration.districtID,
+            date: configuration.asOf)
     }
 }

@@ -14,7 +14,7 @@ struct RosterSyncCommand: AsyncParsableCommand {
             3 stopped at the safety threshold, 4 another run of the district holds the lock.
             """,
         subcommands: [
-            SyncCommand.self, DemoCommand.self, ApproveCommand.self, RunsCommand.self, ExplainCommand.self,
+            SyncCommand.self, DemoCommand.self, BackfillCommand.self, ResumeCommand.self, ApproveCommand.self, RunsCommand.self, ExplainCommand.self,
             GraphCommand.self, MigrateCommand.self, DBCommand.self, FakeCleverCommand.self,
         ])
 }

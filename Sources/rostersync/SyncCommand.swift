@@ -53,6 +53,14 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: "How many students a preview lists.")
     var previewLimit = 200
 
+    @Option(help: ArgumentHelp(
+        "Keep every extract here as gzip NDJSON per feed with a manifest (backfills replay it). Default: .rostersync/landing.",
+        valueName: "dir"))
+    var landingDir: String?
+
+    @Flag(help: "Do not keep the extract in the landing archive.")
+    var noLanding = false
+
     func validate() throws {
         if csv != nil && cleverURL != nil { throw ValidationError("use either --csv or --clever-url, not both") }
         if let asOf, !Dates.isValid(asOf) { throw ValidationError("--as-of '\(asOf)' is not a date in YYYY-MM-DD form") }
@@ -94,7 +102,13 @@ struct SyncCommand: AsyncParsableCommand {
         return SyncConfiguration(
             districtID: district, source: source, asOf: asOf ?? Dates.today(), preview: preview,
             allowMassChanges: allowMassChanges, pipelineFile: pipelineFile, sql: sql,
-            database: try await global.database(logger: logger), maxParallelTasks: maxParallel, batchSize: batchSize)
+            database: try await global.database(logger: logger), maxParallelTasks: maxParallel, batchSize: batchSize,
+            landingRoot: noLanding ? nil : landingRoot)
+    }
+
+    var landingRoot: URL {
+        landingDir.map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".rostersync/landing")
     }
 }
 

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import RosterSync
+
+/// `rostersync backfill`: replay past nights from the landing archive.
+struct BackfillCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backfill",
+        abstract: "Replay a district's nights from the landing archive, each with its own as-of date.",
+        discussion: """
+            Every sync keeps its extract in the landing archive (.rostersync/landing/<district>/<date>/ by default). \
+            A backfill runs the nightly pipeline on each complete night from --from to --to, in order, and stops at \
+            the first night that does not succeed. Running the same backfill again changes nothing.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "The district's id.") var district: String
+    @Option(help: ArgumentHelp("The first night, YYYY-MM-DD.", valueName: "date")) var from: String
+    @Option(help: ArgumentHelp("The last night, YYYY-MM-DD.", valueName: "date")) var to: String
+    @Option(help: ArgumentHelp("The landing archive. Default: .rostersync/landing.", valueName: "dir")) var landingDir: String?
+    @Flag(help: "Lift the removal-share safety check for these runs (never the empty-feed guard).")
+    var allowMassChanges = false
+
+    func validate() throws {
+        guard Dates.isValid(from), Dates.isValid(to) else { throw ValidationError("--from and --to take YYYY-MM-DD dates") }
+        guard from <= to else { throw ValidationError("--from \(from) is after --to \(to)") }
+    }
+
+    func run() async throws {
+        let logger = global.logger()
+        var sync = try SyncCommand.parse(["--district", district, "--csv", "/", "--no-landing"])
+        sync.global = global
+        sync.allowMassChanges = allowMassChanges
+        var template = try await sync.makeConfiguration(source: .csv(URL(fileURLWithPath: "/")), logger: logger)
+        template.mode = "backfill"
+        let root = landingDir.map { URL(fileURLWithPath: $0) } ?? sync.landingRoot
+        let reports = try await cancellingOnSignals(logger: logger) { [template] in
+            try await SyncService(logger: logger).backfill(template, landingRoot: root, from: from, to: to)
+        }
+        for report in reports {
+            print("\(report.runID.map { "run \($0)" } ?? "run"): \(report.status.rawValue): \(report.message)")
+        }
+        if let last = reports.last, last.exitCode != 0 { throw ExitCode(last.exitCode) }
+    }
+}
+
+/// `rostersync resume RUN_ID`: continue a failed run from the failed task.
+struct ResumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Continue a failed or cancelled run from its failed task, reusing what earlier tasks staged.",
+        discussion: "Refuses when a newer run of the district exists. An API run reads CLEVER_TOKEN again.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The failed run's id (see `rostersync runs`).") var runID: Int64
+
+    func run() async throws {
+        let logger = global.logger()
+        let database = try await global.database(logger: logger)
+        let sql = try global.sqlDirectory()
+        let token = ProcessInfo.processInfo.environment["CLEVER_TOKEN"]
+        let report = try await cancellingOnSignals(logger: logger) { [runID] in
+            try await SyncService(logger: logger).resume(runID: runID, database: database, sql: sql, cleverToken: token)
+        }
+        try await ReportPrinter(database: database, logger: logger).print(report, previewLimit: 200)
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+}

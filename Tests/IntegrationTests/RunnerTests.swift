@@ -1,0 +1,78 @@
+import CleverExtract
+import FakeClever
+import Foundation
+import PostgresLoad
+import RosterSync
+import Testing
+
+/// The pipeline around the merge: the landing archive and backfills, resume after a failure.
+@Suite("Runs: backfill and resume", .serialized)
+struct RunnerTests {
+    @Test("Nights archived from the API replay into a fresh database; a second backfill changes nothing")
+    func backfillReplaysAndIsIdempotent() async throws {
+        let landing = FileManager.default.temporaryDirectory.appendingPathComponent("landing-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: landing) }
+        let district = SyntheticDistrict(students: 300, seed: 3)
+        let server = FakeCleverServer(district: district, configuration: .init(token: "t"), logger: TestDatabase.logger)
+        // Two nights from the API, archived as they stream.
+        let live = try await TestDatabase.withFresh { database in
+            try await server.withRunning { url in
+                var configuration = SyncHarness(database: database).configuration(
+                    .clever(baseURL: url.absoluteString, token: "t"), asOf: "2026-11-20")
+                configuration.landingRoot = landing
+                let first = try await SyncService(logger: TestDatabase.logger).sync(configuration)
+                #expect(first.status == .succeeded)
+                await server.serve(district.nextNight(changed: 0.02, removed: 0.01, added: 0.01))
+                configuration.asOf = "2026-11-21"
+                let second = try await SyncService(logger: TestDatabase.logger).sync(configuration)
+                #expect(second.status == .succeeded)
+            }
+            return try await database.strings("SELECT sis_id || ':' || status || ':' || coalesce(email, '') FROM roster.students ORDER BY sis_id")
+        }
+        #expect(try LandingArchive(root: landing).nights(district: "d1", from: "2026-11-01", to: "2026-11-30") == ["2026-11-20", "2026-11-21"])
+
+        try await TestDatabase.withFresh { database in
+            let template = SyncHarness(database: database).configuration(.csv(landing))
+            let service = SyncService(logger: TestDatabase.logger)
+            let first = try await service.backfill(template, landingRoot: landing, from: "2026-11-01", to: "2026-11-30")
+            #expect(first.map(\.status) == [.succeeded, .succeeded])
+            #expect(try await database.strings("SELECT as_of::text || ' ' || mode FROM etl.runs ORDER BY id") == ["2026-11-20 backfill", "2026-11-21 backfill"])
+            let replayed = try await database.strings("SELECT sis_id || ':' || status || ':' || coalesce(email, '') FROM roster.students ORDER BY sis_id")
+            #expect(replayed == live)
+            let changes = try await database.int("SELECT count(*) FROM roster.change_log")
+            let again = try await service.backfill(template, landingRoot: landing, from: "2026-11-01", to: "2026-11-30")
+            #expect(again.map(\.status) == [.skipped, .skipped])
+            #expect(try await database.int("SELECT count(*) FROM roster.change_log") == changes)
+            #expect(try await database.strings("SELECT sis_id || ':' || status || ':' || coalesce(email, '') FROM roster.students ORDER BY sis_id") == live)
+        }
+    }
+
+    @Test("A run that failed in the merge resumes from the failed task, reusing the staged feeds")
+    func resumeAfterFailure() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            try await database.execute(
+                """
+                CREATE FUNCTION public.boom() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+                CREATE TRIGGER boom BEFORE INSERT ON roster.sections FOR EACH ROW EXECUTE FUNCTION public.boom();
+                """)
+            let failed = try await harness.sync(.small())
+            #expect(failed.status == .failed)
+            #expect(failed.message.contains("rostersync resume \(failed.runID ?? 0)"))
+            #expect(try await harness.count("roster.students") == 0)
+
+            try await database.execute("DROP TRIGGER boom ON roster.sections;")
+            let runID = try #require(failed.runID)
+            let resumed = try await SyncService(logger: TestDatabase.logger).resume(
+                runID: runID, database: database, sql: TestDatabase.sql, cleverToken: nil)
+            #expect(resumed.status == .succeeded)
+            #expect(resumed.runID == runID)
+            #expect(try await harness.count("roster.students") == 20)
+            #expect(try await database.int("SELECT count(*) FROM etl.task_runs WHERE run_id = \(runID) AND task = 'stage-students'") == 1, "staged once, reused")
+            #expect(try await database.int("SELECT count(*) FROM etl.task_runs WHERE run_id = \(runID) AND task = 'merge'") == 2)
+            #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(runID)") == "succeeded")
+            #expect(try await harness.sync(.small()).summary.total == 0)
+        }
+    }
+}
