@@ -16,6 +16,19 @@ public struct SyncReport: Sendable {
     public var rejections: [RejectionCount]
     public var message: String
 
+    public init(
+        runID: Int64?, districtID: String, status: Status, summary: Merger.Summary, violations: [String],
+        rejections: [RejectionCount], message: String
+    ) {
+        self.runID = runID
+        self.districtID = districtID
+        self.status = status
+        self.summary = summary
+        self.violations = violations
+        self.rejections = rejections
+        self.message = message
+    }
+
     public struct RejectionCount: Sendable, Equatable {
         public var entity: String
         public var reason: String

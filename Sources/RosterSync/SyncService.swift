@@ -114,6 +114,17 @@ public struct SyncService: Sendable {
         }
     }
 
+    /// The districts `--district all` syncs: every enabled row of `roster.districts`.
+    public func enabledDistricts(database: DatabaseTarget, sql: SQLDirectory) async throws -> [String] {
+        try await database.withConnection(logger: logger) { connection in
+            try await Migrator(directory: sql).migrate(on: connection, logger: logger)
+            let rows = try await connection.query("SELECT id FROM roster.districts WHERE enabled ORDER BY id", logger: logger)
+            var ids: [String] = []
+            for try await id in rows.decode(String.self) { ids.append(id) }
+            return ids
+        }
+    }
+
     /// Replays the landing archive night by night, each night with its own as-of date, in date
     /// order. Stops at the first night that does not succeed (later nights build on it).
     /// A night that already has a successful run is done and is skipped, so re-running a backfill

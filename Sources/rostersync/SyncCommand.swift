@@ -23,8 +23,11 @@ struct SyncCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "The district's id (Clever district id).")
+    @Option(help: "The district's id (Clever district id), or `all` for every enabled district in roster.districts (with --csv, each reads DIR/<district id>/).")
     var district: String
+
+    @Option(help: "With --district all: districts synced at once.")
+    var parallelDistricts = 2
 
     @Option(help: ArgumentHelp("Read Clever's SFTP CSV files (schools.csv, teachers.csv, ...) from this folder.", valueName: "dir"))
     var csv: String?
@@ -84,12 +87,49 @@ struct SyncCommand: AsyncParsableCommand {
             }
             source = .clever(baseURL: cleverURL ?? "https://api.clever.com", token: token)
         }
+        if district == "all" { return try await runAll(source: source, logger: logger) }
         let configuration = try await makeConfiguration(source: source, logger: logger)
         let report = try await cancellingOnSignals(logger: logger) {
             try await SyncService(logger: logger).sync(configuration)
         }
         try await ReportPrinter(database: configuration.database, logger: logger).print(report, previewLimit: previewLimit)
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+
+    /// Every enabled district, a few at a time; exit code: 1 if any failed, else 3 if any stopped
+    /// at the safety threshold, else 0.
+    private func runAll(source: SyncConfiguration.Source, logger: Logger) async throws {
+        let template = try await makeConfiguration(source: source, logger: logger)
+        let ids = try await SyncService(logger: logger).enabledDistricts(database: template.database, sql: template.sql)
+        guard !ids.isEmpty else { throw ValidationError("--district all: roster.districts has no enabled district") }
+        let limit = max(1, parallelDistricts)
+        let reports = try await cancellingOnSignals(logger: logger) {
+            try await withThrowingTaskGroup(of: SyncReport.self) { group in
+                var results: [SyncReport] = []
+                for (index, id) in ids.enumerated() {
+                    if index >= limit, let done = try await group.next() { results.append(done) }
+                    var configuration = template
+                    configuration.districtID = id
+                    if case .csv(let root) = source { configuration.source = .csv(root.appendingPathComponent(id)) }
+                    group.addTask {
+                        do {
+                            return try await SyncService(logger: logger).sync(configuration)
+                        } catch {
+                            return SyncReport(
+                                runID: nil, districtID: id, status: .failed, summary: .init(), violations: [],
+                                rejections: [], message: "\(error)")
+                        }
+                    }
+                }
+                for try await done in group { results.append(done) }
+                return results
+            }
+        }
+        for report in reports.sorted(by: { $0.districtID < $1.districtID }) {
+            print("\(report.districtID): \(report.status.rawValue): \(report.message)")
+        }
+        if reports.contains(where: { $0.exitCode == 1 }) { throw ExitCode(1) }
+        if reports.contains(where: { $0.exitCode == 3 }) { throw ExitCode(3) }
     }
 
     func makeConfiguration(source: SyncConfiguration.Source, logger: Logger) async throws -> SyncConfiguration {

@@ -1,0 +1,139 @@
+import ArgumentParser
+import Foundation
+import PostgresLoad
+import Testing
+
+@testable import rostersync
+
+/// The command line as cron sees it: exit codes and messages for bad input (CONTRACT.md).
+@Suite("Command line", .serialized)
+struct CLITests {
+    /// Runs a command in-process and returns its exit code and the error, if any.
+    static func run(_ arguments: [String]) async -> (code: Int32, error: (any Error)?) {
+        do {
+            var command = try RosterSyncCommand.parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            return (0, nil)
+        } catch {
+            return (Main.exitCode(for: error), error)
+        }
+    }
+
+    /// A libpq-style URL for a test database (a Unix socket for the embedded cluster).
+    static func url(_ target: DatabaseTarget) -> String {
+        let configuration = target.configuration
+        if let socket = configuration.unixSocketPath {
+            let directory = (socket as NSString).deletingLastPathComponent
+            return "postgres://\(configuration.username)@localhost/\(configuration.database ?? "")?host=\(directory)"
+        }
+        return target.description
+    }
+
+    static func message(_ error: (any Error)?) -> String {
+        guard let error else { return "" }
+        return RosterSyncCommand.fullMessage(for: error) + " " + String(describing: error)
+    }
+
+    @Test("Every command has --help")
+    func help() async throws {
+        for command in [
+            [], ["sync"], ["demo"], ["backfill"], ["resume"], ["approve"], ["runs"], ["explain"], ["graph"], ["migrate"],
+            ["db"], ["db", "status"], ["fake-clever"], ["fake-clever", "serve"], ["fake-clever", "generate"],
+        ] {
+            let text = RosterSyncCommand.helpMessage(for: try #require(Self.commandType(command)))
+            #expect(text.contains("USAGE"), "\(command)")
+        }
+    }
+
+    static func commandType(_ path: [String]) -> (any ParsableCommand.Type)? {
+        var current: any ParsableCommand.Type = RosterSyncCommand.self
+        for name in path {
+            guard let next = current.configuration.subcommands.first(where: { $0._commandName == name }) else { return nil }
+            current = next
+        }
+        return current
+    }
+
+    @Test("Bad usage exits 2 with a message naming the problem", arguments: [
+        (["sync", "--district", "d1", "--csv", "/no/such/folder"], "/no/such/folder"),
+        (["sync", "--district", "d1", "--csv", "/tmp", "--as-of", "2026-02-30"], "2026-02-30"),
+        (["sync", "--district", "d1", "--csv", "/tmp", "--clever-url", "http://x"], "either --csv or --clever-url"),
+        (["sync", "--csv", "/tmp"], "--district"),
+        (["sync", "--district", "d1", "--csv", "/tmp", "--database-url", "mysql://x"], "not a database URL"),
+    ])
+    func badUsage(arguments: [String], mentions: String) async throws {
+        let (code, error) = await Self.run(arguments)
+        #expect(code == 2)
+        #expect(Self.message(error).contains(mentions), "\(Self.message(error))")
+    }
+
+    @Test("An unreachable database exits 2 and says what to check")
+    func unreachableDatabase() async throws {
+        let (code, error) = await Self.run([
+            "sync", "--district", "d1", "--csv", TestDatabase.packageRoot.appendingPathComponent("demo/district").path,
+            "--database-url", "postgres://nobody:secret@127.0.0.1:1/nothing?sslmode=disable",
+        ])
+        #expect(code == 2)
+        let text = Self.message(error)
+        #expect(text.contains("cannot connect to the database"))
+        #expect(!text.contains("secret"), "the password is never printed")
+    }
+
+    @Test("A missing CSV file exits 2, names the file, and leaves the roster unchanged")
+    func missingFile() async throws {
+        try await TestDatabase.withFresh { database in
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
+            try DistrictFixture.small().write(to: folder)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let arguments = ["sync", "--district", "d1", "--csv", folder.path, "--database-url", Self.url(database), "--no-landing"]
+            #expect(await Self.run(arguments).code == 0)
+            try FileManager.default.removeItem(at: folder.appendingPathComponent("students.csv"))
+            let before = try await SafetyTests.snapshot(database)
+            let (code, error) = await Self.run(arguments)
+            #expect(code == 2)
+            #expect(Self.message(error).contains("students.csv"))
+            #expect(try await SafetyTests.snapshot(database) == before)
+        }
+    }
+
+    @Test("--district all syncs every enabled district; one before its launch date is skipped")
+    func allDistricts() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.execute(
+                """
+                INSERT INTO roster.districts (id, name) VALUES ('east', 'East'), ('west', 'West');
+                INSERT INTO roster.districts (id, name, launch_date) VALUES ('later', 'Later', '2030-01-01');
+                INSERT INTO roster.districts (id, name, enabled) VALUES ('off', 'Off', false);
+                """)
+            let root = FileManager.default.temporaryDirectory.appendingPathComponent("all-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: root) }
+            for id in ["east", "west", "later"] { try DistrictFixture.small().write(to: root.appendingPathComponent(id)) }
+            let (code, error) = await Self.run([
+                "sync", "--district", "all", "--csv", root.path, "--as-of", "2026-11-23", "--no-landing",
+                "--database-url", Self.url(database),
+            ])
+            #expect(code == 0, "\(Self.message(error))")
+            #expect(try await database.strings("SELECT district_id || ':' || status FROM etl.runs ORDER BY district_id") == ["east:succeeded", "later:skipped", "west:succeeded"])
+            #expect(try await database.int("SELECT count(*) FROM roster.students WHERE district_id = 'west'") == 20)
+        }
+    }
+
+    @Test("explain answers where a student is, and why")
+    func explain() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            fixture.removeStudent("ST4")
+            _ = try await harness.sync(fixture)
+            let (code, _) = await Self.run(["explain", "student", "ST4", "--database-url", Self.url(database)])
+            #expect(code == 0)
+            // The words printed come from the same queries; check the data they read.
+            #expect(try await database.string("SELECT status || '/' || status_reason FROM roster.students WHERE sis_id = 'ST4'") == "archived/missing_from_feed")
+        }
+    }
+}
