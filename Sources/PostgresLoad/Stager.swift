@@ -45,6 +45,7 @@ public struct Stager: Sendable {
                 try await rows.copyFrom(table: table.name, columns: table.columns, logger: logger) { writer in
                     var encoder = CopyEncoder()
                     var seq: Int64 = 0
+                    var reported = 0
                     for try await (records, rejections) in batches {
                         for record in records {
                             Self.encode(record, runID: runID, seq: &seq, into: &encoder)
@@ -59,6 +60,12 @@ public struct Stager: Sendable {
                         if encoder.buffer.readableBytes >= 1 << 17 {
                             try await writer.write(encoder.buffer)
                             encoder.buffer.clear()
+                        }
+                        // Progress for a person watching a long run (and a heartbeat in JSON logs).
+                        if counts.rows / 100_000 > reported {
+                            reported = counts.rows / 100_000
+                            logger.info(
+                                "staging", metadata: ["db.table": "staging.\(table.name)", "etl.rows": "\(counts.rows)"])
                         }
                     }
                     if encoder.buffer.readableBytes > 0 { try await writer.write(encoder.buffer) }

@@ -28,7 +28,9 @@ struct BackfillCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = global.logger()
-        var sync = try SyncCommand.parse(["--district", district, "--csv", "/", "--no-landing"])
+        let pipeline = try global.sqlDirectory().url.deletingLastPathComponent()
+            .appendingPathComponent("pipelines/backfill.yml")
+        var sync = try SyncCommand.parse(["--district", district, "--csv", "/", "--no-landing", "--pipeline", pipeline.path])
         sync.global = global
         sync.allowMassChanges = allowMassChanges
         var template = try await sync.makeConfiguration(source: .csv(URL(fileURLWithPath: "/")), logger: logger)

@@ -23,6 +23,7 @@ struct DemoCommand: AsyncParsableCommand {
         let folder = sql.url.deletingLastPathComponent().appendingPathComponent("demo/district")
         var sync = try SyncCommand.parse([
             "--district", "demo", "--csv", folder.path, "--as-of", "2026-11-23",
+            "--pipeline", sql.url.deletingLastPathComponent().appendingPathComponent("pipelines/demo.yml").path,
         ] + (preview ? ["--preview"] : []))
         sync.global = global
         let configuration = try await sync.makeConfiguration(source: .csv(folder), logger: logger)
