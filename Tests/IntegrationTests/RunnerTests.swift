@@ -47,6 +47,18 @@ struct RunnerTests {
         }
     }
 
+    @Test("Staged rows are kept for the last seven runs of a district, older ones pruned")
+    func stagingPruned() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var runs: [Int64] = []
+            for _ in 0..<9 { runs.append(try #require(try await harness.sync(.small()).runID)) }
+            let kept = try await database.strings("SELECT DISTINCT run_id FROM staging.students ORDER BY run_id")
+            #expect(kept == runs.suffix(7).map(String.init))
+            #expect(try await database.int("SELECT count(*) FROM etl.runs") == 9, "the ledger itself is never pruned")
+        }
+    }
+
     @Test("A run that failed in the merge resumes from the failed task, reusing the staged feeds")
     func resumeAfterFailure() async throws {
         try await TestDatabase.withFresh { database in
