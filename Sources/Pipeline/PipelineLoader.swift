@@ -110,7 +110,7 @@ public enum PipelineLoader {
             guard let text = timeoutNode.string, let value = parseDuration(text) else {
                 throw PipelineError(
                     file: file, line: line(timeoutNode), task: name,
-                    message: "'timeout' must look like 90s, 30m or 2h")
+                    message: "'timeout' must look like 90s, 30m or 2h (at most a week)")
             }
             timeout = value
         }
@@ -147,11 +147,14 @@ public enum PipelineLoader {
 
     static func parseDuration(_ text: String) -> Duration? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard let unit = trimmed.last, let value = Int(trimmed.dropLast()), value > 0 else { return nil }
+        // At most a week: a bigger number is a typo, and would overflow as seconds.
+        guard let unit = trimmed.last, let value = Int(trimmed.dropLast()), value > 0, value <= 604_800 else {
+            return nil
+        }
         switch unit {
         case "s": return .seconds(value)
-        case "m": return .seconds(value * 60)
-        case "h": return .seconds(value * 3600)
+        case "m" where value <= 10_080: return .seconds(value * 60)
+        case "h" where value <= 168: return .seconds(value * 3600)
         default: return nil
         }
     }

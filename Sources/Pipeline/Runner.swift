@@ -74,7 +74,10 @@ public struct Runner: Sendable {
                     inFlight += 1
                     let delay = attempt > 1 ? backoff(attempt: attempt - 1) : nil
                     group.addTask {
-                        if let delay { try? await Task.sleep(for: delay) }
+                        if let delay {
+                            // A run cancelled during the backoff must not start the next attempt.
+                            do { try await Task.sleep(for: delay) } catch { return (task.name, attempt, .failure(error)) }
+                        }
                         await observer.started(task, attempt)
                         let result = await Self.attempt(task, attempt, execute)
                         await observer.finished(task, attempt, result)
@@ -83,6 +86,8 @@ public struct Runner: Sendable {
                 }
                 guard inFlight > 0, let (name, attempt, result) = await group.next() else { break }
                 inFlight -= 1
+                // Learn of a cancellation before judging a failure, so it is not scheduled for a retry.
+                if Task.isCancelled { planner.cancel() }
                 switch result {
                 case .success:
                     planner.succeeded(name)

@@ -16,8 +16,9 @@ struct PipelineGraphTests {
         let lines = text.split(separator: "\n").map(String.init)
 
         #expect(lines.first == "flowchart LR")
-        // Task names in nightly.yml use only letters and '-', which mermaid ids spell as '_'.
-        func id(_ name: String) -> String { name.replacingOccurrences(of: "-", with: "_") }
+        // Node ids are by position in the file: t0, t1, ...
+        let positions = Dictionary(uniqueKeysWithValues: definition.tasks.enumerated().map { ($1.name, $0) })
+        func id(_ name: String) -> String { "t\(positions[name] ?? -1)" }
         for task in definition.tasks {
             #expect(lines.contains("    \(id(task.name))[\"\(task.name)<br/><small>\(task.kind)</small>\"]"))
         }
@@ -48,6 +49,20 @@ struct PipelineGraphTests {
         #expect(lines.filter { $0.contains("\" -> \"") }.count == expectedEdges.count)
     }
 
+    @Test("names that differ only in punctuation stay two nodes")
+    func distinctNodes() {
+        let definition = PipelineDefinition(
+            name: "clash",
+            tasks: [
+                TaskDefinition(name: "stage-a", kind: "stage"),
+                TaskDefinition(name: "stage_a", kind: "stage", needs: ["stage-a"]),
+            ])
+        let text = PipelineGraph.mermaid(definition)
+        #expect(text.contains("t0[\"stage-a"))
+        #expect(text.contains("t1[\"stage_a"))
+        #expect(text.contains("t0 --> t1"))
+    }
+
     @Test("a small pipeline, exactly")
     func exactOutput() {
         let definition = PipelineDefinition(
@@ -59,9 +74,9 @@ struct PipelineGraphTests {
         #expect(
             PipelineGraph.mermaid(definition) == """
                 flowchart LR
-                    check_source["check source<br/><small>check-source</small>"]
-                    stage_v2["stage.v2<br/><small>stage</small>"]
-                    check_source --> stage_v2
+                    t0["check source<br/><small>check-source</small>"]
+                    t1["stage.v2<br/><small>stage</small>"]
+                    t0 --> t1
                 """)
         #expect(
             PipelineGraph.dot(definition) == """

@@ -298,16 +298,16 @@ struct PipelineLoaderTests {
             message: "'retries' must be 0 to 20"),
         BadPipeline(
             label: "timeout with an unknown unit", yaml: badTaskValue("timeout", "10x"), line: 5, task: "a",
-            message: "'timeout' must look like 90s, 30m or 2h"),
+            message: "'timeout' must look like 90s, 30m or 2h (at most a week)"),
         BadPipeline(
             label: "zero timeout", yaml: badTaskValue("timeout", "0s"), line: 5, task: "a",
-            message: "'timeout' must look like 90s, 30m or 2h"),
+            message: "'timeout' must look like 90s, 30m or 2h (at most a week)"),
         BadPipeline(
             label: "negative timeout", yaml: badTaskValue("timeout", "-5m"), line: 5, task: "a",
-            message: "'timeout' must look like 90s, 30m or 2h"),
+            message: "'timeout' must look like 90s, 30m or 2h (at most a week)"),
         BadPipeline(
             label: "timeout without a unit", yaml: badTaskValue("timeout", "90"), line: 5, task: "a",
-            message: "'timeout' must look like 90s, 30m or 2h"),
+            message: "'timeout' must look like 90s, 30m or 2h (at most a week)"),
         BadPipeline(
             label: "settings a list", yaml: badTaskValue("settings", "[feed, schools]"), line: 5, task: "a",
             message: "'settings' must be a mapping"),
