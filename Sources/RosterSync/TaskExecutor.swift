@@ -141,9 +141,9 @@ struct TaskExecutor: Sendable {
     }
 
     private func clear(_ feed: Feed, runID: Int64, on connection: PostgresConnection) async throws {
-        let table = feed == .terms ? "terms" : feed.rawValue
+        // Feed names are the staging table names.
         try await connection.query(
-            PostgresQuery(unsafeSQL: "DELETE FROM staging.\(table) WHERE run_id = \(runID)"), logger: context.logger)
+            PostgresQuery(unsafeSQL: "DELETE FROM staging.\(feed.rawValue) WHERE run_id = \(runID)"), logger: context.logger)
         try await connection.query(
             "DELETE FROM staging.rejects WHERE run_id = \(runID) AND entity = \(feed.entity.rawValue)",
             logger: context.logger)

@@ -103,6 +103,48 @@ struct SafetyTests {
         }
     }
 
+    /// Each removal path, fed a truncated or malformed feed, stops at the threshold instead of firing.
+    static let truncations: [(String, String, @Sendable (inout DistrictFixture) -> Void)] = [
+        ("teacher", "teachers file cut short", { district in
+            district.teachers.removeLast(4)
+        }),
+        ("section", "sections file cut short", { district in
+            district.sections.removeLast(3)
+        }),
+        ("enrollment", "enrollments file cut short", { district in
+            district.enrollments.removeLast(30)
+        }),
+        ("student", "a school missing (its students point nowhere)", { district in
+            district.schools.removeLast()
+        }),
+        ("section_teacher", "teacher columns emptied", { district in
+            for index in district.sections.indices { district.sections[index].teachers = ["NOBODY"] }
+        }),
+        ("student", "student rows pointing nowhere", { district in
+            for index in district.students.indices.dropFirst(4) { district.students[index].school = "NOPE" }
+        }),
+    ]
+
+    @Test("No removal path fires on a truncated or malformed feed", arguments: 0..<6)
+    func everyRemovalPathIsGuarded(case index: Int) async throws {
+        let (entity, label, damage) = Self.truncations[index]
+        try await TestDatabase.withFresh { database in
+            // A tiny district: the count minimum is lowered so the share alone decides.
+            try await database.execute(
+                "INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{\"min_removals_to_block\": 2}');")
+            let harness = SyncHarness(database: database)
+            let full = DistrictFixture.small()
+            _ = try await harness.sync(full)
+            let before = try await Self.snapshot(database)
+            var broken = full
+            damage(&broken)
+            let report = try await harness.sync(broken)
+            #expect(report.status == .blocked, "\(label): \(report.message)")
+            #expect(report.violations.contains { $0.hasPrefix("\(entity)") }, "\(label): \(report.violations)")
+            #expect(try await Self.snapshot(database) == before, "\(label)")
+        }
+    }
+
     @Test("A failure in the middle of the merge rolls everything back")
     func failureMidMergeRollsBack() async throws {
         try await TestDatabase.withFresh { database in
