@@ -42,6 +42,9 @@ public struct SyncConfiguration: Sendable {
     /// Where extracts from Clever's API are archived (nil: not archived). CSV and landing
     /// sources are files already and are not copied again.
     public var landingRoot: URL?
+    /// Attempts per API request before the client gives up and the task fails (the pipeline may
+    /// then retry the whole task).
+    public var apiMaxAttempts = 6
 
     public init(
         districtID: String, source: Source, asOf: String, mode: String = "nightly", preview: Bool = false,

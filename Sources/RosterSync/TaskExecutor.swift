@@ -163,7 +163,9 @@ struct TaskExecutor: Sendable {
                 throw ConfigurationError("--clever-url '\(baseURL)' is not an http(s) URL")
             }
             source = CleverAPISource(
-                configuration: .init(baseURL: url, token: token, pageSize: configuration.batchSize),
+                configuration: .init(
+                    baseURL: url, token: token, pageSize: configuration.batchSize,
+                    maxAttempts: configuration.apiMaxAttempts),
                 httpClient: context.httpClient, logger: context.logger)
         }
         guard let landingRoot = configuration.landingRoot else { return source }

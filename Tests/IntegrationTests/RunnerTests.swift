@@ -47,6 +47,29 @@ struct RunnerTests {
         }
     }
 
+    @Test("A task that fails with a retriable error is retried by the runner and the run succeeds")
+    func taskRetried() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("retry-\(UUID().uuidString)")
+            try DistrictFixture.small().write(to: folder)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            // The client gives up at once; the first two requests (check-source) get 503s.
+            let server = try FakeCleverServer(
+                csvDirectory: folder, configuration: .init(token: "t", faults: Faults(serverErrors: 2)),
+                logger: TestDatabase.logger)
+            let report = try await server.withRunning { url in
+                var configuration = harness.configuration(.clever(baseURL: url.absoluteString, token: "t"))
+                configuration.apiMaxAttempts = 1
+                return try await SyncService(logger: TestDatabase.logger).sync(configuration)
+            }
+            #expect(report.status == .succeeded)
+            let runID = try #require(report.runID)
+            #expect(try await database.strings("SELECT attempt || ':' || status FROM etl.task_runs WHERE run_id = \(runID) AND task = 'check-source' ORDER BY attempt") == ["1:failed", "2:failed", "3:succeeded"])
+            #expect(try await harness.count("roster.students") == 20)
+        }
+    }
+
     @Test("Staged rows are kept for the last seven runs of a district, older ones pruned")
     func stagingPruned() async throws {
         try await TestDatabase.withFresh { database in
