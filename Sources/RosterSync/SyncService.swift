@@ -74,7 +74,11 @@ public struct SyncService: Sendable {
             guard run.status == "blocked" else {
                 throw ConfigurationError("run \(runID) is \(run.status), not blocked; only a blocked run can be approved")
             }
-            if run.message?.contains("empty feed") == true {
+            let blockedBy = try await main.query(
+                "SELECT coalesce(counts ->> 'blocked_by', '') FROM etl.runs WHERE id = \(runID)", logger: logger)
+            var emptyFeed = false
+            for try await reason in blockedBy.decode(String.self) { emptyFeed = reason == "empty_feed" }
+            if emptyFeed {
                 throw ConfigurationError(
                     "run \(runID) stopped on an empty feed; that guard cannot be overridden. Fix the feed and sync again.")
             }
@@ -295,7 +299,9 @@ public struct SyncService: Sendable {
             if let stop = errors.compactMap({ $0 as? SafetyStop }).first {
                 let message = "empty feed: " + stop.violations.joined(separator: "; ")
                     + ". Nothing was changed; the staged rows are kept for inspection. This guard cannot be overridden."
-                try await ledger.finish(runID, status: .blocked, counts: Self.countsJSON(staged: staged), message: message)
+                try await ledger.finish(
+                    runID, status: .blocked, counts: Self.json(["staged": staged, "blocked_by": "empty_feed"]),
+                    message: message)
                 return SyncReport(
                     runID: runID, districtID: context.configuration.districtID, status: .blocked, summary: .init(),
                     violations: stop.violations, rejections: rejections, message: message)
