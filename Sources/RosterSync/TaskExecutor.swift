@@ -1,3 +1,4 @@
+import AsyncAlgorithms
 import AsyncHTTPClient
 import CleverExtract
 import Foundation
@@ -132,6 +133,8 @@ struct TaskExecutor: Sendable {
                     }
                     return (records, rejections)
                 }
+                // Extract and transform run one batch ahead of COPY; the bound keeps memory flat.
+                .buffer(policy: .bounded(2))
                 return try await Stager(runID: runID, logger: logger).stage(
                     feed.entity, batches: batches, rows: rows, rejects: rejects)
             }
