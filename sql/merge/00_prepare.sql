@@ -5,6 +5,16 @@
 -- Rules: SYNC-RULES.md "District settings" (filters), "Accounts" (one email, one teacher),
 -- "Timing and people" (why is this student missing: every excluded row says why).
 
+-- Fresh statistics for the rows just staged: without them the planner believes this run has
+-- almost no rows (its run_id is not in the last statistics) and picks nested loops that are
+-- quadratic in the feed size. ANALYZE samples a fixed number of rows, so this costs little.
+ANALYZE staging.schools;
+ANALYZE staging.terms;
+ANALYZE staging.teachers;
+ANALYZE staging.students;
+ANALYZE staging.sections;
+ANALYZE staging.enrollments;
+
 -- 0. Section teachers arrive on the section row, primary first: one row each, position 0 = primary.
 INSERT INTO staging.section_teachers (run_id, seq, source_ref, section_sis_id, section_clever_id,
                                       teacher_sis_id, teacher_clever_id, position)
@@ -13,7 +23,10 @@ SELECT s.run_id, s.seq, s.source_ref, s.sis_id, s.clever_id,
 FROM staging.sections s,
      generate_subscripts(coalesce(s.teacher_sis_ids, s.teacher_clever_ids), 1) AS i
 WHERE s.run_id = etl.current_run_id()
-  AND NOT EXISTS (SELECT 1 FROM staging.section_teachers x WHERE x.run_id = s.run_id);
+  -- uncorrelated (s.run_id is this run): checked once, not once per section row
+  AND NOT EXISTS (SELECT 1 FROM staging.section_teachers x WHERE x.run_id = etl.current_run_id());
+
+ANALYZE staging.section_teachers;
 
 -- 1. API feeds refer by Clever id: resolve to SIS ids against this run's own staged rows.
 UPDATE staging.teachers t SET school_sis_id = s.sis_id
@@ -55,6 +68,13 @@ UPDATE staging.enrollments t SET student_sis_id = s.sis_id
 FROM staging.students s
 WHERE t.run_id = etl.current_run_id() AND s.run_id = t.run_id
   AND t.student_sis_id IS NULL AND s.clever_id = t.student_clever_id;
+
+-- API runs have just filled in the SIS ids the joins below use: refresh those statistics.
+ANALYZE staging.teachers;
+ANALYZE staging.students;
+ANALYZE staging.sections;
+ANALYZE staging.section_teachers;
+ANALYZE staging.enrollments;
 
 -- 2. The same SIS id twice in one feed: the first row wins, the others are rejected.
 --    (Teachers are the exception: one row per school is how Clever lists a teacher at several schools.)

@@ -26,6 +26,7 @@ SELECT p.sis_id, p.clever_id, p.school_id, p.email, p.first_name, p.middle_name,
 FROM rows p
 WHERE p.n = 1;
 CREATE UNIQUE INDEX ON feed_teachers (sis_id);
+ANALYZE feed_teachers;
 
 -- First connection: adopt a manual account with the same email (case-insensitive), if exactly one.
 UPDATE feed_teachers f SET adopt_id = m.id

@@ -5,17 +5,30 @@
 -- * A co-teacher added by hand who is a Clever teacher is removed (make them co-teacher in the SIS).
 -- * Only sections in this run's feed are touched; manual sections never.
 
+-- The district's Clever sections and teachers as this transaction sees them, with statistics.
+-- The roster's own statistics predate the rows this merge has just inserted (on a first sync they
+-- say "empty"), which made the join below a nested loop over every teacher for every row; and
+-- ANALYZE on a roster table would hold its lock until commit, serialising parallel districts.
+CREATE TEMP TABLE section_teachers_sections ON COMMIT DROP AS
+SELECT id, sis_id FROM roster.sections WHERE district_id = etl.current_district_id() AND source = 'clever';
+CREATE INDEX ON section_teachers_sections (sis_id);
+ANALYZE section_teachers_sections;
+
+CREATE TEMP TABLE section_teachers_teachers ON COMMIT DROP AS
+SELECT id, sis_id FROM roster.teachers WHERE district_id = etl.current_district_id() AND source = 'clever';
+CREATE INDEX ON section_teachers_teachers (sis_id);
+ANALYZE section_teachers_teachers;
+
 CREATE TEMP TABLE feed_section_teachers ON COMMIT DROP AS
 SELECT DISTINCT ON (sec.id, t.id) sec.id AS section_id, t.id AS teacher_id, (st.position = 0) AS is_primary
 FROM staging.section_teachers st
 JOIN feed_sections f ON f.sis_id = st.section_sis_id
-JOIN roster.sections sec ON sec.district_id = etl.current_district_id() AND sec.source = 'clever'
-                        AND sec.sis_id = st.section_sis_id
-JOIN roster.teachers t ON t.district_id = etl.current_district_id() AND t.source = 'clever'
-                      AND t.sis_id = st.teacher_sis_id
+JOIN section_teachers_sections sec ON sec.sis_id = st.section_sis_id
+JOIN section_teachers_teachers t ON t.sis_id = st.teacher_sis_id
 WHERE st.run_id = etl.current_run_id() AND st.excluded IS NULL
 ORDER BY sec.id, t.id, st.position;
 CREATE UNIQUE INDEX ON feed_section_teachers (section_id, teacher_id);
+ANALYZE feed_section_teachers;
 
 WITH changed AS (
     INSERT INTO roster.section_teachers AS x (section_id, teacher_id, district_id, is_primary, source)

@@ -5,13 +5,23 @@
 -- * An archived student is removed from every Clever section (the sync's own), in the feed or not.
 -- * Manual sections are never touched.
 
+-- The district's Clever sections and active Clever students as this transaction sees them, with
+-- statistics (see 07_section_teachers.sql: the roster's own predate this merge's inserts, and
+-- the join below became a nested loop over every student for every enrollment).
+CREATE TEMP TABLE enrollments_sections ON COMMIT DROP AS
+SELECT id, sis_id FROM roster.sections WHERE district_id = etl.current_district_id() AND source = 'clever';
+ANALYZE enrollments_sections;
+
+CREATE TEMP TABLE enrollments_students ON COMMIT DROP AS
+SELECT id, sis_id FROM roster.students
+WHERE district_id = etl.current_district_id() AND source = 'clever' AND status = 'active';
+ANALYZE enrollments_students;
+
 CREATE TEMP TABLE feed_enrollments ON COMMIT DROP AS
 SELECT DISTINCT sec.id AS section_id, st.id AS student_id
 FROM staging.enrollments e
-JOIN roster.sections sec ON sec.district_id = etl.current_district_id() AND sec.source = 'clever'
-                        AND sec.sis_id = e.section_sis_id
-JOIN roster.students st ON st.district_id = etl.current_district_id() AND st.source = 'clever'
-                       AND st.sis_id = e.student_sis_id AND st.status = 'active'
+JOIN enrollments_sections sec ON sec.sis_id = e.section_sis_id
+JOIN enrollments_students st ON st.sis_id = e.student_sis_id
 WHERE e.run_id = etl.current_run_id() AND e.excluded IS NULL;
 ANALYZE feed_enrollments;
 
