@@ -19,11 +19,15 @@ WITH rows AS (
     WHERE t.run_id = etl.current_run_id() AND t.excluded IS NULL)
 SELECT p.sis_id, p.clever_id, p.school_id, p.email, p.first_name, p.middle_name, p.last_name, p.title,
        p.teacher_number, p.state_id,
-       coalesce((SELECT array_agg(DISTINCT o.school_id ORDER BY o.school_id) FROM rows o
-                 WHERE o.sis_id = p.sis_id AND o.n > 1 AND o.school_id IS DISTINCT FROM p.school_id
-                   AND o.school_id IS NOT NULL), '{}') AS other_school_ids,
+       coalesce(o.other_school_ids, '{}') AS other_school_ids,
        NULL::bigint AS adopt_id
 FROM rows p
+-- the other schools, aggregated once per teacher (a subquery per row rescanned every row: quadratic)
+LEFT JOIN (SELECT o.sis_id, array_agg(DISTINCT o.school_id ORDER BY o.school_id) AS other_school_ids
+           FROM rows o
+           JOIN rows f ON f.sis_id = o.sis_id AND f.n = 1
+           WHERE o.n > 1 AND o.school_id IS DISTINCT FROM f.school_id AND o.school_id IS NOT NULL
+           GROUP BY o.sis_id) o ON o.sis_id = p.sis_id
 WHERE p.n = 1;
 CREATE UNIQUE INDEX ON feed_teachers (sis_id);
 ANALYZE feed_teachers;
