@@ -1,0 +1,381 @@
+#!/usr/bin/env python3
+"""RosterSync benchmarks: synthetic districts at scale, measured against raw PostgreSQL COPY.
+
+One command, from the repository root:
+
+    benchmarks/run.py                      # sizes 10000 100000 1000000
+    benchmarks/run.py 10000 100000         # or BENCH_SIZES=10000,100000 benchmarks/run.py
+
+It builds the release binary (scratch path .build-release, so the debug build in .build is left
+alone), starts a private embedded PostgreSQL cluster in BENCH_WORK (default /tmp/rostersync-bench,
+so the developers' ./.rostersync is never touched), and for every size N measures:
+
+  baseline   psql \\copy of the five generated CSV files into plain unindexed text tables
+  csv-full   the first full sync from CSV into a fresh database
+  api-full   the first full sync from the fake Clever API (fake-clever serve on loopback)
+  csv-same   a re-sync of the same CSV files (must write zero roster rows: checked, fails loudly)
+  csv-delta  a re-sync of the next night: 1% changed, 0.5% removed, 0.5% added
+
+with wall time, records/s (schools + teachers + sections + enrollments + students), the peak RSS of
+the rostersync process (GNU time -v) and the ratio to the baseline of the same size and run.
+The table goes to stdout and benchmarks/results/latest.md (per-task timings follow it there).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BINARY = ROOT / ".build-release" / "release" / "rostersync"
+RESULTS = ROOT / "benchmarks" / "results" / "latest.md"
+WORK = Path(os.environ.get("BENCH_WORK", "/tmp/rostersync-bench"))
+SEED = int(os.environ.get("BENCH_SEED", "7"))
+AS_OF = "2026-11-23"
+PORT = int(os.environ.get("BENCH_PORT", "18089"))
+TOKEN = "bench-token"
+FEEDS = ["schools", "teachers", "students", "sections", "enrollments"]
+GNU_TIME = shutil.which("time", path="/usr/bin:/bin") or ""
+
+# Targets from issue 7 (checked at 1,000,000 students; RSS at every size).
+TARGET_FULL_RATIO = 3.0
+TARGET_SAME_RATIO = 2.0
+TARGET_RSS_MB = 300
+TARGET_API_USERS_PER_S = 50_000
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def fail(message: str) -> None:
+    print(f"\nBENCHMARK FAILED: {message}\n", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def sizes() -> list[int]:
+    given = sys.argv[1:] or re.split(r"[,\s]+", os.environ.get("BENCH_SIZES", "").strip())
+    given = [g for g in given if g]
+    if not given:
+        return [10_000, 100_000, 1_000_000]
+    try:
+        return [int(g.replace("_", "")) for g in given]
+    except ValueError:
+        fail(f"sizes must be integers, got {given!r}")
+        raise
+
+
+@dataclass
+class Measure:
+    name: str
+    seconds: float
+    records: int
+    rss_kb: int | None = None
+    note: str = ""
+
+
+@dataclass
+class SizeResult:
+    students: int
+    records: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    measures: list[Measure] = field(default_factory=list)
+    api_users_per_s: float | None = None
+    tasks: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+
+
+class Cluster:
+    """The benchmark's own embedded cluster (rostersync db start in WORK), reached over its socket."""
+
+    def __init__(self) -> None:
+        self.socket_dir = ""
+
+    def start(self) -> None:
+        WORK.mkdir(parents=True, exist_ok=True)
+        out = run([str(BINARY), "db", "start", "--log-format", "text"], cwd=WORK, capture=True)
+        found = re.search(r"psql -h (\S+) -U (\S+)", out)
+        if not found:
+            fail(f"could not read the socket folder from `rostersync db start`:\n{out}")
+        self.socket_dir, self.user = found.group(1), found.group(2)
+
+    def url(self, database: str) -> str:
+        return f"postgres://{self.user}@localhost/{database}?host={self.socket_dir}"
+
+    def psql(self, database: str, sql: str, *, quiet: bool = True) -> str:
+        args = ["psql", "-h", self.socket_dir, "-U", self.user, "-d", database, "-v", "ON_ERROR_STOP=1",
+                "-X", "-q", "-A", "-t", "-c", sql]
+        return run(args, capture=True).strip()
+
+    def recreate(self, database: str) -> None:
+        self.psql("postgres", f"DROP DATABASE IF EXISTS {database}")
+        self.psql("postgres", f"CREATE DATABASE {database}")
+
+    def server_version(self) -> str:
+        return self.psql("postgres", "SHOW server_version")
+
+
+def run(args: list[str], *, cwd: Path | None = None, capture: bool = False, env: dict | None = None) -> str:
+    result = subprocess.run(args, cwd=cwd, env=env, text=True,
+                            stdout=subprocess.PIPE if capture else None, stderr=subprocess.STDOUT if capture else None)
+    if result.returncode != 0:
+        fail(f"`{' '.join(args)}` exited with {result.returncode}\n{result.stdout or ''}")
+    return result.stdout or ""
+
+
+def timed(args: list[str], *, env: dict | None = None, expect: int = 0) -> tuple[float, int | None, str]:
+    """Runs a command under GNU time -v; returns wall seconds, peak RSS (KiB) and its output."""
+    wrapped = [GNU_TIME, "-v"] + args if GNU_TIME else args
+    started = time.monotonic()
+    result = subprocess.run(wrapped, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seconds = time.monotonic() - started
+    if result.returncode != expect:
+        fail(f"`{' '.join(args)}` exited with {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)
+    return seconds, int(rss.group(1)) if rss else None, result.stdout
+
+
+def count_rows(folder: Path) -> dict[str, int]:
+    counts = {}
+    for feed in FEEDS:
+        with open(folder / f"{feed}.csv", "rb") as file:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: file.read(1 << 20), b""))
+        counts[feed] = lines - 1  # the header
+    return counts
+
+
+def header(path: Path) -> list[str]:
+    with open(path, encoding="utf-8") as file:
+        return file.readline().strip().split(",")
+
+
+def baseline(cluster: Cluster, database: str, folder: Path) -> float:
+    """psql \\copy of the same files into plain text tables: what PostgreSQL itself needs to take them in."""
+    cluster.recreate(database)
+    statements = []
+    for feed in FEEDS:
+        columns = ", ".join(f'"{c.lower()}" text' for c in header(folder / f"{feed}.csv"))
+        statements.append(f"CREATE TABLE {feed} ({columns});")
+    cluster.psql(database, "\n".join(statements))
+    script = "\n".join(
+        f"\\copy {feed} FROM '{folder / (feed + '.csv')}' WITH (FORMAT csv, HEADER true)" for feed in FEEDS)
+    script_file = WORK / "baseline.psql"
+    script_file.write_text(script + "\n")
+    seconds, _, _ = timed(["psql", "-h", cluster.socket_dir, "-U", cluster.user, "-d", database, "-X", "-q",
+                           "-v", "ON_ERROR_STOP=1", "-f", str(script_file)])
+    return seconds
+
+
+def sync_args(cluster: Cluster, database: str, district: str) -> list[str]:
+    return [str(BINARY), "sync", "--database-url", cluster.url(database), "--sql-dir", str(ROOT / "sql"),
+            "--log-format", "json", "--log-level", "warning",
+            "--district", district, "--as-of", AS_OF, "--no-landing"]
+
+
+def migrate(cluster: Cluster, database: str) -> None:
+    """Schema first, so the measured sync is the sync alone."""
+    run([str(BINARY), "migrate", "--database-url", cluster.url(database), "--sql-dir", str(ROOT / "sql"),
+         "--log-format", "json"], capture=True)
+
+
+def last_run(cluster: Cluster, database: str, district: str) -> tuple[int, str]:
+    row = cluster.psql(database, f"SELECT id || '|' || status FROM etl.runs WHERE district_id = '{district}' "
+                                 "ORDER BY id DESC LIMIT 1")
+    run_id, status = row.split("|")
+    return int(run_id), status
+
+
+def task_times(cluster: Cluster, database: str, run_id: int) -> list[tuple[str, float]]:
+    rows = cluster.psql(database, "SELECT task || '|' || extract(epoch FROM finished_at - started_at) "
+                                  f"FROM etl.task_runs WHERE run_id = {run_id} ORDER BY started_at, id")
+    return [(r.split("|")[0], float(r.split("|")[1] or 0)) for r in rows.splitlines() if r]
+
+
+def stage_seconds(cluster: Cluster, database: str, run_id: int) -> float:
+    """From the first stage task's start to the last one's end: extraction, transform and COPY."""
+    value = cluster.psql(database, "SELECT extract(epoch FROM max(finished_at) - min(started_at)) "
+                                   f"FROM etl.task_runs WHERE run_id = {run_id} AND task LIKE 'stage%'")
+    return float(value)
+
+
+def sync(cluster: Cluster, database: str, district: str, extra: list[str], env: dict | None = None
+         ) -> tuple[float, int | None, int]:
+    seconds, rss, _ = timed(sync_args(cluster, database, district) + extra, env=env)
+    run_id, status = last_run(cluster, database, district)
+    if status != "succeeded":
+        fail(f"run {run_id} of {district} in {database} ended '{status}'")
+    return seconds, rss, run_id
+
+
+def serve_api(students: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [str(BINARY), "fake-clever", "serve", "--students", str(students), "--seed", str(SEED),
+         "--port", str(PORT), "--token", TOKEN],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if "serving" not in line:
+        process.kill()
+        fail(f"fake-clever serve did not start: {line}{process.stdout.read()}")
+    return process
+
+
+def bench(cluster: Cluster, students: int) -> SizeResult:
+    result = SizeResult(students)
+    district = f"b{students}"
+    night1 = WORK / district / "night1"
+    night2 = WORK / district / "night2"
+    log(f"N={students}: generating CSV files")
+    for folder, extra in [(night1, []), (night2, ["--changed", "0.01", "--removed", "0.005", "--added", "0.005"])]:
+        if folder.exists():
+            shutil.rmtree(folder)
+        run([str(BINARY), "fake-clever", "generate", "--students", str(students), "--seed", str(SEED),
+             "--out", str(folder)] + extra, capture=True)
+    result.counts = count_rows(night1)
+    result.records = sum(result.counts.values())
+    records2 = sum(count_rows(night2).values())
+
+    log(f"N={students}: baseline psql \\copy ({result.records} records)")
+    base = baseline(cluster, f"bench_copy_{students}", night1)
+    result.measures.append(Measure("baseline: psql \\copy, unindexed", base, result.records))
+
+    csv_db = f"bench_csv_{students}"
+    cluster.recreate(csv_db)
+    migrate(cluster, csv_db)
+    log(f"N={students}: first full sync from CSV")
+    seconds, rss, run_id = sync(cluster, csv_db, district, ["--csv", str(night1)])
+    result.measures.append(Measure("first full sync, CSV", seconds, result.records, rss))
+    result.tasks[f"first full sync, CSV (run {run_id})"] = task_times(cluster, csv_db, run_id)
+
+    log(f"N={students}: no-change re-sync from CSV")
+    seconds, rss, run_id = sync(cluster, csv_db, district, ["--csv", str(night1)])
+    written = int(cluster.psql(csv_db, f"SELECT count(*) FROM roster.change_log WHERE run_id = {run_id}"))
+    if written != 0:
+        fail(f"the no-change re-sync (run {run_id}, {csv_db}) wrote {written} roster rows; it must write none")
+    result.measures.append(Measure("no-change re-sync, CSV", seconds, result.records, rss, "0 roster rows written"))
+    result.tasks[f"no-change re-sync, CSV (run {run_id})"] = task_times(cluster, csv_db, run_id)
+
+    log(f"N={students}: re-sync with 1% changed, 0.5% removed, 0.5% added")
+    seconds, rss, run_id = sync(cluster, csv_db, district, ["--csv", str(night2)])
+    changes = cluster.psql(csv_db, "SELECT string_agg(entity || ' ' || action || ' ' || n, ', ' ORDER BY entity, action) "
+                                   "FROM (SELECT entity, action, count(*) n FROM roster.change_log "
+                                   f"WHERE run_id = {run_id} GROUP BY 1, 2) c")
+    total = cluster.psql(csv_db, f"SELECT count(*) FROM roster.change_log WHERE run_id = {run_id}")
+    result.measures.append(Measure("re-sync 1% changed, 0.5% gone, 0.5% new", seconds, records2, rss,
+                                   f"{total} roster rows written"))
+    result.tasks[f"re-sync with changes (run {run_id}): {changes}"] = task_times(cluster, csv_db, run_id)
+
+    api_db = f"bench_api_{students}"
+    cluster.recreate(api_db)
+    migrate(cluster, api_db)
+    log(f"N={students}: first full sync from the fake Clever API")
+    server = serve_api(students)
+    try:
+        env = dict(os.environ, CLEVER_TOKEN=TOKEN)
+        seconds, rss, run_id = sync(cluster, api_db, district, ["--clever-url", f"http://127.0.0.1:{PORT}"], env=env)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    users = result.counts["students"] + result.counts["teachers"]
+    staged = stage_seconds(cluster, api_db, run_id)
+    result.api_users_per_s = users / staged if staged > 0 else None
+    result.measures.append(Measure("first full sync, fake Clever API", seconds, result.records, rss,
+                                   f"extraction {users / staged:,.0f} users/s" if staged > 0 else ""))
+    result.tasks[f"first full sync, API (run {run_id})"] = task_times(cluster, api_db, run_id)
+
+    for database in [f"bench_copy_{students}", csv_db, api_db]:
+        cluster.psql("postgres", f"DROP DATABASE IF EXISTS {database}")
+    shutil.rmtree(WORK / district, ignore_errors=True)
+    return result
+
+
+def machine(cluster: Cluster) -> str:
+    memory_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+    swift = run(["swift", "--version"], capture=True).splitlines()
+    swift_line = next((line for line in swift if "Swift version" in line), swift[0] if swift else "?")
+    return (f"{os.cpu_count()} cores (nproc), {memory_kb / 1024 / 1024:.0f} GB RAM, {platform.system()} "
+            f"{platform.release()}; PostgreSQL {cluster.server_version()} (embedded cluster: shared_buffers=256MB, "
+            f"synchronous_commit=off); {swift_line.strip()}; release build (`swift build -c release`)")
+
+
+def table(results: list[SizeResult]) -> str:
+    lines = ["| students | records | measure | wall (s) | records/s | peak RSS (MB) | × baseline | notes |",
+             "|---:|---:|---|---:|---:|---:|---:|---|"]
+    for result in results:
+        base = result.measures[0].seconds
+        for m in result.measures:
+            rss = f"{m.rss_kb / 1024:.0f}" if m.rss_kb else "–"
+            ratio = "1.00" if m is result.measures[0] else f"{m.seconds / base:.2f}"
+            lines.append(f"| {result.students:,} | {m.records:,} | {m.name} | {m.seconds:.2f} | "
+                         f"{m.records / m.seconds:,.0f} | {rss} | {ratio} | {m.note} |")
+    return "\n".join(lines)
+
+
+def targets(results: list[SizeResult]) -> str:
+    lines = []
+    rss_peak = max((m.rss_kb or 0) for r in results for m in r.measures) / 1024
+    lines.append(f"- peak RSS under {TARGET_RSS_MB} MB at every size: "
+                 f"{'met' if rss_peak < TARGET_RSS_MB else 'MISSED'} (highest {rss_peak:.0f} MB)")
+    for r in results:
+        base = r.measures[0].seconds
+        by = {m.name: m for m in r.measures}
+        full = by["first full sync, CSV"].seconds / base
+        same = by["no-change re-sync, CSV"].seconds / base
+        at = "" if r.students == 1_000_000 else " (the target is set at 1,000,000)"
+        lines.append(f"- N={r.students:,}{at}: full CSV sync {full:.2f}× baseline "
+                     f"({'met' if full <= TARGET_FULL_RATIO else 'MISSED'}, target ≤ {TARGET_FULL_RATIO:g}×); "
+                     f"no-change re-sync {same:.2f}× ({'met' if same <= TARGET_SAME_RATIO else 'MISSED'}, "
+                     f"target ≤ {TARGET_SAME_RATIO:g}×, zero roster rows: met); API extraction "
+                     f"{r.api_users_per_s or 0:,.0f} users/s "
+                     f"({'met' if (r.api_users_per_s or 0) >= TARGET_API_USERS_PER_S else 'MISSED'}, "
+                     f"target ≥ {TARGET_API_USERS_PER_S:,})")
+    return "\n".join(lines)
+
+
+def task_breakdown(results: list[SizeResult]) -> str:
+    lines = []
+    for r in results:
+        for title, tasks in r.tasks.items():
+            lines.append(f"- N={r.students:,}, {title}: " + ", ".join(f"{t} {s:.2f}s" for t, s in tasks))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    wanted = sizes()
+    if not GNU_TIME:
+        fail("GNU time is needed for the peak RSS: apt-get install time")
+    log("building the release binary (swift build -c release --product rostersync --scratch-path .build-release)")
+    run(["swift", "build", "-c", "release", "--product", "rostersync", "--scratch-path", ".build-release"], cwd=ROOT)
+    cluster = Cluster()
+    cluster.start()
+    log(f"embedded cluster in {WORK}/.rostersync, socket {cluster.socket_dir}")
+    results = []
+    for students in wanted:
+        results.append(bench(cluster, students))
+    report = "\n\n".join([
+        f"Run {time.strftime('%Y-%m-%d %H:%M %Z')}, seed {SEED}, as-of {AS_OF}: `benchmarks/run.py "
+        f"{' '.join(str(s) for s in wanted)}`",
+        f"Machine: {machine(cluster)}",
+        table(results),
+        "Records = schools + teachers + students + sections + enrollments rows in the CSV files. "
+        "Ratios are wall time over the baseline of the same size in the same run. "
+        "Peak RSS is the rostersync process's (GNU time -v). API extraction = (students + teachers) / "
+        "the stage phase of the API run (first stage task start to last stage task end, from etl.task_runs).",
+        "Targets:\n\n" + targets(results),
+        "Per-task wall times (etl.task_runs; stage tasks run in parallel):\n\n" + task_breakdown(results),
+    ])
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(report + "\n")
+    print(report)
+    log(f"written to {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
