@@ -36,7 +36,7 @@ public enum PipelineLoader {
         }
         let name = mapping["name"]?.string ?? (file as NSString).deletingPathExtension
         guard let tasksNode = mapping["tasks"], let tasksMapping = tasksNode.mapping, !tasksMapping.isEmpty else {
-            throw PipelineError(file: file, line: line(root!), message: "'tasks' must be a non-empty mapping of task name to task")
+            throw PipelineError(file: file, line: root.flatMap(line), message: "'tasks' must be a non-empty mapping of task name to task")
         }
         var tasks: [TaskDefinition] = []
         for (keyNode, taskNode) in tasksMapping {

@@ -77,25 +77,22 @@ public struct RunLedger: Sendable {
     }
 
     public func run(_ runID: Int64) async throws -> Run? {
-        try await runs(where: "id = \(runID)", limit: 1).first
+        try await runs(id: runID, districtID: nil, limit: 1).first
     }
 
     /// The most recent runs, newest first, optionally of one district.
     public func recent(districtID: String?, limit: Int) async throws -> [Run] {
-        if let districtID {
-            let escaped = districtID.replacingOccurrences(of: "'", with: "''")
-            return try await runs(where: "district_id = '\(escaped)'", limit: limit)
-        }
-        return try await runs(where: "true", limit: limit)
+        try await runs(id: nil, districtID: districtID, limit: limit)
     }
 
-    private func runs(where condition: String, limit: Int) async throws -> [Run] {
+    private func runs(id: Int64?, districtID: String?, limit: Int) async throws -> [Run] {
         let rows = try await connection.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT id, pipeline, district_id, mode, as_of::text, status, message, counts::text, started_at, finished_at
-                    FROM etl.runs WHERE \(condition) ORDER BY id DESC LIMIT \(limit)
-                    """), logger: logger)
+            """
+            SELECT id, pipeline, district_id, mode, as_of::text, status, message, counts::text, started_at, finished_at
+            FROM etl.runs
+            WHERE (\(id)::bigint IS NULL OR id = \(id)) AND (\(districtID)::text IS NULL OR district_id = \(districtID))
+            ORDER BY id DESC LIMIT \(limit)
+            """, logger: logger)
         var result: [Run] = []
         for try await (id, pipeline, district, mode, asOf, status, message, counts, startedAt, finishedAt) in rows.decode(
             (Int64, String, String, String, String, String, String?, String, Date, Date?).self)

@@ -82,14 +82,10 @@ public struct SyncService: Sendable {
                 throw ConfigurationError(
                     "run \(runID) stopped on an empty feed; that guard cannot be overridden. Fix the feed and sync again.")
             }
-            let newer = try await main.query(
-                "SELECT max(id) FROM etl.runs WHERE district_id = \(run.districtID) AND id > \(runID)", logger: logger)
-            for try await id in newer.decode(Int64?.self) {
-                if let id {
-                    throw ConfigurationError(
-                        "run \(id) of district \(run.districtID) is newer than run \(runID); approve refuses stale data. "
-                            + "Sync again (with --allow-mass-changes if the changes are expected).")
-                }
+            if let newer = try await newerRun(than: runID, district: run.districtID, on: main) {
+                throw ConfigurationError(
+                    "run \(newer) of district \(run.districtID) is newer than run \(runID); approve refuses stale data. "
+                        + "Sync again (with --allow-mass-changes if the changes are expected).")
             }
             try await lockDistrict(run.districtID, on: main, logger: logger)
             let settings = try await ensureDistrict(run.districtID, on: main, logger: logger).settings
@@ -221,13 +217,8 @@ public struct SyncService: Sendable {
             let definition = try PipelineLoader.load(contentsOf: configuration.pipelineFile, knownKinds: Self.taskKinds)
             let district = try await ensureDistrict(run.districtID, on: main, logger: logger)
             try await lockDistrict(run.districtID, on: main, logger: logger)
-            let newer = try await main.query(
-                "SELECT max(id) FROM etl.runs WHERE district_id = \(run.districtID) AND id > \(runID) AND status <> 'skipped'",
-                logger: logger)
-            for try await id in newer.decode(Int64?.self) {
-                if let id {
-                    throw ConfigurationError("run \(id) is newer than run \(runID); resuming would apply stale data. Sync again.")
-                }
+            if let newer = try await newerRun(than: runID, district: run.districtID, on: main) {
+                throw ConfigurationError("run \(newer) is newer than run \(runID); resuming would apply stale data. Sync again.")
             }
             var completed = Set<String>()
             let tasks = try await main.query(
@@ -380,6 +371,16 @@ public struct SyncService: Sendable {
             }
         }
         throw LoadError(.query, "district \(id) could not be read back")
+    }
+
+    /// A later run of the district that read the data (a run skipped before its launch date
+    /// read nothing and does not count): approving or resuming an older run would undo it.
+    func newerRun(than runID: Int64, district: String, on connection: PostgresConnection) async throws -> Int64? {
+        let rows = try await connection.query(
+            "SELECT max(id) FROM etl.runs WHERE district_id = \(district) AND id > \(runID) AND status <> 'skipped'",
+            logger: logger)
+        for try await id in rows.decode(Int64?.self) { return id }
+        return nil
     }
 
     /// One run per district at a time: a session advisory lock held by the main connection

@@ -91,6 +91,31 @@ struct SyncRulesTests {
         }
     }
 
+    @Test("A new teacher whose email another account still owns is not created; the owner is kept as is")
+    func teacherEmailOwnedByAnotherAccount() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.execute(
+                """
+                INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{"min_removals_to_block": 100}');
+                INSERT INTO roster.teachers (district_id, email, first_name, last_name, source) VALUES
+                  ('d1', 'shared@example.org', 'Sam', 'One', 'manual'), ('d1', 'SHARED@example.org', 'Sam', 'Two', 'manual');
+                """)
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            // A new teacher with the email of a Clever teacher who stays (T4), under another name.
+            fixture.teachers.append(.init(school: "S1", id: "T9", first: "Zed", last: "Other", email: "dev.patel@example.org"))
+            // A new teacher whose email matches two manual accounts: neither can be adopted.
+            fixture.teachers.append(.init(school: "S1", id: "T10", first: "Sam", last: "New", email: "shared@example.org"))
+            let (first, second) = try await harness.syncTwice(fixture)
+            #expect(second.summary.total == 0)
+            #expect(try await harness.count("roster.teachers", "sis_id IN ('T9', 'T10')") == 0)
+            #expect(try await harness.count("roster.teachers", "source = 'manual'") == 2)
+            #expect(try await database.int("SELECT count(*) FROM staging.rejects WHERE run_id = \(first.runID ?? 0) AND reason = 'duplicate_email' AND record_key IN ('T9', 'T10')") >= 2)
+            #expect(try await database.string("SELECT status || ' ' || email FROM roster.teachers WHERE sis_id = 'T4'") == "active dev.patel@example.org")
+        }
+    }
+
     @Test("A teacher at several schools keeps one account at the primary school; the others are recorded")
     func multiSchoolTeacher() async throws {
         try await TestDatabase.withFresh { database in
