@@ -9,6 +9,24 @@ public enum GradeParser {
     /// The grade for `raw`; nil when the text is empty or not a grade anybody recognises
     /// (the transform then loads the record as ``RosterModel/Grade/other`` with a warning).
     public static func grade(from raw: String) -> Grade? {
+        if let known = exactSpellings[raw] { return known }
+        return parse(raw)
+    }
+
+    /// Clever's own words and plain numbers, which nearly every row uses, resolved once: the
+    /// general parse below allocates several strings per call.
+    private static let exactSpellings: [String: Grade] = {
+        var table: [String: Grade] = [:]
+        let spellings = ["InfantToddler", "Preschool", "PreKindergarten", "TransitionalKindergarten", "Kindergarten",
+                         "PostGraduate", "Ungraded", "Other", "PK", "TK", "K", "KG"]
+            + (1...13).map { String($0) } + (1...9).map { "0\($0)" }
+        for spelling in spellings {
+            if let grade = parse(spelling) { table[spelling] = grade }
+        }
+        return table
+    }()
+
+    private static func parse(_ raw: String) -> Grade? {
         let compact = String(raw.lowercased().unicodeScalars.filter { !$0.properties.isWhitespace })
         guard !compact.isEmpty else { return nil }
         if let word = words[String(compact.unicodeScalars.filter { !separators.contains($0) })] { return word }

@@ -1,3 +1,4 @@
+import Foundation
 import PropertyBased
 import RosterModel
 import RosterTransform
@@ -52,6 +53,35 @@ struct PropertyTests {
             #expect(TextNormalizer.text(once) == once)
             #expect(TextNormalizer.text(text) == once)
             #expect(once.map { !$0.hasPrefix(" ") && !$0.hasSuffix(" ") && !$0.contains("  ") } ?? true)
+        }
+    }
+
+    /// ASCII-heavy text with every ASCII whitespace byte and a little Unicode, so generated
+    /// strings exercise both the byte-level fast path and the Unicode path.
+    static let mixedText = Gen<Character?>.element(of: [
+        "a", "Z", "0", "-", " ", "\t", "\n", "\r", "\u{0B}", "\u{0C}", "\r\n", "\u{1F}", "\u{A0}", "\u{2001}",
+        "\u{85}", "e\u{301}", "\u{E9}",
+    ]).map { $0 ?? "a" }.string(of: 0...10)
+
+    @Test("the fast paths give exactly what the Unicode definitions give")
+    func fastPathsMatchDefinitions() async {
+        await propertyCheck(count: 1000, input: Self.mixedText) { text in
+            // The definitions, written the slow way: NFC, split on White_Space scalars, join with one space.
+            var words: [String] = [], word = String.UnicodeScalarView()
+            for scalar in text.precomposedStringWithCanonicalMapping.unicodeScalars {
+                if scalar.properties.isWhitespace {
+                    if !word.isEmpty { words.append(String(word)); word = .init() }
+                } else {
+                    word.append(scalar)
+                }
+            }
+            if !word.isEmpty { words.append(String(word)) }
+            let expectedText = words.isEmpty ? nil : words.joined(separator: " ")
+            #expect(TextNormalizer.text(text).map { Array($0.unicodeScalars) } == expectedText.map { Array($0.unicodeScalars) })
+
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(TextNormalizer.identifier(text).map { Array($0.unicodeScalars) }
+                    == (trimmed.isEmpty ? nil : Array(trimmed.unicodeScalars)))
         }
     }
 
