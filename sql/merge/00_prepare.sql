@@ -28,53 +28,72 @@ WHERE s.run_id = etl.current_run_id()
 
 ANALYZE staging.section_teachers;
 
--- 1. API feeds refer by Clever id: resolve to SIS ids against this run's own staged rows.
-UPDATE staging.teachers t SET school_sis_id = s.sis_id
-FROM staging.schools s
-WHERE t.run_id = etl.current_run_id() AND s.run_id = t.run_id
-  AND t.school_sis_id IS NULL AND s.clever_id = t.school_clever_id;
+-- 1. API feeds refer by Clever id: resolve to SIS ids against this run's own staged rows. CSV
+--    feeds carry SIS ids and resolve nothing, so the statistics are refreshed only when rows
+--    changed. An enrollment's two references are resolved in one pass: each UPDATE of a row
+--    writes a new version of it, and the enrollments are most of a district's rows.
+DO $$
+DECLARE
+    run bigint := etl.current_run_id();
+    changed bigint;
+    resolved bigint := 0;
+BEGIN
+    UPDATE staging.teachers t SET school_sis_id = s.sis_id
+    FROM staging.schools s
+    WHERE t.run_id = run AND s.run_id = run AND t.school_sis_id IS NULL AND s.clever_id = t.school_clever_id;
+    GET DIAGNOSTICS changed = ROW_COUNT; resolved := resolved + changed;
 
-UPDATE staging.students t SET school_sis_id = s.sis_id
-FROM staging.schools s
-WHERE t.run_id = etl.current_run_id() AND s.run_id = t.run_id
-  AND t.school_sis_id IS NULL AND s.clever_id = t.school_clever_id;
+    UPDATE staging.students t SET school_sis_id = s.sis_id
+    FROM staging.schools s
+    WHERE t.run_id = run AND s.run_id = run AND t.school_sis_id IS NULL AND s.clever_id = t.school_clever_id;
+    GET DIAGNOSTICS changed = ROW_COUNT; resolved := resolved + changed;
 
-UPDATE staging.sections t SET school_sis_id = s.sis_id
-FROM staging.schools s
-WHERE t.run_id = etl.current_run_id() AND s.run_id = t.run_id
-  AND t.school_sis_id IS NULL AND s.clever_id = t.school_clever_id;
+    UPDATE staging.sections t SET school_sis_id = coalesce(t.school_sis_id, r.school_sis_id),
+                                  term_sis_id = coalesce(t.term_sis_id, r.term_sis_id)
+    FROM (SELECT x.seq, sc.sis_id AS school_sis_id, tm.sis_id AS term_sis_id
+          FROM staging.sections x
+          LEFT JOIN staging.schools sc ON sc.run_id = run AND x.school_sis_id IS NULL AND sc.clever_id = x.school_clever_id
+          LEFT JOIN staging.terms tm ON tm.run_id = run AND x.term_sis_id IS NULL AND tm.clever_id = x.term_clever_id
+          WHERE x.run_id = run AND (x.school_sis_id IS NULL OR x.term_sis_id IS NULL)
+            AND (sc.sis_id IS NOT NULL OR tm.sis_id IS NOT NULL)) r
+    WHERE t.run_id = run AND t.seq = r.seq;
+    GET DIAGNOSTICS changed = ROW_COUNT; resolved := resolved + changed;
 
-UPDATE staging.sections t SET term_sis_id = s.sis_id
-FROM staging.terms s
-WHERE t.run_id = etl.current_run_id() AND s.run_id = t.run_id
-  AND t.term_sis_id IS NULL AND s.clever_id = t.term_clever_id;
+    UPDATE staging.section_teachers t SET section_sis_id = coalesce(t.section_sis_id, r.section_sis_id),
+                                          teacher_sis_id = coalesce(t.teacher_sis_id, r.teacher_sis_id)
+    FROM (SELECT x.seq, x.position, sec.sis_id AS section_sis_id, te.sis_id AS teacher_sis_id
+          FROM staging.section_teachers x
+          LEFT JOIN staging.sections sec
+                 ON sec.run_id = run AND x.section_sis_id IS NULL AND sec.clever_id = x.section_clever_id
+          LEFT JOIN (SELECT DISTINCT sis_id, clever_id FROM staging.teachers WHERE run_id = run) te
+                 ON x.teacher_sis_id IS NULL AND te.clever_id = x.teacher_clever_id
+          WHERE x.run_id = run AND (x.section_sis_id IS NULL OR x.teacher_sis_id IS NULL)
+            AND (sec.sis_id IS NOT NULL OR te.sis_id IS NOT NULL)) r
+    WHERE t.run_id = run AND t.seq = r.seq AND t.position = r.position;
+    GET DIAGNOSTICS changed = ROW_COUNT; resolved := resolved + changed;
 
-UPDATE staging.section_teachers t SET section_sis_id = s.sis_id
-FROM staging.sections s
-WHERE t.run_id = etl.current_run_id() AND s.run_id = t.run_id
-  AND t.section_sis_id IS NULL AND s.clever_id = t.section_clever_id;
+    UPDATE staging.enrollments t SET section_sis_id = coalesce(t.section_sis_id, r.section_sis_id),
+                                     student_sis_id = coalesce(t.student_sis_id, r.student_sis_id)
+    FROM (SELECT x.seq, sec.sis_id AS section_sis_id, st.sis_id AS student_sis_id
+          FROM staging.enrollments x
+          LEFT JOIN staging.sections sec
+                 ON sec.run_id = run AND x.section_sis_id IS NULL AND sec.clever_id = x.section_clever_id
+          LEFT JOIN staging.students st
+                 ON st.run_id = run AND x.student_sis_id IS NULL AND st.clever_id = x.student_clever_id
+          WHERE x.run_id = run AND (x.section_sis_id IS NULL OR x.student_sis_id IS NULL)
+            AND (sec.sis_id IS NOT NULL OR st.sis_id IS NOT NULL)) r
+    WHERE t.run_id = run AND t.seq = r.seq;
+    GET DIAGNOSTICS changed = ROW_COUNT; resolved := resolved + changed;
 
-UPDATE staging.section_teachers t SET teacher_sis_id = s.sis_id
-FROM (SELECT DISTINCT sis_id, clever_id FROM staging.teachers WHERE run_id = etl.current_run_id()) s
-WHERE t.run_id = etl.current_run_id()
-  AND t.teacher_sis_id IS NULL AND s.clever_id = t.teacher_clever_id;
-
-UPDATE staging.enrollments t SET section_sis_id = s.sis_id
-FROM staging.sections s
-WHERE t.run_id = etl.current_run_id() AND s.run_id = t.run_id
-  AND t.section_sis_id IS NULL AND s.clever_id = t.section_clever_id;
-
-UPDATE staging.enrollments t SET student_sis_id = s.sis_id
-FROM staging.students s
-WHERE t.run_id = etl.current_run_id() AND s.run_id = t.run_id
-  AND t.student_sis_id IS NULL AND s.clever_id = t.student_clever_id;
-
--- API runs have just filled in the SIS ids the joins below use: refresh those statistics.
-ANALYZE staging.teachers;
-ANALYZE staging.students;
-ANALYZE staging.sections;
-ANALYZE staging.section_teachers;
-ANALYZE staging.enrollments;
+    IF resolved > 0 THEN
+        ANALYZE staging.teachers;
+        ANALYZE staging.students;
+        ANALYZE staging.sections;
+        ANALYZE staging.section_teachers;
+        ANALYZE staging.enrollments;
+    END IF;
+END
+$$;
 
 -- 2. The same SIS id twice in one feed: the first row wins, the others are rejected.
 --    (Teachers are the exception: one row per school is how Clever lists a teacher at several schools.)
@@ -143,12 +162,17 @@ WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL AND d.id = etl.curr
     OR EXISTS (SELECT 1 FROM staging.schools x WHERE x.run_id = s.run_id AND x.sis_id = s.school_sis_id
                AND x.excluded = 'filtered_out'));
 
+-- (One statement per reference, not an OR of two: each becomes a join the planner can hash,
+-- and one with nothing filtered out does not read the enrollments at all.)
 UPDATE staging.enrollments e SET excluded = 'filtered_out'
 WHERE e.run_id = etl.current_run_id() AND e.excluded IS NULL
-  AND (EXISTS (SELECT 1 FROM staging.sections x WHERE x.run_id = e.run_id AND x.sis_id = e.section_sis_id
-               AND x.excluded = 'filtered_out')
-    OR EXISTS (SELECT 1 FROM staging.students x WHERE x.run_id = e.run_id AND x.sis_id = e.student_sis_id
-               AND x.excluded = 'filtered_out'));
+  AND EXISTS (SELECT 1 FROM staging.sections x WHERE x.run_id = e.run_id AND x.sis_id = e.section_sis_id
+              AND x.excluded = 'filtered_out');
+
+UPDATE staging.enrollments e SET excluded = 'filtered_out'
+WHERE e.run_id = etl.current_run_id() AND e.excluded IS NULL
+  AND EXISTS (SELECT 1 FROM staging.students x WHERE x.run_id = e.run_id AND x.sis_id = e.student_sis_id
+              AND x.excluded = 'filtered_out');
 
 UPDATE staging.section_teachers e SET excluded = 'filtered_out'
 WHERE e.run_id = etl.current_run_id() AND e.excluded IS NULL
@@ -275,13 +299,26 @@ SELECT etl.current_run_id(), 'section_teacher', source_ref, section_sis_id, excl
        || coalesce(section_sis_id, '(unknown)') || ' is not a loaded teacher or section'
 FROM bad;
 
+-- Enrollments: the section, then the student (two anti-joins rather than one OR; see step 3).
 WITH bad AS (
     UPDATE staging.enrollments s SET excluded = 'unknown_reference'
     WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL
-      AND (NOT EXISTS (SELECT 1 FROM staging.sections x WHERE x.run_id = s.run_id AND x.sis_id = s.section_sis_id
-                       AND x.excluded IS NULL)
-        OR NOT EXISTS (SELECT 1 FROM staging.students x WHERE x.run_id = s.run_id AND x.sis_id = s.student_sis_id
-                       AND x.excluded IS NULL))
+      AND NOT EXISTS (SELECT 1 FROM staging.sections x WHERE x.run_id = s.run_id AND x.sis_id = s.section_sis_id
+                      AND x.excluded IS NULL)
+    RETURNING s.source_ref, s.section_sis_id, s.student_sis_id, s.section_clever_id, s.student_clever_id)
+INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
+SELECT etl.current_run_id(), 'enrollment', source_ref,
+       coalesce(section_sis_id, section_clever_id) || '/' || coalesce(student_sis_id, student_clever_id),
+       'unknown_reference', 'rejected',
+       'student ' || coalesce(student_sis_id, student_clever_id, '(empty)') || ' or section '
+       || coalesce(section_sis_id, section_clever_id, '(empty)') || ' is not a loaded student or section'
+FROM bad;
+
+WITH bad AS (
+    UPDATE staging.enrollments s SET excluded = 'unknown_reference'
+    WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL
+      AND NOT EXISTS (SELECT 1 FROM staging.students x WHERE x.run_id = s.run_id AND x.sis_id = s.student_sis_id
+                      AND x.excluded IS NULL)
     RETURNING s.source_ref, s.section_sis_id, s.student_sis_id, s.section_clever_id, s.student_clever_id)
 INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
 SELECT etl.current_run_id(), 'enrollment', source_ref,

@@ -46,6 +46,7 @@ WITH created AS (
     FROM feed_students f
     WHERE NOT EXISTS (SELECT 1 FROM roster.students r WHERE r.district_id = etl.current_district_id()
                       AND r.source = 'clever' AND r.sis_id = f.sis_id)
+    ORDER BY f.sis_id  -- key order: see 08_enrollments.sql
     RETURNING id, sis_id, grade, can_login)
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
 SELECT etl.current_run_id(), etl.current_district_id(), 'student', id::text, 'create',

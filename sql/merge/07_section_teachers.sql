@@ -34,6 +34,7 @@ WITH changed AS (
     INSERT INTO roster.section_teachers AS x (section_id, teacher_id, district_id, is_primary, source)
     SELECT f.section_id, f.teacher_id, etl.current_district_id(), f.is_primary, 'clever'
     FROM feed_section_teachers f
+    ORDER BY f.section_id, f.teacher_id  -- key order: see 08_enrollments.sql
     ON CONFLICT (section_id, teacher_id) DO UPDATE SET is_primary = EXCLUDED.is_primary, source = 'clever'
     WHERE (x.is_primary, x.source) IS DISTINCT FROM (EXCLUDED.is_primary, 'clever')
     RETURNING x.section_id, x.teacher_id, x.is_primary, (x.xmax = 0) AS inserted)

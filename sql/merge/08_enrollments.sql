@@ -31,6 +31,9 @@ WITH created AS (
     FROM feed_enrollments f
     WHERE NOT EXISTS (SELECT 1 FROM roster.enrollments x
                       WHERE x.section_id = f.section_id AND x.student_id = f.student_id)
+    -- In key order, new entries append to the primary key's right edge instead of landing on
+    -- random pages of an index larger than the buffer cache (a first sync of a large district).
+    ORDER BY f.section_id, f.student_id
     RETURNING section_id, student_id)
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
 SELECT etl.current_run_id(), etl.current_district_id(), 'enrollment', section_id || ':' || student_id, 'create',
