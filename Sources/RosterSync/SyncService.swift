@@ -95,6 +95,15 @@ public struct SyncService: Sendable {
             let outcome = try await database.withConnection(logger: logger) { connection in
                 try await Stager.prepare(connection, logger: logger)
                 try await Merger.bind(connection, runID: runID, districtID: run.districtID, asOf: run.asOf, logger: logger)
+                // Approve merges with the removal share lifted, so the staged rows must still be
+                // there: rows deleted by hand (or lost) since the run stopped would otherwise read
+                // as a district that left, and archive it.
+                let empty = try await merger.emptyFeeds(on: connection)
+                if !empty.isEmpty {
+                    throw ConfigurationError(
+                        "run \(runID)'s staged rows are no longer complete (\(empty.joined(separator: "; "))); "
+                            + "approve refuses. Sync again (with --allow-mass-changes if the changes are expected).")
+                }
                 return try await database.withConnection(logger: logger) { export in
                     try await Stager.prepare(export, logger: logger)
                     return try await merger.merge(

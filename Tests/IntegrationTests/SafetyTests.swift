@@ -80,6 +80,29 @@ struct SafetyTests {
         }
     }
 
+    @Test("approve refuses a blocked run whose staged rows were deleted since, and changes nothing")
+    func approveRefusesMissingStaging() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = Self.bigger()
+            _ = try await harness.sync(full)
+            var truncated = full
+            for index in 40...100 { truncated.removeStudent("ST\(index)") }
+            let blocked = try await harness.sync(truncated)
+            #expect(blocked.status == .blocked)
+            let before = try await Self.snapshot(database)
+            // Someone cleans up staging by hand before the run is reviewed.
+            try await database.execute("DELETE FROM staging.students WHERE run_id = \(blocked.runID ?? 0)")
+            let error = await #expect(throws: ConfigurationError.self) {
+                _ = try await SyncService(logger: TestDatabase.logger).approve(
+                    runID: blocked.runID ?? 0, database: database, sql: TestDatabase.sql)
+            }
+            #expect(error?.description.contains("no longer complete") == true, "\(String(describing: error))")
+            #expect(try await Self.snapshot(database) == before)
+            #expect(try await harness.count("roster.students", "status = 'archived'") == 0)
+        }
+    }
+
     @Test("An empty feed (every student rejected) stops before the merge, and no override lifts it")
     func emptyFeedGuard() async throws {
         try await TestDatabase.withFresh { database in
