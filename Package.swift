@@ -90,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "rostersync",
             dependencies: [
-                "RosterSync", "FakeClever", "PostgresLoad", "RosterModel", "Pipeline",
+                "RosterSync", "FakeClever", "PostgresLoad", "RosterModel", "Pipeline", "CleverExtract", "RosterTransform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

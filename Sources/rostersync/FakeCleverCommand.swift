@@ -8,7 +8,7 @@ struct FakeCleverCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fake-clever",
         abstract: "Serve or generate a fake Clever district on this machine (tests, demo, benchmarks).",
-        subcommands: [Generate.self, Serve.self])
+        subcommands: [Generate.self, Serve.self, Pull.self])
 }
 
 extension FakeCleverCommand {
