@@ -84,6 +84,64 @@ struct APIMappingTests {
         #expect(error?.code == .malformedResponse)
     }
 
+    @Test("JSON details: escapes, surrogate pairs, nulls, and unknown keys of every type skipped")
+    func jsonDetails() throws {
+        let json = #"""
+            {"extra": [1, -2.5e+3, 0, true, false, null, {"a": [{}, []]}, "x\"y\u00e9"], "data": [
+              {"uri": "/v3.0/users/u\u0031", "data": {"id": "u1", "email": null, "unknown": {"deep": [0.1, 1E5, -0]},
+                "name": {"first": "Jos\u00e9 \ud83d\ude00 Zo\u00EB", "middle": null, "last": "O\"Brien\\\/ Nguyễn"},
+                "roles": {"student": {"sis_id": "7", "schools": ["s\/2", "s3"], "grade": "3", "dob": null},
+                          "teacher": null}}}
+            ] , "links" : null }
+            """#
+        let (batch, next) = try map(.students, json)
+        #expect(next == nil)
+        guard case .student(let student) = batch.records.first, batch.records.count == 1 else {
+            Issue.record("expected one student")
+            return
+        }
+        #expect(student.firstName == "José 😀 Zoë")
+        #expect(student.lastName == "O\"Brien\\/ Nguyễn")
+        #expect(student.middleName == nil)
+        #expect(student.email == nil)
+        #expect(student.school == .clever("s/2"))
+        #expect(student.dateOfBirth == nil)
+        #expect(student.source == .api("users", id: "u1"))
+    }
+
+    @Test("not JSON, or JSON of the wrong shape: a malformed response that says where", arguments: [
+        (#"{"data": []} x"#, "invalid or truncated JSON"),
+        (#"{"data": [],}"#, "invalid or truncated JSON"),
+        (#"{"data": [], "n": 01}"#, "invalid or truncated JSON"),
+        (#"{"data": [], "n": 1.}"#, "invalid or truncated JSON"),
+        (#"{"data": [], "s": "\x"}"#, "invalid or truncated JSON"),
+        (#"{"data": [], "s": "\ud83d"}"#, "invalid or truncated JSON"),
+        ("{\"data\": [], \"s\": \"a\u{01}b\"}", "invalid or truncated JSON"),
+        (#"{"data": [], "t": tru}"#, "invalid or truncated JSON"),
+        (#"{"data": [{"data": {"school": "s"}, "uri": "/v3.0/sections/x"}]}"#, "missing data.0.data.id"),
+        (#"{"data": [{"data": {"id": 5, "school": "s"}}]}"#, "unexpected value at data.0.data.id"),
+        (#"{"data": [{"data": {"id": "a", "school": "s", "students": ["a", null]}}]}"#,
+         "unexpected value at data.0.data.students.1"),
+        (#"{"data": {}}"#, "unexpected value at data"),
+        (#"{"data": [{"data": {"id": "a", "school": "s"}}], "links": [{"rel": "next"}]}"#, "missing links.0.uri"),
+    ])
+    func malformedDetail(json: String, detail: String) {
+        let error = #expect(throws: ExtractError.self) { try map(.sections, json) }
+        #expect(error?.code == .malformedResponse)
+        #expect(error?.message.contains("(\(detail))") == true, "\(error?.message ?? "")")
+    }
+
+    @Test("invalid UTF-8 in a string is malformed, not repaired")
+    func invalidUTF8() {
+        var body = Data(#"{"data": [{"data": {"id": "a"#.utf8)
+        body.append(contentsOf: [0xFF, 0xFE])
+        body.append(contentsOf: Data(#"", "school": "s"}}]}"#.utf8))
+        let error = #expect(throws: ExtractError.self) {
+            try PageMapper(feed: .sections, endpoint: "GET /v3.0/test").map(body)
+        }
+        #expect(error?.code == .malformedResponse)
+    }
+
     @Test("Retry-After in seconds or as an HTTP date, else X-RateLimit-Reset, capped")
     func rateLimitWaits() throws {
         let policy = RetryPolicy(

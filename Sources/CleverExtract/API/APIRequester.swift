@@ -23,8 +23,8 @@ struct APIRequester: Sendable {
         "GET \(url.path)" + (url.query.map { "?\($0)" } ?? "")
     }
 
-    /// The body of a 2xx answer.
-    func get(_ url: URL, page: Int) async throws -> Data {
+    /// The body of a 2xx answer, as received: pages are read in place, not copied into `Data`.
+    func get(_ url: URL, page: Int) async throws -> ByteBuffer {
         let endpoint = Self.endpoint(url)
         var logger = logger
         logger[metadataKey: "clever.endpoint"] = "\(endpoint)"
@@ -69,7 +69,7 @@ struct APIRequester: Sendable {
 
             switch status.code {
             case 200..<300:
-                return Data(body.readableBytesView)
+                return body
             case 401, 403:
                 throw ExtractError.unauthorized(endpoint: endpoint, status: Int(status.code))
             case 429, 500...599:

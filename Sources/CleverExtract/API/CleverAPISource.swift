@@ -1,6 +1,7 @@
 public import AsyncHTTPClient
 import Foundation
 public import Logging
+import NIOCore
 
 /// Reads a district from Clever's Data API v3.0.
 ///
@@ -44,16 +45,16 @@ public struct CleverAPISource: RosterSource {
         }
         let url = try url(path: "/v3.0/districts", query: [URLQueryItem(name: "limit", value: "1")])
         let body = try await requester.get(url, page: 1)
-        do {
-            let page = try JSONDecoder().decode(Clever.Page<Clever.District>.self, from: body)
+        let read = body.withUnsafeReadableBytes { bytes in
+            Result { () throws(JSONReader.Error) in try Clever.Page<Clever.District>.read(bytes) }
+        }
+        switch read {
+        case .success(let page):
             if let uri = page.data.first?.uri, !uri.contains("/districts/") {
                 throw ExtractError.malformed(endpoint: APIRequester.endpoint(url), "an object of another type (\(uri))")
             }
-        } catch let error as ExtractError {
-            throw error
-        } catch {
-            throw ExtractError.malformed(
-                endpoint: APIRequester.endpoint(url), PageMapper.describe(error), cause: error)
+        case .failure(let error):
+            throw ExtractError.malformed(endpoint: APIRequester.endpoint(url), error.detail, cause: error)
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 
 /// Walks one feed's pages by `links` rel=next, one page per `next()` call, so a page is fetched
 /// only when the consumer wants it and memory holds one page at a time.
@@ -26,7 +27,10 @@ actor PageCursor {
             page += 1
             let body = try await requester.get(url, page: page)
             let mapper = PageMapper(feed: mapper.feed, endpoint: APIRequester.endpoint(url))
-            let (batch, next) = try mapper.map(body)
+            let mapped = body.withUnsafeReadableBytes { bytes in
+                Result { () throws(ExtractError) in try mapper.map(bytes) }
+            }
+            let (batch, next) = try mapped.get()
             nextURL = try next.map { try resolve($0, from: url) }
             if let nextURL, seen.contains(Self.key(nextURL)) {
                 throw ExtractError(
