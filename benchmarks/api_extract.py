@@ -8,7 +8,7 @@ the students and teachers feeds. Runs are interleaved round by round, so several
 
     benchmarks/api_extract.py                                   # .build-release binary, 100k and 1M
     benchmarks/api_extract.py --sizes 100000 --rounds 3 /tmp/before/rostersync .build-release/release/rostersync
-    benchmarks/api_extract.py --pull-args "--feed sections --feed enrollments"
+    benchmarks/api_extract.py --pull-args="--feed sections --feed enrollments"   # or --pull-args=--transform
 
 Each binary serves and pulls with itself; --server BINARY pins the server side instead, to
 separate client gains from server gains. Prints users/s per binary, size and round, and the
