@@ -31,6 +31,31 @@ struct SyncRulesTests {
         }
     }
 
+    @Test("A membership cannot point across districts (identity is per district): the schema refuses it")
+    func membershipsStayInTheirDistrict() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            _ = try await harness.sync(.small())
+            try await database.execute(
+                """
+                INSERT INTO roster.districts (id, name) VALUES ('d2', 'Other');
+                INSERT INTO roster.students (district_id, sis_id, source) VALUES ('d2', 'OTHER1', 'manual');
+                INSERT INTO roster.teachers (district_id, sis_id, email, source) VALUES ('d2', 'OTHERT', 'o@d2.org', 'manual');
+                """)
+            let section = "(SELECT id FROM roster.sections WHERE sis_id = 'SEC1')"
+            for (what, sql) in [
+                ("student", "INSERT INTO roster.enrollments (section_id, student_id, district_id, source) SELECT \(section), id, 'd1', 'manual' FROM roster.students WHERE sis_id = 'OTHER1'"),
+                ("student as d2", "INSERT INTO roster.enrollments (section_id, student_id, district_id, source) SELECT \(section), id, 'd2', 'manual' FROM roster.students WHERE sis_id = 'OTHER1'"),
+                ("teacher", "INSERT INTO roster.section_teachers (section_id, teacher_id, district_id, source) SELECT \(section), id, 'd1', 'manual' FROM roster.teachers WHERE sis_id = 'OTHERT'"),
+            ] {
+                let error = await #expect(throws: (any Error).self, "a \(what) of another district") { try await database.execute(sql) }
+                // Refused by the composite foreign key, not by some other constraint.
+                #expect(error.map { String(reflecting: $0).contains("_fkey") } == true, "\(what): \(String(reflecting: error))")
+            }
+            #expect(try await harness.count("roster.enrollments") == 41)
+        }
+    }
+
     @Test("A teacher who leaves is suspended by the sync and reactivated on return; an admin's suspension stays")
     func teacherSuspension() async throws {
         try await TestDatabase.withFresh { database in
