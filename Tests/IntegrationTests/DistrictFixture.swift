@@ -2,7 +2,7 @@ import Foundation
 
 /// A small district in Clever's SFTP CSV format, built in code so each test says exactly what
 /// changed between two nights.
-struct DistrictFixture {
+struct DistrictFixture: Sendable {
     struct School { var id: String; var name: String; var low = "PreKindergarten"; var high = "5" }
     struct Teacher { var school: String; var id: String; var first: String; var last: String; var email: String? }
     struct Student {

@@ -38,6 +38,10 @@ SELECT etl.current_run_id(), etl.current_district_id(), 'student', id::text,
        CASE WHEN old ->> 'status' = 'archived' THEN 'restore' ELSE 'update' END, etl.jsonb_diff(old, new)
 FROM changed;
 
+-- Foreign keys checked for the whole set, not once per row (see migration 0007).
+SELECT etl.begin_bulk_insert('roster.students', 'roster.change_log');
+SELECT etl.hold_references('roster.schools', 'feed_students', 'school_id');
+
 WITH created AS (
     INSERT INTO roster.students (district_id, school_id, sis_id, clever_id, email, first_name, middle_name, last_name,
                                  grade, grade_rank, dob, student_number, state_id, can_login)
@@ -52,6 +56,8 @@ INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, d
 SELECT etl.current_run_id(), etl.current_district_id(), 'student', id::text, 'create',
        jsonb_build_object('sis_id', sis_id, 'grade', grade, 'can_login', can_login)
 FROM created;
+
+SELECT etl.end_bulk_insert();
 
 WITH gone AS (
     UPDATE roster.students r

@@ -47,6 +47,11 @@ SELECT etl.current_run_id(), etl.current_district_id(), 'section', id::text,
                                         ELSE jsonb_build_object('reason', status_reason) END
 FROM changed;
 
+-- Foreign keys checked for the whole set, not once per row (see migration 0007).
+SELECT etl.begin_bulk_insert('roster.sections', 'roster.change_log');
+SELECT etl.hold_references('roster.schools', 'feed_sections', 'school_id');
+SELECT etl.hold_references('roster.terms', 'feed_sections', 'term_id');
+
 WITH created AS (
     INSERT INTO roster.sections (district_id, school_id, term_id, sis_id, clever_id, name, section_number, grade,
                                  subject, course_name, course_number, period, status, status_reason, archived_at)
@@ -61,6 +66,8 @@ INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, d
 SELECT etl.current_run_id(), etl.current_district_id(), 'section', id::text, 'create',
        jsonb_build_object('sis_id', sis_id, 'name', name, 'status', status)
 FROM created;
+
+SELECT etl.end_bulk_insert();
 
 WITH gone AS (
     UPDATE roster.sections r

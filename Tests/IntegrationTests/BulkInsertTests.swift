@@ -1,0 +1,154 @@
+import Foundation
+import PostgresLoad
+import PostgresNIO
+import RosterSync
+import Testing
+
+/// The merge checks foreign keys once per step instead of once per row when it may
+/// (migration 0007). These pin down when it may not, and that it keeps what the per-row
+/// checks promised: nothing points at a row another session deleted.
+@Suite("Bulk inserts", .serialized)
+struct BulkInsertTests {
+    /// The small district plus a student in no section (a row another session can delete).
+    static func district() -> DistrictFixture {
+        var district = DistrictFixture.small()
+        district.students.append(
+            .init(school: "S1", id: "ST21", first: "Kid21", last: "Family21", grade: "3", email: "kid21@example.org"))
+        return district
+    }
+
+    /// What `etl.begin_bulk_insert` answers for `table` in district d1 (then rolled back).
+    static func bulkAllowed(_ database: DatabaseTarget, _ table: String) async throws -> Bool? {
+        try await database.withConnection(logger: TestDatabase.logger) { connection in
+            try await connection.query("BEGIN", logger: TestDatabase.logger)
+            try await connection.query("SET LOCAL rostersync.district_id = 'd1'", logger: TestDatabase.logger)
+            let rows = try await connection.query(
+                PostgresQuery(unsafeSQL: "SELECT etl.begin_bulk_insert('\(table)')"), logger: TestDatabase.logger)
+            var answer: Bool?
+            for try await allowed in rows.decode(Bool.self) { answer = allowed }
+            try await connection.query("ROLLBACK", logger: TestDatabase.logger)
+            return answer
+        }
+    }
+
+    @Test("A role that may not skip per-row checks syncs the same roster, checked row by row")
+    func unprivilegedRoleFallsBack() async throws {
+        let admin = try await TestDatabase.server()
+        let role = "rs_plain_\(UInt32.random(in: 0...UInt32.max))"
+        try await admin.execute("CREATE ROLE \(role) LOGIN NOSUPERUSER PASSWORD '\(role)'")
+        do {
+            try await TestDatabase.withFresh(migrate: false) { database in
+                try await database.execute("ALTER DATABASE \(database.configuration.database ?? "") OWNER TO \(role)")
+                var plain = database
+                plain.configuration.username = role
+                plain.configuration.password = role
+                try await plain.withConnection(logger: TestDatabase.logger) { connection in
+                    try await Migrator(directory: TestDatabase.sql).migrate(on: connection, logger: TestDatabase.logger)
+                }
+                #expect(try await plain.string("SELECT rolsuper FROM pg_roles WHERE rolname = current_user") == "false")
+                #expect(try await Self.bulkAllowed(plain, "roster.enrollments") == false)
+
+                let harness = SyncHarness(database: plain)
+                let district = Self.district()
+                let report = try await harness.sync(district)
+                #expect(report.status == .succeeded)
+                #expect(report.summary.count(.enrollment, "create") == district.enrollments.count)
+                #expect(report.summary.count(.student, "create") == district.students.count)
+                #expect(try await harness.count("roster.enrollments") == district.enrollments.count)
+                #expect(try await harness.sync(district).summary.total == 0)
+            }
+        } catch {
+            try? await admin.execute("DROP ROLE IF EXISTS \(role)")
+            throw error
+        }
+        try await admin.execute("DROP ROLE IF EXISTS \(role)")
+    }
+
+    @Test("A trigger of the platform's own on a roster table still fires for every row the sync inserts")
+    func ownTriggersStillFire() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.execute(
+                """
+                INSERT INTO roster.districts (id, name) VALUES ('d1', 'District 1');
+                CREATE TABLE public.enrollment_audit (section_id bigint, student_id bigint);
+                CREATE FUNCTION public.audit_enrollment() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN INSERT INTO public.enrollment_audit VALUES (NEW.section_id, NEW.student_id); RETURN NEW; END $$;
+                CREATE TRIGGER audit AFTER INSERT ON roster.enrollments FOR EACH ROW EXECUTE FUNCTION public.audit_enrollment();
+                """)
+            #expect(try await Self.bulkAllowed(database, "roster.enrollments") == false)
+            // Students have no trigger of their own: their insert may skip the per-row checks.
+            #expect(try await Self.bulkAllowed(database, "roster.students") == true)
+
+            let district = Self.district()
+            let report = try await SyncHarness(database: database).sync(district)
+            #expect(report.status == .succeeded)
+            #expect(try await database.int("SELECT count(*) FROM public.enrollment_audit") == district.enrollments.count)
+            #expect(
+                try await database.int(
+                    "SELECT count(*) FROM roster.enrollments JOIN public.enrollment_audit USING (section_id, student_id)")
+                    == district.enrollments.count)
+        }
+    }
+
+    @Test("An enrollment listed twice in the feed is created once; listing it twice again changes nothing")
+    func duplicateEnrollmentsLoadOnce() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var district = Self.district()
+            let distinct = district.enrollments.count
+            district.enrollments.append(("SEC1", "ST1"))
+            district.enrollments.append(("SEC4", "ST20"))
+            let (first, second) = try await harness.syncTwice(district)
+            #expect(first.status == .succeeded)
+            #expect(first.summary.count(.enrollment, "create") == distinct)
+            #expect(try await harness.count("roster.enrollments") == distinct)
+            #expect(second.summary.total == 0)
+        }
+    }
+
+    @Test("A student deleted by another session while the merge enrolls them stops the run; nothing dangles")
+    func concurrentDeleteStopsTheRun() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var district = Self.district()
+            _ = try await harness.sync(district)
+            let enrollmentsBefore = try await harness.count("roster.enrollments")
+            let student = try await database.int(
+                "SELECT id FROM roster.students WHERE district_id = 'd1' AND sis_id = 'ST21'")
+            // The next night enrolls ST21. Meanwhile the platform deletes ST21 and has not committed yet.
+            district.enrollments.append(("SEC3", "ST21"))
+            let nextNight = district
+            try await database.withConnection(logger: TestDatabase.logger) { other in
+                try await other.query("BEGIN", logger: TestDatabase.logger)
+                try await other.query(
+                    "DELETE FROM roster.students WHERE id = \(student)", logger: TestDatabase.logger)
+                async let night = harness.sync(nextNight)
+                // The merge reaches the student's row and waits for the delete's lock.
+                var waited = 0
+                while try await database.int(
+                    """
+                    SELECT count(*) FROM pg_stat_activity
+                    WHERE datname = current_database() AND wait_event_type = 'Lock'
+                    """) == 0
+                {
+                    waited += 1
+                    if waited > 600 { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(waited <= 600, "the merge never waited for the other session's delete")
+                try await other.query("COMMIT", logger: TestDatabase.logger)
+                let report = try await night
+                #expect(report.status == .failed)
+                #expect(report.exitCode == 1)
+                #expect(report.message.contains("sql/merge/08_enrollments"))
+            }
+            #expect(try await harness.count("roster.enrollments") == enrollmentsBefore)
+            #expect(
+                try await database.int(
+                    """
+                    SELECT count(*) FROM roster.enrollments e
+                    WHERE NOT EXISTS (SELECT 1 FROM roster.students s WHERE s.id = e.student_id)
+                    """) == 0)
+        }
+    }
+}
