@@ -12,6 +12,8 @@ so the developers' ./.rostersync is never touched), and for every size N measure
 
   baseline   psql \\copy of the five generated CSV files into plain unindexed text tables
   csv-full   the first full sync from CSV into a fresh database
+  floor      the rows that sync created, plain INSERT into empty indexed copies of the roster
+             tables (no foreign keys, no logic), rolled back: what the schema itself costs to write
   api-full   the first full sync from the fake Clever API (fake-clever serve on loopback)
   api-pull   API extraction alone: fake-clever pull of students and teachers (no database)
   csv-same   a re-sync of the same CSV files (must write zero roster rows: checked, fails loudly)
@@ -174,6 +176,32 @@ def baseline(cluster: Cluster, database: str, folder: Path) -> float:
     return seconds
 
 
+FLOOR_TABLES = ["schools", "terms", "teachers", "students", "sections", "section_teachers", "enrollments",
+                "change_log"]
+
+
+def write_floor(cluster: Cluster, database: str) -> float:
+    """What PostgreSQL needs just to write a first sync's roster: the rows it created, plain INSERT
+    into empty copies of the roster tables with their indexes (no foreign keys, no logic), and the
+    change log, in one transaction that is rolled back. A first sync can do no better than this
+    after staging, so its ratio says how much of the gap to the baseline is the schema's own."""
+    statements = ["BEGIN;", "CREATE SCHEMA bench_floor;"]
+    for table in FLOOR_TABLES:
+        statements.append(f"CREATE TABLE bench_floor.{table} (LIKE roster.{table} INCLUDING DEFAULTS "
+                          "INCLUDING INDEXES INCLUDING CONSTRAINTS);")
+    statements.append("\\timing on")
+    for table in FLOOR_TABLES:
+        order = "ORDER BY section_id, student_id" if table == "enrollments" else "ORDER BY 1"
+        statements.append(f"INSERT INTO bench_floor.{table} SELECT * FROM roster.{table} {order};")
+    statements += ["\\timing off", "ROLLBACK;"]
+    script = WORK / "floor.psql"
+    script.write_text("\n".join(statements) + "\n")
+    output = run(["psql", "-h", cluster.socket_dir, "-U", cluster.user, "-d", database, "-X", "-q",
+                  "-v", "ON_ERROR_STOP=1", "-f", str(script)], capture=True)
+    # Only the inserts are timed (psql's \\timing), not creating the empty tables.
+    return sum(float(ms) for ms in re.findall(r"Time: ([0-9.]+) ms", output)) / 1000
+
+
 def sync_args(cluster: Cluster, database: str, district: str) -> list[str]:
     return [str(BINARY), "sync", "--database-url", cluster.url(database), "--sql-dir", str(ROOT / "sql"),
             "--log-format", "json", "--log-level", "warning",
@@ -254,6 +282,10 @@ def bench(cluster: Cluster, students: int) -> SizeResult:
     seconds, rss, run_id = sync(cluster, csv_db, district, ["--csv", str(night1)])
     result.measures.append(Measure("first full sync, CSV", seconds, result.records, rss))
     result.tasks[f"first full sync, CSV (run {run_id})"] = task_times(cluster, csv_db, run_id)
+    log(f"N={students}: write floor (the same roster rows, plain INSERT into empty indexed copies)")
+    floor = write_floor(cluster, csv_db)
+    result.measures.append(Measure("floor: the roster's rows alone, plain INSERT", floor, result.records, None,
+                                   "not a sync: see the README"))
 
     log(f"N={students}: no-change re-sync from CSV")
     seconds, rss, run_id = sync(cluster, csv_db, district, ["--csv", str(night1)])

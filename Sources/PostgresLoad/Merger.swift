@@ -163,9 +163,8 @@ public struct Merger: Sendable {
                 logger.debug("merge step", metadata: ["etl.step": "\(step.name)"])
                 try await run(step, on: connection)
             }
-            let summary = try await summary(on: connection, runID: runID)
-            let removals = try await removalCounts(on: connection, runID: runID)
-                .filter { $0.value >= safety.minRemovalsToBlock }
+            let (summary, allRemovals) = try await summary(on: connection, runID: runID)
+            let removals = allRemovals.filter { $0.value >= safety.minRemovalsToBlock }
             // The share's base is the roster before this run. The other connection still sees
             // exactly that (this transaction has not committed, and the district lock keeps other
             // runs out), so it is counted only when there is a removal count to weigh.
@@ -246,30 +245,25 @@ public struct Merger: Sendable {
         return counts
     }
 
-    /// Suspensions, archives and removals per entity; sections archived because their term
-    /// ended are the calendar, not a shrinking feed, and do not count.
-    private func removalCounts(on connection: PostgresConnection, runID: Int64) async throws -> [String: Int] {
+    /// The run's changes per entity and action, and its suspensions, archives and removals per
+    /// entity for the safety check: one pass over the change log (six million rows on a first
+    /// sync of a million students). Sections archived because their term ended are the calendar,
+    /// not a shrinking feed, and do not count as removals.
+    private func summary(on connection: PostgresConnection, runID: Int64) async throws -> (Summary, [String: Int]) {
         let rows = try await connection.query(
             """
-            SELECT entity, count(*) FROM roster.change_log
-            WHERE run_id = \(runID) AND action IN ('suspend', 'archive', 'remove')
-              AND coalesce(details ->> 'reason', '') <> 'term_ended'
-            GROUP BY entity
+            SELECT entity, action, count(*),
+                   count(*) FILTER (WHERE action IN ('suspend', 'archive', 'remove')
+                                      AND coalesce(details ->> 'reason', '') <> 'term_ended')
+            FROM roster.change_log WHERE run_id = \(runID) GROUP BY entity, action
             """, logger: logger)
-        var counts: [String: Int] = [:]
-        for try await (entity, count) in rows.decode((String, Int).self) { counts[entity] = count }
-        return counts
-    }
-
-    private func summary(on connection: PostgresConnection, runID: Int64) async throws -> Summary {
-        let rows = try await connection.query(
-            "SELECT entity, action, count(*) FROM roster.change_log WHERE run_id = \(runID) GROUP BY entity, action",
-            logger: logger)
         var summary = Summary()
-        for try await (entity, action, count) in rows.decode((String, String, Int).self) {
+        var removals: [String: Int] = [:]
+        for try await (entity, action, count, removed) in rows.decode((String, String, Int, Int).self) {
             summary.counts[entity, default: [:]][action] = count
+            if removed > 0 { removals[entity, default: 0] += removed }
         }
-        return summary
+        return (summary, removals)
     }
 
     /// Streams the run's uncommitted change log into `staging.changes` over the second
