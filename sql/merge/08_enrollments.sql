@@ -18,23 +18,19 @@ SELECT id, sis_id FROM roster.students
 WHERE district_id = etl.current_district_id() AND source = 'clever' AND status = 'active';
 ANALYZE enrollments_students;
 
--- Duplicates (the same student listed twice in a section) are kept here and dropped where an
--- enrollment is created: de-duplicating five million pairs every night cost more than the join.
-CREATE TEMP TABLE feed_enrollments ON COMMIT DROP AS
-SELECT sec.id AS section_id, st.id AS student_id
-FROM staging.enrollments e
-JOIN enrollments_sections sec ON sec.sis_id = e.section_sis_id
-JOIN enrollments_students st ON st.sis_id = e.student_sis_id
-WHERE e.run_id = etl.current_run_id() AND e.excluded IS NULL;
-ANALYZE feed_enrollments;
-
 -- Feed against roster in one pass: what to create (only in the feed), adopt (added by hand and
 -- listed by Clever) and remove (only in the roster, in a section the feed lists). One hashed full
--- join instead of an anti-join each way; both read five million rows at a million students.
+-- join instead of an anti-join each way; both sides are five million rows at a million students.
+-- The feed side is not de-duplicated here (the same student listed twice in a section): that
+-- cost more every night than the join, so duplicates are dropped where an enrollment is created.
 CREATE TEMP TABLE enrollment_changes ON COMMIT DROP AS
 SELECT coalesce(f.section_id, x.section_id) AS section_id, coalesce(f.student_id, x.student_id) AS student_id,
        CASE WHEN x.section_id IS NULL THEN 'create' WHEN f.section_id IS NULL THEN 'remove' ELSE 'adopt' END AS action
-FROM feed_enrollments f
+FROM (SELECT sec.id AS section_id, st.id AS student_id
+      FROM staging.enrollments e
+      JOIN enrollments_sections sec ON sec.sis_id = e.section_sis_id
+      JOIN enrollments_students st ON st.sis_id = e.student_sis_id
+      WHERE e.run_id = etl.current_run_id() AND e.excluded IS NULL) f
 FULL JOIN (SELECT en.section_id, en.student_id, en.source, sec.in_feed
            FROM roster.enrollments en
            JOIN enrollments_sections sec ON sec.id = en.section_id) x
