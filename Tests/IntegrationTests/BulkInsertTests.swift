@@ -17,13 +17,28 @@ struct BulkInsertTests {
         return district
     }
 
-    /// What `etl.begin_bulk_insert` answers for `table` in district d1 (then rolled back).
+    /// Every `etl.begin_bulk_insert(...)` call in sql/merge/, by the table it inserts into: the
+    /// tests ask exactly what the merge asks.
+    static func mergeCalls() throws -> [String: String] {
+        let folder = TestDatabase.sql.url.appendingPathComponent("merge")
+        var calls: [String: String] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) where name.hasSuffix(".sql") {
+            let text = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
+            for match in text.matches(of: /SELECT (etl\.begin_bulk_insert\(ARRAY\['(roster\.\w+)'[^;]*\));/) {
+                calls[String(match.2)] = String(match.1)
+            }
+        }
+        return calls
+    }
+
+    /// What the merge's `etl.begin_bulk_insert` call for `table` answers in district d1 (then
+    /// rolled back).
     static func bulkAllowed(_ database: DatabaseTarget, _ table: String) async throws -> Bool? {
-        try await database.withConnection(logger: TestDatabase.logger) { connection in
+        let call = try #require(try mergeCalls()[table], "no begin_bulk_insert call for \(table) in sql/merge/")
+        return try await database.withConnection(logger: TestDatabase.logger) { connection in
             try await connection.query("BEGIN", logger: TestDatabase.logger)
             try await connection.query("SET LOCAL rostersync.district_id = 'd1'", logger: TestDatabase.logger)
-            let rows = try await connection.query(
-                PostgresQuery(unsafeSQL: "SELECT etl.begin_bulk_insert('\(table)')"), logger: TestDatabase.logger)
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: "SELECT \(call)"), logger: TestDatabase.logger)
             var answer: Bool?
             for try await allowed in rows.decode(Bool.self) { answer = allowed }
             try await connection.query("ROLLBACK", logger: TestDatabase.logger)
@@ -87,6 +102,31 @@ struct BulkInsertTests {
                 try await database.int(
                     "SELECT count(*) FROM roster.enrollments JOIN public.enrollment_audit USING (section_id, student_id)")
                     == district.enrollments.count)
+        }
+    }
+
+    @Test("A foreign key the merge does not know about turns the bulk path off; the sync still loads")
+    func unknownForeignKeyFallsBack() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.execute("INSERT INTO roster.districts (id, name) VALUES ('d1', 'District 1')")
+            // The keys sql/merge/ names are the schema's own: each insert may take the bulk path.
+            let tables = try Self.mergeCalls().keys.sorted()
+            #expect(tables == ["roster.enrollments", "roster.sections", "roster.students"])
+            for table in tables {
+                #expect(try await Self.bulkAllowed(database, table) == true, "\(table)")
+            }
+            // The platform records who added an enrollment by hand.
+            try await database.execute(
+                """
+                CREATE TABLE public.staff (id bigint PRIMARY KEY);
+                ALTER TABLE roster.enrollments ADD COLUMN added_by bigint REFERENCES public.staff (id);
+                """)
+            #expect(try await Self.bulkAllowed(database, "roster.enrollments") == false)
+            #expect(try await Self.bulkAllowed(database, "roster.students") == true)
+            let district = Self.district()
+            let report = try await SyncHarness(database: database).sync(district)
+            #expect(report.status == .succeeded)
+            #expect(try await database.int("SELECT count(*) FROM roster.enrollments") == district.enrollments.count)
         }
     }
 

@@ -39,7 +39,8 @@ SELECT etl.current_run_id(), etl.current_district_id(), 'student', id::text,
 FROM changed;
 
 -- Foreign keys checked for the whole set, not once per row (see migration 0007).
-SELECT etl.begin_bulk_insert('roster.students', 'roster.change_log');
+SELECT etl.begin_bulk_insert(ARRAY['roster.students', 'roster.change_log']::regclass[],
+                              ARRAY['students_district_id_fkey', 'students_school_id_fkey']);
 SELECT etl.hold_references('roster.schools', 'feed_students', 'school_id');
 
 WITH created AS (

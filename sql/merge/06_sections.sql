@@ -48,7 +48,8 @@ SELECT etl.current_run_id(), etl.current_district_id(), 'section', id::text,
 FROM changed;
 
 -- Foreign keys checked for the whole set, not once per row (see migration 0007).
-SELECT etl.begin_bulk_insert('roster.sections', 'roster.change_log');
+SELECT etl.begin_bulk_insert(ARRAY['roster.sections', 'roster.change_log']::regclass[],
+                              ARRAY['sections_district_id_fkey', 'sections_school_id_fkey', 'sections_term_id_fkey']);
 SELECT etl.hold_references('roster.schools', 'feed_sections', 'school_id');
 SELECT etl.hold_references('roster.terms', 'feed_sections', 'term_id');
 

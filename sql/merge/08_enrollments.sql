@@ -41,7 +41,8 @@ WHERE x.section_id IS NULL
 ANALYZE enrollment_changes;
 
 -- Foreign keys checked for the whole set, not once per row (see migration 0007).
-SELECT etl.begin_bulk_insert('roster.enrollments', 'roster.change_log');
+SELECT etl.begin_bulk_insert(ARRAY['roster.enrollments', 'roster.change_log']::regclass[],
+                              ARRAY['enrollments_section_fkey', 'enrollments_student_fkey']);
 SELECT etl.hold_references('roster.sections', 'enrollment_changes', 'section_id', 'action = ''create''');
 SELECT etl.hold_references('roster.students', 'enrollment_changes', 'student_id', 'action = ''create''');
 

@@ -8,22 +8,30 @@
 -- the referenced row (FOR KEY SHARE), so that another session cannot delete it before this
 -- transaction commits. The merge does both for the whole set instead:
 --
---   SELECT etl.begin_bulk_insert('roster.enrollments', 'roster.change_log');
+--   SELECT etl.begin_bulk_insert(ARRAY['roster.enrollments', 'roster.change_log']::regclass[],
+--                                ARRAY['enrollments_section_fkey', 'enrollments_student_fkey']);
 --   SELECT etl.hold_references('roster.sections', 'new_enrollments', 'section_id');
 --   INSERT ...;
 --   SELECT etl.end_bulk_insert();
 --
 -- begin_bulk_insert turns per-row trigger firing off for this transaction only
 -- (session_replication_role = replica, the switch logical replication and pg_restore use), and
--- only when that is the sole effect: the role may set the parameter (a superuser, or on
--- PostgreSQL 15 and later `GRANT SET ON PARAMETER session_replication_role TO ...`) and the
--- tables have no triggers or rules of their own, which would otherwise be skipped too.
--- Otherwise it returns false, nothing changes, and PostgreSQL checks every row as before.
+-- only when that is the sole effect:
+-- * the role may set the parameter (a superuser, or on PostgreSQL 15 and later
+--   `GRANT SET ON PARAMETER session_replication_role TO ...`);
+-- * the tables have no triggers or rules of their own, which would be skipped too;
+-- * their foreign keys are exactly the ones the caller names (and covers with hold_references,
+--   the district's row being held here): a key added later, by a migration or by the platform,
+--   turns the bulk path off rather than going unchecked.
+-- The tables are locked ROW EXCLUSIVE first (what the INSERT takes anyway), so no trigger or key
+-- can be added between this check and the insert. Otherwise it returns false, nothing changes,
+-- and PostgreSQL checks every row as before.
 
-CREATE FUNCTION etl.begin_bulk_insert(VARIADIC tables regclass[]) RETURNS boolean
+CREATE FUNCTION etl.begin_bulk_insert(tables regclass[], foreign_keys text[]) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
     allowed boolean;
+    target regclass;
 BEGIN
     IF current_setting('session_replication_role') <> 'origin' THEN
         RETURN false;
@@ -33,9 +41,16 @@ BEGIN
     ELSE
         allowed := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);
     END IF;
-    IF NOT allowed
-       OR EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ANY (tables) AND NOT tgisinternal)
-       OR EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_class = ANY (tables)) THEN
+    IF NOT allowed THEN
+        RETURN false;
+    END IF;
+    FOREACH target IN ARRAY tables LOOP
+        EXECUTE format('LOCK TABLE %s IN ROW EXCLUSIVE MODE', target);
+    END LOOP;
+    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ANY (tables) AND NOT tgisinternal)
+       OR EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_class = ANY (tables))
+       OR EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND conrelid = ANY (tables)
+                  AND conname <> ALL (foreign_keys)) THEN
         RETURN false;
     END IF;
     -- Every roster row points at its district: held here once rather than by each step.
@@ -99,6 +114,8 @@ $$;
 -- a pair ('section:student'), which nobody looks up whole: keeping the index up to date was 12 of
 -- the 25 s it took to log a first sync's enrollments. A record's history (`rostersync explain`,
 -- "why is this student missing?") is looked up by student, teacher, section, school or term.
+-- Rebuilding it blocks writes to the change log for a few seconds per million rows: apply this
+-- migration (`rostersync migrate`) outside the nightly window.
 DROP INDEX roster.change_log_record;
 CREATE INDEX change_log_record ON roster.change_log (entity, record_id)
     WHERE entity NOT IN ('enrollment', 'section_teacher');
