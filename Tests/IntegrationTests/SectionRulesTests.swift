@@ -38,6 +38,47 @@ struct SectionRulesTests {
         }
     }
 
+    @Test("A student added by hand and then listed by Clever becomes the sync's; a section that leaves the feed keeps every member")
+    func handAddedMembersAdoptedOrKept() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            // By hand: ST1 into SEC3 (Clever lists it from the next night), ST15 into SEC2 (which
+            // leaves the feed the next night).
+            try await database.execute(
+                """
+                INSERT INTO roster.enrollments (section_id, student_id, district_id, source)
+                  SELECT s.id, st.id, 'd1', 'manual' FROM roster.sections s, roster.students st
+                  WHERE (s.sis_id, st.sis_id) IN (('SEC3', 'ST1'), ('SEC2', 'ST15'));
+                """)
+            var next = fixture
+            next.enrollments.append(("SEC3", "ST1"))
+            next.sections.removeAll { $0.id == "SEC2" }
+            next.enrollments.removeAll { $0.section == "SEC2" }
+            let (first, second) = try await harness.syncTwice(next)
+            #expect(first.status == .succeeded)
+            #expect(first.summary.count(.enrollment, "update") == 1, "adopted")
+            #expect(first.summary.count(.enrollment, "create") == 0)
+            #expect(first.summary.count(.enrollment, "remove") == 0)
+            #expect(first.summary.count(.section, "archive") == 1)
+            #expect(second.summary.total == 0)
+            func source(_ section: String, _ student: String) async throws -> String? {
+                try await database.string(
+                    """
+                    SELECT e.source FROM roster.enrollments e JOIN roster.sections s ON s.id = e.section_id
+                    JOIN roster.students st ON st.id = e.student_id WHERE s.sis_id = '\(section)' AND st.sis_id = '\(student)'
+                    """)
+            }
+            #expect(try await source("SEC3", "ST1") == "clever")
+            #expect(try await source("SEC2", "ST15") == "manual")
+            #expect(
+                try await database.int(
+                    "SELECT count(*) FROM roster.enrollments e JOIN roster.sections s ON s.id = e.section_id WHERE s.sis_id = 'SEC2'")
+                    == 15, "the archived section keeps its 14 Clever members and the hand-added one")
+        }
+    }
+
     @Test("Co-teachers: a manual non-Clever co-teacher stays unless Clever lists co-teachers; a manual Clever teacher is removed")
     func coTeacherRules() async throws {
         try await TestDatabase.withFresh { database in

@@ -40,6 +40,8 @@ DECLARE
     changed bigint;
     resolved bigint := 0;
 BEGIN
+    -- etl.runs.source is SyncConfiguration.Source.description ('csv:<folder>' for CSV); any
+    -- other source, a replayed landing night included, is resolved.
     IF (SELECT source LIKE 'csv:%' FROM etl.runs WHERE id = run) THEN
         RETURN;
     END IF;

@@ -10,7 +10,7 @@
 --
 --   SELECT etl.begin_bulk_insert(ARRAY['roster.enrollments', 'roster.change_log']::regclass[],
 --                                ARRAY['enrollments_section_fkey', 'enrollments_student_fkey']);
---   SELECT etl.hold_references('roster.sections', 'new_enrollments', 'section_id');
+--   SELECT etl.hold_references('roster.sections', 'enrollment_changes', 'section_id', 'action = ''create''');
 --   INSERT ...;
 --   SELECT etl.end_bulk_insert();
 --
