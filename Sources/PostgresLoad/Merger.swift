@@ -147,12 +147,17 @@ public struct Merger: Sendable {
     /// Runs every merge step in one transaction and commits only if the safety check passes and
     /// this is not a preview. `exportConnection` (a second connection) receives the computed
     /// changes into `staging.changes` when the run does not commit.
+    ///
+    /// REPEATABLE READ: every step reads the roster as it was when the merge began, plus the
+    /// merge's own writes. A row someone else changes meanwhile and a step then writes fails the
+    /// run (serialization failure; nothing is applied) instead of being overwritten, and the
+    /// roster digest 09_finish records is exactly the merge's result (see migration 0008).
     public func merge(
         on connection: PostgresConnection, exportConnection: PostgresConnection, runID: Int64, safety: Safety,
         options: Options
     ) async throws -> Outcome {
         let steps = try sql.mergeSteps()
-        try await connection.query("BEGIN", logger: logger)
+        try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ", logger: logger)
         do {
             for setting in Self.settings {
                 try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL \(setting)"), logger: logger)
