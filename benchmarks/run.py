@@ -17,7 +17,9 @@ so the developers' ./.rostersync is never touched), and for every size N measure
              tables (no foreign keys, no logic), rolled back: what the schema itself costs to write
   api-full   the first full sync from the fake Clever API (fake-clever serve on loopback)
   api-pull   API extraction alone: fake-clever pull of students and teachers (no database)
-  csv-same   a re-sync of the same CSV files (must write zero roster rows: checked, fails loudly)
+  csv-same   a re-sync of the same CSV files, as the nightly takes it (verified unchanged by digests,
+             nothing staged) and with --full (every row staged and compared); both must leave the
+             roster exactly as it was (checked by its digest, fails loudly)
   csv-delta  a re-sync of the next night: 1% changed, 0.5% removed, 0.5% added
 
 with wall time, records/s (schools + teachers + sections + enrollments + students), the peak RSS of
@@ -292,13 +294,23 @@ def bench(cluster: Cluster, students: int) -> SizeResult:
     result.measures.append(Measure("floor: the roster's rows alone, plain INSERT", floor, result.records, None,
                                    "not a sync: see the README"))
 
-    log(f"N={students}: no-change re-sync from CSV")
-    seconds, rss, run_id = sync(cluster, csv_db, district, ["--csv", str(night1)])
-    written = int(cluster.psql(csv_db, f"SELECT count(*) FROM roster.change_log WHERE run_id = {run_id}"))
-    if written != 0:
-        fail(f"the no-change re-sync (run {run_id}, {csv_db}) wrote {written} roster rows; it must write none")
-    result.measures.append(Measure("no-change re-sync, CSV", seconds, result.records, rss, "0 roster rows written"))
-    result.tasks[f"no-change re-sync, CSV (run {run_id})"] = task_times(cluster, csv_db, run_id)
+    # The same files again, twice: as a nightly run takes it (the inputs and the roster match the
+    # last run's digests, so nothing is staged: README "Unchanged nights"), then with --full (every
+    # row staged and compared). Both must leave the roster exactly as it was: checked, by its digest.
+    for label, extra, path in [("no-change re-sync, CSV", [], "unchanged"),
+                               ("no-change re-sync, CSV, --full", ["--full"], "compared")]:
+        log(f"N={students}: {label}")
+        before = cluster.psql(csv_db, f"SELECT etl.roster_digest('{district}')")
+        seconds, rss, run_id = sync(cluster, csv_db, district, ["--csv", str(night1)] + extra)
+        written = int(cluster.psql(csv_db, f"SELECT count(*) FROM roster.change_log WHERE run_id = {run_id}"))
+        if written != 0 or cluster.psql(csv_db, f"SELECT etl.roster_digest('{district}')") != before:
+            fail(f"the no-change re-sync (run {run_id}, {csv_db}) changed the roster ({written} change log rows)")
+        since = cluster.psql(csv_db, f"SELECT coalesce(counts ->> 'unchanged_since', '') FROM etl.runs WHERE id = {run_id}")
+        if (path == "unchanged") != bool(since):
+            fail(f"run {run_id} ({label}) was expected to be {path}, but unchanged_since is '{since}'")
+        note = (f"verified unchanged since run {since}: nothing staged" if since else "every row staged and compared")
+        result.measures.append(Measure(label, seconds, result.records, rss, f"0 roster rows written; {note}"))
+        result.tasks[f"{label} (run {run_id})"] = task_times(cluster, csv_db, run_id)
 
     log(f"N={students}: re-sync with 1% changed, 0.5% removed, 0.5% added")
     seconds, rss, run_id = sync(cluster, csv_db, district, ["--csv", str(night2)])
@@ -374,11 +386,13 @@ def targets(results: list[SizeResult]) -> str:
         by = {m.name: m for m in r.measures}
         full = by["first full sync, CSV"].seconds / base
         same = by["no-change re-sync, CSV"].seconds / base
+        compared = by["no-change re-sync, CSV, --full"].seconds / base
         at = "" if r.students == 1_000_000 else " (the target is set at 1,000,000)"
         lines.append(f"- N={r.students:,}{at}: full CSV sync {full:.2f}× baseline "
                      f"({'met' if full <= TARGET_FULL_RATIO else 'MISSED'}, target ≤ {TARGET_FULL_RATIO:g}×); "
                      f"no-change re-sync {same:.2f}× ({'met' if same <= TARGET_SAME_RATIO else 'MISSED'}, "
-                     f"target ≤ {TARGET_SAME_RATIO:g}×, zero roster rows: met); API extraction "
+                     f"target ≤ {TARGET_SAME_RATIO:g}×, zero roster rows: met; with --full {compared:.2f}×); "
+                     f"API extraction "
                      f"{r.api_users_per_s or 0:,.0f} users/s "
                      f"({'met' if (r.api_users_per_s or 0) >= TARGET_API_USERS_PER_S else 'MISSED'}, "
                      f"target ≥ {TARGET_API_USERS_PER_S:,})")
@@ -389,7 +403,8 @@ def task_breakdown(results: list[SizeResult]) -> str:
     lines = []
     for r in results:
         for title, tasks in r.tasks.items():
-            lines.append(f"- N={r.students:,}, {title}: " + ", ".join(f"{t} {s:.2f}s" for t, s in tasks))
+            timings = ", ".join(f"{t} {s:.2f}s" for t, s in tasks) or "no tasks (verified unchanged by digests)"
+            lines.append(f"- N={r.students:,}, {title}: {timings}")
     return "\n".join(lines)
 
 

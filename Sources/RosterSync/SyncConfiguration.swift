@@ -45,6 +45,9 @@ public struct SyncConfiguration: Sendable {
     /// Attempts per API request before the client gives up and the task fails (the pipeline may
     /// then retry the whole task).
     public var apiMaxAttempts = 6
+    /// Stage and compare every row even when the feed files and the roster are exactly as the
+    /// last successful run left them (otherwise such a run is verified by digests and skipped).
+    public var compareInFull = false
 
     public init(
         districtID: String, source: Source, asOf: String, mode: String = "nightly", preview: Bool = false,

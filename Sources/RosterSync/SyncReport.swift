@@ -14,6 +14,9 @@ public struct SyncReport: Sendable {
     public var violations: [String]
     /// Rejected rows and warnings, per entity and reason.
     public var rejections: [RejectionCount]
+    /// The run whose `staging.rejects` rows `rejections` counts: this run, or for an unchanged
+    /// night the run that last staged the same files.
+    public var rejectionsRunID: Int64?
     public var message: String
 
     public init(
@@ -26,6 +29,7 @@ public struct SyncReport: Sendable {
         self.summary = summary
         self.violations = violations
         self.rejections = rejections
+        self.rejectionsRunID = runID
         self.message = message
     }
 

@@ -54,6 +54,12 @@ public struct SyncService: Sendable {
                     "etl.source": "\(configuration.source.description)", "etl.as_of": "\(configuration.asOf)",
                     "etl.mode": "\(configuration.mode)",
                 ])
+            if let unchanged = try await unchangedRun(
+                configuration, definition: definition, runID: runID, on: main, logger: logger)
+            {
+                return try await finishUnchanged(
+                    unchanged, configuration: configuration, runID: runID, ledger: ledger, on: main, logger: logger)
+            }
             let context = RunContext(
                 runID: runID, configuration: configuration, settings: district.settings, logger: logger,
                 httpClient: httpClient)
@@ -234,7 +240,8 @@ public struct SyncService: Sendable {
                 "SELECT DISTINCT task FROM etl.task_runs WHERE run_id = \(runID) AND status = 'succeeded'", logger: logger)
             for try await task in tasks.decode(String.self) { completed.insert(task) }
             try await main.query(
-                "UPDATE etl.runs SET status = 'running', finished_at = NULL, error = NULL WHERE id = \(runID)",
+                // Files may have changed since the run started: its digest no longer says what it staged.
+                "UPDATE etl.runs SET status = 'running', finished_at = NULL, error = NULL, input_digest = NULL WHERE id = \(runID)",
                 logger: logger)
             var logger = logger
             logger[metadataKey: "etl.run_id"] = "\(runID)"

@@ -39,7 +39,7 @@ struct DemoCommand: AsyncParsableCommand {
               \(psqlCommand(configuration.database))
               SELECT grade, count(*) FROM roster.students WHERE district_id = 'demo' GROUP BY grade, grade_rank ORDER BY grade_rank;
               SELECT id, status, mode, message FROM etl.runs ORDER BY id DESC LIMIT 5;
-              SELECT reason, severity, count(*) FROM staging.rejects WHERE run_id = \(report.runID ?? 0) GROUP BY 1, 2;
+              SELECT reason, severity, count(*) FROM staging.rejects WHERE run_id = \(report.rejectionsRunID ?? 0) GROUP BY 1, 2;
             """)
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }

@@ -29,7 +29,8 @@ struct ReportPrinter {
         }
         if !report.rejections.isEmpty {
             Swift.print("")
-            Swift.print("Quarantined rows and warnings (staging.rejects):")
+            let runNote = report.rejectionsRunID.map { ", run_id \($0)" } ?? ""
+            Swift.print("Quarantined rows and warnings (staging.rejects\(runNote)):")
             for item in report.rejections {
                 Swift.print("  \(item.entity) \(item.reason) (\(item.severity)): \(item.count)")
             }

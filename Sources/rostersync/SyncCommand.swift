@@ -44,6 +44,16 @@ struct SyncCommand: AsyncParsableCommand {
     @Flag(help: "Lift the removal-share safety check for this run (never the empty-feed guard).")
     var allowMassChanges = false
 
+    @Flag(help: ArgumentHelp(
+        "Stage and compare every row even when nothing changed.",
+        discussion: """
+            A file-based run whose feed files, pipeline, SQL and program are those of the district's last successful \
+            run, on a roster exactly as that run left it (both checked by SHA-256 / roster digest) and with no term \
+            ending in between, changes nothing: by default it is recorded as a successful run with no changes \
+            without staging the files. --full does the whole comparison anyway.
+            """))
+    var full = false
+
     @Option(help: ArgumentHelp("The pipeline file. Default: pipelines/nightly.yml.", valueName: "file"))
     var pipeline: String?
 
@@ -139,11 +149,13 @@ struct SyncCommand: AsyncParsableCommand {
         guard FileManager.default.fileExists(atPath: pipelineFile.path) else {
             throw ValidationError("pipeline file \(pipelineFile.path) does not exist")
         }
-        return SyncConfiguration(
+        var configuration = SyncConfiguration(
             districtID: district, source: source, asOf: asOf ?? Dates.today(), preview: preview,
             allowMassChanges: allowMassChanges, pipelineFile: pipelineFile, sql: sql,
             database: try await global.database(logger: logger), maxParallelTasks: maxParallel, batchSize: batchSize,
             landingRoot: noLanding ? nil : landingRoot)
+        configuration.compareInFull = full
+        return configuration
     }
 
     var landingRoot: URL {

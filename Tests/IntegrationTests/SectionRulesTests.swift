@@ -46,12 +46,8 @@ struct SectionRulesTests {
             _ = try await harness.sync(fixture)
             // By hand: ST1 into SEC3 (Clever lists it from the next night), ST15 into SEC2 (which
             // leaves the feed the next night).
-            try await database.execute(
-                """
-                INSERT INTO roster.enrollments (section_id, student_id, district_id, source)
-                  SELECT s.id, st.id, 'd1', 'manual' FROM roster.sections s, roster.students st
-                  WHERE (s.sis_id, st.sis_id) IN (('SEC3', 'ST1'), ('SEC2', 'ST15'));
-                """)
+            try await harness.enrollByHand("ST1", in: "SEC3")
+            try await harness.enrollByHand("ST15", in: "SEC2")
             var next = fixture
             next.enrollments.append(("SEC3", "ST1"))
             next.sections.removeAll { $0.id == "SEC2" }

@@ -8,29 +8,43 @@ struct SyncHarness {
     var district = "d1"
 
     func sync(
-        _ fixture: DistrictFixture, asOf: String = "2026-11-23", preview: Bool = false, allowMassChanges: Bool = false
+        _ fixture: DistrictFixture, asOf: String = "2026-11-23", preview: Bool = false, allowMassChanges: Bool = false,
+        full: Bool = false
     ) async throws -> SyncReport {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rostersync-\(UUID().uuidString)")
         try fixture.write(to: folder)
         defer { try? FileManager.default.removeItem(at: folder) }
-        return try await SyncService(logger: TestDatabase.logger).sync(configuration(.csv(folder), asOf: asOf, preview: preview, allowMassChanges: allowMassChanges))
+        return try await SyncService(logger: TestDatabase.logger).sync(configuration(.csv(folder), asOf: asOf, preview: preview, allowMassChanges: allowMassChanges, full: full))
     }
 
     func configuration(
         _ source: SyncConfiguration.Source, asOf: String = "2026-11-23", preview: Bool = false,
-        allowMassChanges: Bool = false
+        allowMassChanges: Bool = false, full: Bool = false
     ) -> SyncConfiguration {
-        SyncConfiguration(
+        var configuration = SyncConfiguration(
             districtID: district, source: source, asOf: asOf, preview: preview, allowMassChanges: allowMassChanges,
             pipelineFile: TestDatabase.nightly, sql: TestDatabase.sql, database: database)
+        configuration.compareInFull = full
+        return configuration
     }
 
     /// Syncs, then syncs the same input again and returns the first report; the second must
-    /// change nothing (every rule test relies on this).
+    /// change nothing (every rule test relies on this). The second compares row by row: the
+    /// unchanged-night shortcut is sound only because this holds, so it must not stand in for it.
     func syncTwice(_ fixture: DistrictFixture, asOf: String = "2026-11-23") async throws -> (SyncReport, SyncReport) {
         let first = try await sync(fixture, asOf: asOf)
-        let second = try await sync(fixture, asOf: asOf)
+        let second = try await sync(fixture, asOf: asOf, full: true)
         return (first, second)
+    }
+
+    /// What a teacher does in the platform: puts a student into a section by hand (`manual`).
+    func enrollByHand(_ student: String, in section: String) async throws {
+        try await database.execute(
+            """
+            INSERT INTO roster.enrollments (section_id, student_id, district_id, source)
+            SELECT s.id, st.id, '\(district)', 'manual' FROM roster.sections s, roster.students st
+            WHERE s.district_id = '\(district)' AND s.sis_id = '\(section)' AND st.sis_id = '\(student)'
+            """)
     }
 
     func count(_ table: String, _ condition: String = "true") async throws -> Int {

@@ -1,0 +1,110 @@
+import Foundation
+import Logging
+import Pipeline
+import PostgresLoad
+import PostgresNIO
+
+/// Unchanged nights (README "Unchanged nights", migration 0008). A run whose inputs are those of
+/// the district's last successful run, on a roster exactly as that run left it, would change
+/// nothing: the merge is idempotent. Weekends, holidays and summer are such nights for most
+/// districts. Instead of staging and comparing every row, such a run is verified by two digests
+/// and recorded as a successful run with no changes.
+extension SyncService {
+    struct Unchanged {
+        /// The last run that staged and compared the feed; its staged rows and rejects apply.
+        var comparedRun: Int64
+        var rosterDigest: String
+    }
+
+    /// Records the run's input digest and returns the run it is unchanged from, if any. Any
+    /// doubt (an unreadable file, an API source, a preview, another program or SQL, a roster
+    /// touched since, a term that ended in between) means: run in full.
+    func unchangedRun(
+        _ configuration: SyncConfiguration, definition: PipelineDefinition, runID: Int64,
+        on connection: PostgresConnection, logger: Logger
+    ) async throws -> Unchanged? {
+        let folder: URL
+        switch configuration.source {
+        case .csv(let url), .landing(let url): folder = url
+        case .clever: return nil  // nothing to hash before the pages are read
+        }
+        guard !configuration.preview, definition.tasks.contains(where: { $0.kind == "merge" }) else { return nil }
+        let digest: String
+        do {
+            digest = try InputDigest.compute(folder: folder, pipelineFile: configuration.pipelineFile, sql: configuration.sql)
+        } catch {
+            logger.info("feed not fingerprinted; comparing in full", metadata: ["error": "\(error)"])
+            return nil
+        }
+        try await connection.query("UPDATE etl.runs SET input_digest = \(digest) WHERE id = \(runID)", logger: logger)
+        guard !configuration.compareInFull else { return nil }
+
+        // The last run that changed (or verified) the roster. Failed, blocked and previewed runs
+        // changed nothing; the district lock keeps any other run out while this one works.
+        let previous = try await connection.query(
+            """
+            SELECT id, input_digest, roster_digest, as_of::text, coalesce((counts ->> 'unchanged_since')::bigint, id)
+            FROM etl.runs
+            WHERE district_id = \(configuration.districtID) AND id < \(runID) AND status = 'succeeded'
+              AND mode <> 'preview'
+            ORDER BY id DESC LIMIT 1
+            """, logger: logger
+        ).collect().first?.decode((Int64, String?, String?, String, Int64).self)
+        guard let (previousID, previousInput, previousRoster, previousAsOf, compared) = previous,
+            previousInput == digest, let previousRoster
+        else { return nil }
+
+        // The one rule that reads the as-of date: a section whose term ended is archived. A term
+        // end between the two dates would archive (or restore) sections, so compare in full.
+        let termsAgree = try await connection.query(
+            """
+            SELECT NOT EXISTS (
+                SELECT 1 FROM roster.terms WHERE district_id = \(configuration.districtID)
+                  AND (end_date < \(configuration.asOf)::date) IS DISTINCT FROM (end_date < \(previousAsOf)::date))
+            """, logger: logger
+        ).collect().first?.decode(Bool.self) ?? false
+        guard termsAgree else {
+            logger.info("a term ended between the two as-of dates; comparing in full")
+            return nil
+        }
+        let current = try await connection.query(
+            "SELECT etl.roster_digest(\(configuration.districtID))", logger: logger
+        ).collect().first?.decode(String.self)
+        guard current == previousRoster else {
+            logger.info(
+                "the roster changed since run \(previousID); comparing in full",
+                metadata: ["etl.previous_run_id": "\(previousID)"])
+            return nil
+        }
+        return Unchanged(comparedRun: compared, rosterDigest: previousRoster)
+    }
+
+    /// Finishes a run found unchanged: the district's last successful sync moves forward, the
+    /// run records the digests the next night compares with, and nothing else is written.
+    func finishUnchanged(
+        _ unchanged: Unchanged, configuration: SyncConfiguration, runID: Int64, ledger: RunLedger,
+        on connection: PostgresConnection, logger: Logger
+    ) async throws -> SyncReport {
+        try await connection.query(
+            """
+            UPDATE roster.districts SET last_successful_sync_at = now() WHERE id = \(configuration.districtID)
+            """, logger: logger)
+        try await connection.query(
+            "UPDATE etl.runs SET roster_digest = \(unchanged.rosterDigest) WHERE id = \(runID)", logger: logger)
+        let rejections = try await rejectionCounts(runID: unchanged.comparedRun, database: configuration.database)
+        let compared = unchanged.comparedRun
+        let message = "no changes: the same feed files, pipeline, SQL and program as run \(compared), and the roster is "
+            + "as run \(compared) left it (digests match), so nothing was staged or compared; run \(compared)'s staged "
+            + "rows and rejects apply (--full compares row by row anyway)"
+        logger.info("\(message)")
+        try await ledger.finish(
+            runID, status: .succeeded,
+            counts: Self.json(["unchanged_since": unchanged.comparedRun, "changes": [String: Int](), "staged": [String: Int]()]),
+            message: message)
+        var report = SyncReport(
+            runID: runID, districtID: configuration.districtID, status: .succeeded, summary: .init(), violations: [],
+            rejections: rejections, message: message)
+        report.rejectionsRunID = unchanged.comparedRun
+        return report
+    }
+}
