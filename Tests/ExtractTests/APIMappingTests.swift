@@ -52,8 +52,14 @@ struct APIMappingTests {
         #expect(record.term == .clever("t1"))
         let enrollments = try map(.enrollments, section).batch.records
         #expect(enrollments == ["st1", "st2"].map {
-            .enrollment(EnrollmentRecord(source: .api("sections", id: "sec1"), section: .clever("sec1"), student: .clever($0)))
+            .enrollment(
+                EnrollmentRecord(
+                    source: .api("sections", id: "sec1"), section: Ref(sisID: "S-1", cleverID: "sec1"), student: .clever($0)))
         })
+        // A section without a SIS id (rejected itself): its enrollments refer by Clever id alone.
+        let bare = section.replacingOccurrences(of: #""sis_id": "S-1", "#, with: "")
+        #expect(try map(.enrollments, bare).batch.records.first == .enrollment(
+            EnrollmentRecord(source: .api("sections", id: "sec1"), section: .clever("sec1"), student: .clever("st1"))))
         let term = #"{"data": [{"data": {"id": "t9", "name": "Fall"}, "uri": "/v3.0/terms/t9"}]}"#
         guard case .term(let termRecord) = try map(.terms, term).batch.records.first else {
             Issue.record("expected a term")

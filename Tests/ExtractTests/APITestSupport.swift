@@ -51,8 +51,9 @@ enum FakeCleverHarness {
     }
 }
 
-/// The generator's records as the API client sees them: references by Clever id only, and no
-/// course name or number (a v3.0 section names its course by id only).
+/// The generator's records as the API client sees them: references by Clever id only (but an
+/// enrollment keeps its section's SIS id, which is on the same page), and no course name or
+/// number (a v3.0 section names its course by id only).
 enum AsAPI {
     static func ref(_ ref: Ref) -> Ref { ref.cleverID.map(Ref.clever) ?? Ref() }
 
@@ -86,7 +87,6 @@ enum AsAPI {
         case .enrollments:
             return district.enrollments.map { enrollment in
                 var enrollment = enrollment
-                enrollment.section = ref(enrollment.section)
                 enrollment.student = ref(enrollment.student)
                 return .enrollment(enrollment)
             }

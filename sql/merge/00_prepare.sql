@@ -31,9 +31,7 @@ ANALYZE staging.section_teachers;
 -- 1. API feeds refer by Clever id: resolve to SIS ids against this run's own staged rows. CSV
 --    feeds carry SIS ids and no Clever ids, so there is nothing to resolve (and each statement
 --    below would still read every staged row: half a second for a million students' enrollments);
---    the statistics are refreshed only when rows changed. An enrollment's two references are
---    resolved in one pass: each UPDATE of a row writes a new version of it, and the enrollments
---    are most of a district's rows.
+--    the statistics are refreshed only when rows changed.
 DO $$
 DECLARE
     run bigint := etl.current_run_id();
@@ -79,17 +77,20 @@ BEGIN
     WHERE t.run_id = run AND t.seq = r.seq AND t.position = r.position;
     GET DIAGNOSTICS changed = ROW_COUNT; resolved := resolved + changed;
 
-    UPDATE staging.enrollments t SET section_sis_id = coalesce(t.section_sis_id, r.section_sis_id),
-                                     student_sis_id = coalesce(t.student_sis_id, r.student_sis_id)
-    FROM (SELECT x.seq, sec.sis_id AS section_sis_id, st.sis_id AS student_sis_id
-          FROM staging.enrollments x
-          LEFT JOIN staging.sections sec
-                 ON sec.run_id = run AND x.section_sis_id IS NULL AND sec.clever_id = x.section_clever_id
-          LEFT JOIN staging.students st
-                 ON st.run_id = run AND x.student_sis_id IS NULL AND st.clever_id = x.student_clever_id
-          WHERE x.run_id = run AND (x.section_sis_id IS NULL OR x.student_sis_id IS NULL)
-            AND (sec.sis_id IS NOT NULL OR st.sis_id IS NOT NULL)) r
-    WHERE t.run_id = run AND t.seq = r.seq;
+    -- Enrollments are most of a district's rows. The API pages carry each section's own SIS id
+    -- (PageMapper), so normally only the student is resolved: one hashed join, one new version
+    -- of each row. (Joining the rows back to themselves by seq, to resolve both references in
+    -- one pass, cost more than this whole update.)
+    UPDATE staging.enrollments t SET student_sis_id = st.sis_id
+    FROM staging.students st
+    WHERE t.run_id = run AND st.run_id = run AND t.student_sis_id IS NULL AND st.clever_id = t.student_clever_id;
+    GET DIAGNOSTICS changed = ROW_COUNT; resolved := resolved + changed;
+
+    -- Sections by Clever id: a landing night archived before the pages' SIS ids were kept, or a
+    -- section listed without one (rejected itself; its enrollments then stay unresolved).
+    UPDATE staging.enrollments t SET section_sis_id = sec.sis_id
+    FROM staging.sections sec
+    WHERE t.run_id = run AND sec.run_id = run AND t.section_sis_id IS NULL AND sec.clever_id = t.section_clever_id;
     GET DIAGNOSTICS changed = ROW_COUNT; resolved := resolved + changed;
 
     IF resolved > 0 THEN

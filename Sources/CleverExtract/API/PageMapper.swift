@@ -184,7 +184,8 @@ struct PageMapper: Sendable {
     }
 
     private func enrollments(_ object: Clever.Section, into batch: inout ExtractBatch) {
-        let section = Ref.clever(object.id)
+        // The section's own SIS id is on the page: only the students need resolving in prepare.
+        let section = Ref(sisID: object.sis_id.flatMap { $0.isEmpty ? nil : $0 }, cleverID: object.id)
         for student in object.students ?? [] {
             batch.records.append(
                 .enrollment(
