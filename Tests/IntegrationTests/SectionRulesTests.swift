@@ -199,6 +199,24 @@ struct SectionRulesTests {
             #expect(try await database.string("SELECT id FROM roster.students WHERE sis_id = 'NEW5'") == id)
             fixture = renamed
             #expect(try await harness.count("roster.students") == fixture.students.count)
+
+            // A teacher's: T2 becomes NEWT2. The feed row's email still belongs to T2's account
+            // until the merge renames it, so prepare must see the recorded pair too, or the
+            // teacher stays suspended until a second full run.
+            let teacher = try await database.string("SELECT id FROM roster.teachers WHERE sis_id = 'T2'")
+            renamed.teachers[1].id = "NEWT2"
+            for index in renamed.sections.indices {
+                renamed.sections[index].teachers = renamed.sections[index].teachers.map { $0 == "T2" ? "NEWT2" : $0 }
+            }
+            let warned = try await harness.sync(renamed, preview: true)
+            #expect(try await database.strings("SELECT detail FROM staging.rejects WHERE run_id = \(warned.runID ?? 0) AND reason = 'probable_sis_id_change'").first?.contains("'T2', 'NEWT2'") == true)
+            try await database.execute("INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) VALUES ('d1', 'teacher', 'T2', 'NEWT2');")
+            let (moved, quiet) = try await harness.syncTwice(renamed)
+            #expect(moved.summary.count(.teacher, "suspend") == 0)
+            #expect(moved.summary.count(.teacher, "create") == 0)
+            #expect(quiet.summary.total == 0, "\(quiet.summary.counts)")
+            #expect(try await database.string("SELECT id || '/' || status FROM roster.teachers WHERE sis_id = 'NEWT2'") == "\(teacher ?? "")/active")
+            #expect(try await database.int("SELECT count(*) FROM staging.rejects WHERE run_id = \(moved.runID ?? 0) AND reason IN ('probable_sis_id_change', 'duplicate_email')") == 0, "a recorded pair is not reported again")
         }
     }
 

@@ -250,7 +250,18 @@ mine AS (
     SELECT f.sis_id, r.id AS roster_id
     FROM feed f
     JOIN roster.teachers r ON r.district_id = etl.current_district_id() AND r.source = 'clever'
-                          AND r.sis_id = f.sis_id),
+                          AND r.sis_id = f.sis_id
+    UNION ALL
+    -- A recorded SIS id change, which the merge applies first (01_sis_id_changes.sql, same
+    -- condition): the account is this teacher's already, or it would stay suspended until a
+    -- second run (and an unchanged night would never get to that run).
+    SELECT f.sis_id, r.id
+    FROM feed f
+    JOIN roster.sis_id_changes c ON c.district_id = etl.current_district_id() AND c.entity = 'teacher'
+                                AND c.new_sis_id = f.sis_id
+    JOIN roster.teachers r ON r.district_id = c.district_id AND r.source = 'clever' AND r.sis_id = c.old_sis_id
+    WHERE NOT EXISTS (SELECT 1 FROM roster.teachers x WHERE x.district_id = c.district_id AND x.source = 'clever'
+                      AND x.sis_id = c.new_sis_id)),
 owner AS (
     SELECT f.sis_id, f.email, f.source_ref, x.id AS other_id
     FROM feed f
@@ -351,6 +362,9 @@ WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL AND s.email IS NOT 
   AND r.sis_id <> s.sis_id
   AND NOT EXISTS (SELECT 1 FROM roster.students n WHERE n.district_id = r.district_id AND n.source = 'clever'
                   AND n.sis_id = s.sis_id)
+  -- already recorded: the merge applies it this run
+  AND NOT EXISTS (SELECT 1 FROM roster.sis_id_changes c WHERE c.district_id = r.district_id AND c.entity = 'student'
+                  AND c.old_sis_id = r.sis_id)
   AND NOT EXISTS (SELECT 1 FROM staging.students g WHERE g.run_id = s.run_id AND g.sis_id = r.sis_id
                   AND g.excluded IS NULL);
 
@@ -368,6 +382,8 @@ WHERE t.run_id = etl.current_run_id() AND t.email IS NOT NULL
   AND r.sis_id <> t.sis_id
   AND NOT EXISTS (SELECT 1 FROM roster.teachers n WHERE n.district_id = r.district_id AND n.source = 'clever'
                   AND n.sis_id = t.sis_id)
+  AND NOT EXISTS (SELECT 1 FROM roster.sis_id_changes c WHERE c.district_id = r.district_id AND c.entity = 'teacher'
+                  AND c.old_sis_id = r.sis_id)
   AND NOT EXISTS (SELECT 1 FROM staging.teachers g WHERE g.run_id = t.run_id AND g.sis_id = r.sis_id
                   AND g.excluded IS NULL)
 ORDER BY t.sis_id, t.seq;
