@@ -307,7 +307,8 @@ public struct Merger: Sendable {
         }
     }
 
-    /// Deletes the staged rows of all but the newest `keep` runs of a district.
+    /// Deletes the staged rows of all but the newest `keep` runs of a district that staged rows.
+    /// Unchanged nights stage nothing and do not count: the run they name keeps its rows.
     public static func pruneStaging(
         on connection: PostgresConnection, districtID: String, keep: Int, logger: Logger
     ) async throws {
@@ -319,7 +320,8 @@ public struct Merger: Sendable {
                 PostgresQuery(
                     unsafeSQL: """
                         DELETE FROM staging.\(table) WHERE run_id IN (
-                            SELECT id FROM etl.runs WHERE district_id = $1 ORDER BY id DESC OFFSET $2)
+                            SELECT id FROM etl.runs WHERE district_id = $1 AND NOT counts ? 'unchanged_since'
+                            ORDER BY id DESC OFFSET $2)
                         """, binds: try binds(districtID, keep)), logger: logger)
         }
     }

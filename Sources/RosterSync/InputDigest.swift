@@ -3,7 +3,8 @@ import Foundation
 import PostgresLoad
 
 /// One SHA-256 over everything a file-based run reads besides the roster: the feed folder's
-/// files, the pipeline file, the SQL directory and the program itself. Two runs with the same
+/// files, the district's settings as the run read them, the pipeline file, the SQL directory
+/// and the program itself. Two runs with the same
 /// digest stage the same rows and run the same merge (migration 0008, README "Unchanged nights").
 ///
 /// Streams each file in 1 MiB reads: memory stays flat however large the district.
@@ -12,10 +13,11 @@ struct InputDigest {
 
     /// The digest of a run's inputs, hex. Throws when a file cannot be read (the caller then
     /// runs in full and lets the pipeline report the problem in its own words).
-    static func compute(folder: URL, pipelineFile: URL, sql: SQLDirectory) throws -> String {
+    static func compute(folder: URL, pipelineFile: URL, sql: SQLDirectory, settings: String) throws -> String {
         var hasher = SHA256()
         hasher.update(data: Data("rostersync input digest v1\n".utf8))
         hasher.update(data: Data(programIdentity.utf8))
+        hasher.update(data: Data("settings \(settings.utf8.count)\n\(settings)".utf8))
         try add(pipelineFile, as: "pipeline", to: &hasher)
         for (name, url) in try files(under: sql.url, recursive: true) { try add(url, as: "sql/" + name, to: &hasher) }
         // The sources read the folder's own files, not its subfolders.
@@ -37,19 +39,21 @@ struct InputDigest {
         return "program \(path) \(size) \(inode) \(modified)\n"
     }()
 
-    /// Regular files in (or below) `root`, by path relative to it, in a fixed order.
+    /// Files in (or below) `root`, by path relative to it, in a fixed order. Links are followed,
+    /// as the readers follow them: a feed file may be a link to the night's upload.
     private static func files(under root: URL, recursive: Bool) throws -> [(String, URL)] {
-        let root = root.standardizedFileURL.resolvingSymlinksInPath()
+        let root = root.standardizedFileURL
         guard
             let walker = FileManager.default.enumerator(
-                at: root, includingPropertiesForKeys: [.isRegularFileKey],
-                options: recursive ? [] : [.skipsSubdirectoryDescendants])
+                at: root, includingPropertiesForKeys: nil, options: recursive ? [] : [.skipsSubdirectoryDescendants])
         else { throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: root.path]) }
         var found: [(String, URL)] = []
-        for case let url as URL in walker where (try url.resourceValues(forKeys: [.isRegularFileKey])).isRegularFile == true {
-            let path = url.standardizedFileURL.resolvingSymlinksInPath().path
+        for case let url as URL in walker {
+            let target = url.resolvingSymlinksInPath()
+            guard (try target.resourceValues(forKeys: [.isRegularFileKey])).isRegularFile == true else { continue }
+            let path = url.standardizedFileURL.path
             let relative = path.hasPrefix(root.path + "/") ? String(path.dropFirst(root.path.count + 1)) : path
-            found.append((relative, url))
+            found.append((relative, target))
         }
         return found.sorted { $0.0 < $1.0 }
     }

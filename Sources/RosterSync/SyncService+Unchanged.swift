@@ -20,7 +20,7 @@ extension SyncService {
     /// doubt (an unreadable file, an API source, a preview, another program or SQL, a roster
     /// touched since, a term that ended in between) means: run in full.
     func unchangedRun(
-        _ configuration: SyncConfiguration, definition: PipelineDefinition, runID: Int64,
+        _ configuration: SyncConfiguration, definition: PipelineDefinition, runID: Int64, district: District,
         on connection: PostgresConnection, logger: Logger
     ) async throws -> Unchanged? {
         let folder: URL
@@ -31,7 +31,12 @@ extension SyncService {
         guard !configuration.preview, definition.tasks.contains(where: { $0.kind == "merge" }) else { return nil }
         let digest: String
         do {
-            digest = try InputDigest.compute(folder: folder, pipelineFile: configuration.pipelineFile, sql: configuration.sql)
+            // The settings as this run read them (the transform uses these): settings changed
+            // while it runs are in the roster digest it records but not in this one, so the next
+            // night compares in full and applies them.
+            digest = try InputDigest.compute(
+                folder: folder, pipelineFile: configuration.pipelineFile, sql: configuration.sql,
+                settings: district.settingsJSON)
         } catch {
             logger.info("feed not fingerprinted; comparing in full", metadata: ["error": "\(error)"])
             return nil
@@ -53,6 +58,12 @@ extension SyncService {
         guard let (previousID, previousInput, previousRoster, previousAsOf, compared) = previous,
             previousInput == digest, let previousRoster
         else { return nil }
+        // The night's report and `explain` read the compared run's staged rows: gone (pruned or
+        // deleted by hand), the night is compared in full and stages its own.
+        let staged = try await connection.query(
+            "SELECT EXISTS (SELECT 1 FROM staging.schools WHERE run_id = \(compared))", logger: logger
+        ).collect().first?.decode(Bool.self) ?? false
+        guard staged else { return nil }
 
         // The one rule that reads the as-of date: a section whose term ended is archived. A term
         // end between the two dates would archive (or restore) sections, so compare in full.

@@ -55,7 +55,7 @@ public struct SyncService: Sendable {
                     "etl.mode": "\(configuration.mode)",
                 ])
             if let unchanged = try await unchangedRun(
-                configuration, definition: definition, runID: runID, on: main, logger: logger)
+                configuration, definition: definition, runID: runID, district: district, on: main, logger: logger)
             {
                 return try await finishUnchanged(
                     unchanged, configuration: configuration, runID: runID, ledger: ledger, on: main, logger: logger)
@@ -372,6 +372,8 @@ public struct SyncService: Sendable {
     struct District {
         var launchDate: String?
         var settings: DistrictSettings
+        /// `roster.districts.settings` as read, for the input digest of unchanged nights.
+        var settingsJSON: String
     }
 
     func ensureDistrict(_ id: String, on connection: PostgresConnection, logger: Logger) async throws -> District {
@@ -381,7 +383,7 @@ public struct SyncService: Sendable {
             "SELECT launch_date::text, settings::text FROM roster.districts WHERE id = \(id)", logger: logger)
         for try await (launch, settings) in rows.decode((String?, String).self) {
             do {
-                return District(launchDate: launch, settings: try DistrictSettings(json: settings))
+                return District(launchDate: launch, settings: try DistrictSettings(json: settings), settingsJSON: settings)
             } catch let error as ConfigurationError {
                 throw ConfigurationError("district \(id): \(error.description) (roster.districts.settings)")
             }
@@ -450,7 +452,14 @@ public struct SyncService: Sendable {
         if let error = error as? ExtractError {
             return [.network, .httpStatus, .malformedResponse].contains(error.code) && !error.isUsageError
         }
-        if let error = error as? LoadError { return error.code == .unreachable }
+        if let error = error as? LoadError {
+            // The merge runs REPEATABLE READ: a row someone else changed while it ran is a
+            // serialization failure, and the whole merge can simply run again.
+            if error.code == .query, let cause = error.cause as? PSQLError, cause.serverInfo?[.sqlState] == "40001" {
+                return true
+            }
+            return error.code == .unreachable
+        }
         return error is PSQLError
     }
 

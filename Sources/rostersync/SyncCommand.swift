@@ -47,10 +47,10 @@ struct SyncCommand: AsyncParsableCommand {
     @Flag(help: ArgumentHelp(
         "Stage and compare every row even when nothing changed.",
         discussion: """
-            A file-based run whose feed files, pipeline, SQL and program are those of the district's last successful \
-            run, on a roster exactly as that run left it (both checked by SHA-256 / roster digest) and with no term \
-            ending in between, changes nothing: by default it is recorded as a successful run with no changes \
-            without staging the files. --full does the whole comparison anyway.
+            A CSV run whose feed files, district settings, pipeline, SQL and program are those of the district's \
+            last successful applied run, on a roster exactly as that run left it (checked by SHA-256 and a roster \
+            digest) and with no term ending in between, changes nothing: by default it is recorded as a successful \
+            run with no changes without staging the files. --full does the whole comparison anyway.
             """))
     var full = false
 

@@ -82,6 +82,46 @@ struct RunnerTests {
         }
     }
 
+    @Test("A merge that meets a serialization failure (a row changed under it) runs again and applies")
+    func mergeRetriedOnSerializationFailure() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            // What REPEATABLE READ raises when another session changed a row the merge writes;
+            // raised here by the first section insert only (a sequence is not rolled back).
+            try await database.execute(
+                """
+                CREATE SEQUENCE public.attempts;
+                CREATE FUNCTION public.conflict_once() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF nextval('public.attempts') = 1 THEN
+                        RAISE EXCEPTION 'could not serialize access due to concurrent update'
+                            USING ERRCODE = 'serialization_failure';
+                    END IF;
+                    RETURN NEW;
+                END $$;
+                CREATE TRIGGER conflict_once BEFORE INSERT ON roster.sections FOR EACH ROW EXECUTE FUNCTION public.conflict_once();
+                """)
+            let report = try await harness.sync(.small())
+            #expect(report.status == .succeeded, "\(report.message)")
+            let runID = try #require(report.runID)
+            #expect(try await database.strings("SELECT attempt || ':' || status FROM etl.task_runs WHERE run_id = \(runID) AND task = 'merge' ORDER BY attempt") == ["1:failed", "2:succeeded"])
+            #expect(try await harness.count("roster.sections") == 4)
+
+            // Any other merge failure is not retried: the run fails after one attempt.
+            try await database.execute(
+                """
+                CREATE FUNCTION public.boom() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+                CREATE TRIGGER boom BEFORE UPDATE ON roster.students FOR EACH ROW EXECUTE FUNCTION public.boom();
+                """)
+            var renamed = DistrictFixture.small()
+            renamed.students[0].first = "Renamed"
+            let failed = try await harness.sync(renamed)
+            #expect(failed.status == .failed)
+            #expect(try await database.int("SELECT count(*) FROM etl.task_runs WHERE run_id = \(failed.runID ?? 0) AND task = 'merge'") == 1)
+        }
+    }
+
     @Test("A run that failed in the merge resumes from the failed task, reusing the staged feeds")
     func resumeAfterFailure() async throws {
         try await TestDatabase.withFresh { database in

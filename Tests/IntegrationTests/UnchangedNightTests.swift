@@ -48,6 +48,53 @@ struct UnchangedNightTests {
             let third = try await harness.sync(fixture)
             #expect(try await compared(third, database) == false)
             #expect(try await database.string("SELECT counts ->> 'unchanged_since' FROM etl.runs WHERE id = \(third.runID ?? 0)") == "\(firstRun)")
+
+            // A week of unchanged nights, then a preview (which prunes staging to the last seven
+            // runs): unchanged nights stage nothing and do not count, so run 1 keeps its rows.
+            for _ in 0..<7 { _ = try await harness.sync(fixture) }
+            _ = try await harness.sync(fixture, preview: true)
+            #expect(try await database.int("SELECT count(*) FROM staging.students WHERE run_id = \(firstRun)") == 20)
+            let later = try await harness.sync(fixture)
+            #expect(try await compared(later, database) == false)
+            #expect(later.rejections == first.rejections)
+
+            // Its staged rows gone (deleted by hand): the night compares in full and stages its own.
+            try await database.execute("DELETE FROM staging.schools WHERE run_id = \(firstRun)")
+            let restaged = try await harness.sync(fixture)
+            #expect(try await compared(restaged, database))
+            #expect(restaged.summary.total == 0)
+        }
+    }
+
+    @Test("Feed files that are links are followed: a link pointed at a new upload compares in full")
+    func linkedFeedFiles() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let base = FileManager.default.temporaryDirectory.appendingPathComponent("rostersync-links-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: base) }
+            let monday = base.appendingPathComponent("monday")
+            let tuesday = base.appendingPathComponent("tuesday")
+            let current = base.appendingPathComponent("current")
+            var changed = DistrictFixture.small()
+            try changed.write(to: monday)
+            changed.students[2].last = "Changed"
+            try changed.write(to: tuesday)
+            try FileManager.default.createDirectory(at: current, withIntermediateDirectories: true)
+            let files = try FileManager.default.contentsOfDirectory(atPath: monday.path)
+            for name in files {
+                try FileManager.default.createSymbolicLink(
+                    at: current.appendingPathComponent(name), withDestinationURL: monday.appendingPathComponent(name))
+            }
+            let service = SyncService(logger: TestDatabase.logger)
+            _ = try await service.sync(harness.configuration(.csv(current)))
+            #expect(try await compared(service.sync(harness.configuration(.csv(current))), database) == false)
+
+            let students = current.appendingPathComponent("students.csv")
+            try FileManager.default.removeItem(at: students)
+            try FileManager.default.createSymbolicLink(at: students, withDestinationURL: tuesday.appendingPathComponent("students.csv"))
+            let next = try await service.sync(harness.configuration(.csv(current)))
+            #expect(try await compared(next, database))
+            #expect(next.summary.count(.student, "update") == 1)
         }
     }
 

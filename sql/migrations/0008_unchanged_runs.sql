@@ -3,9 +3,10 @@
 -- "Safety": running the same sync twice changes nothing the second time). Such a run is verified
 -- by two digests instead of being staged and compared row by row (README: "Unchanged nights").
 --
--- input_digest:  SHA-256 of the feed files, the pipeline file, the SQL directory and the
---                executable's identity, computed by the sync before it reads anything (NULL for
---                API runs, previews and resumed runs: those never skip and are never compared).
+-- input_digest:  SHA-256 of the feed files, the district's settings as the run read them, the
+--                pipeline file, the SQL directory and the executable's identity, computed by the
+--                sync before it reads anything (NULL for API runs, previews and resumed runs:
+--                those never skip and are never compared).
 -- roster_digest: etl.roster_digest() of the district as the run's merge left it, computed inside
 --                the merge transaction (which reads one snapshot), so a change someone else makes
 --                while the run merges is not in it and makes the next night compare in full.
