@@ -146,7 +146,7 @@ struct UnchangedNightTests {
             // Settings live in roster.districts, which the roster digest reads.
             try await database.execute(
                 """
-                UPDATE roster.districts SET settings = '{"filters": {"schools": ["S1"]}, "safety": {"max_removal_share": 1}}'
+                UPDATE roster.districts SET settings = '{"filters": {"schools": ["S1"]}, "max_removal_share": 1}'
                 WHERE id = 'd1'
                 """)
             let filtered = try await harness.sync(renamed)

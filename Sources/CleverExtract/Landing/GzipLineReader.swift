@@ -1,4 +1,5 @@
 import CompressNIO
+import Crypto
 import Foundation
 import NIOCore
 

@@ -1,4 +1,5 @@
 public import Foundation
+import Crypto
 
 /// Reads one night from the landing archive, as a backfill replays it.
 ///
