@@ -29,7 +29,7 @@ public struct SyncService: Sendable {
         let definition = try PipelineLoader.load(contentsOf: configuration.pipelineFile, knownKinds: Self.taskKinds)
         var logger = logger
         logger[metadataKey: "etl.district_id"] = "\(configuration.districtID)"
-        return try await configuration.database.withConnection(logger: logger) { main in
+        return try await withMainConnection(configuration.database, logger: logger) { main in
             try await Migrator(directory: configuration.sql).migrate(on: main, logger: logger)
             let district = try await ensureDistrict(configuration.districtID, on: main, logger: logger)
             try await lockDistrict(configuration.districtID, on: main, logger: logger)
@@ -71,7 +71,7 @@ public struct SyncService: Sendable {
     /// when a newer run of the district exists (its staged data would be stale) and for an
     /// empty feed, which no override lifts.
     public func approve(runID: Int64, database: DatabaseTarget, sql: SQLDirectory) async throws -> SyncReport {
-        try await database.withConnection(logger: logger) { main in
+        try await withMainConnection(database, logger: logger) { main in
             try await Migrator(directory: sql).migrate(on: main, logger: logger)
             let ledger = RunLedger(connection: main, logger: logger)
             guard let run = try await ledger.run(runID) else {
@@ -196,7 +196,7 @@ public struct SyncService: Sendable {
     public func resume(runID: Int64, database: DatabaseTarget, sql: SQLDirectory, cleverToken: String?) async throws
         -> SyncReport
     {
-        try await database.withConnection(logger: logger) { main in
+        try await withMainConnection(database, logger: logger) { main in
             try await Migrator(directory: sql).migrate(on: main, logger: logger)
             let ledger = RunLedger(connection: main, logger: logger)
             guard let run = try await ledger.run(runID) else {
@@ -401,8 +401,27 @@ public struct SyncService: Sendable {
         return nil
     }
 
+    /// A run's main connection, which holds the district lock. The lock is released explicitly
+    /// before the connection closes: the server releases a session lock only when it notices the
+    /// connection is gone, after this process has moved on, and a run started right after this
+    /// one (a backfill's next night, an approve's next sync) could find it still held.
+    func withMainConnection<T: Sendable>(
+        _ database: DatabaseTarget, logger: Logger, _ body: (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await database.withConnection(logger: logger) { connection in
+            do {
+                let result = try await body(connection)
+                _ = try? await connection.query("SELECT pg_advisory_unlock_all()", logger: logger)
+                return result
+            } catch {
+                _ = try? await connection.query("SELECT pg_advisory_unlock_all()", logger: logger)
+                throw error
+            }
+        }
+    }
+
     /// One run per district at a time: a session advisory lock held by the main connection
-    /// until the run ends (or its connection drops).
+    /// until the run ends (see `withMainConnection`; a dropped connection releases it too).
     func lockDistrict(_ id: String, on connection: PostgresConnection, logger: Logger) async throws {
         let rows = try await connection.query(
             "SELECT pg_try_advisory_lock(hashtext('rostersync.district'), hashtext(\(id)))", logger: logger)
