@@ -42,7 +42,9 @@ struct InputDigest {
     /// Files in (or below) `root`, by path relative to it, in a fixed order. Links are followed,
     /// as the readers follow them: a feed file may be a link to the night's upload.
     private static func files(under root: URL, recursive: Bool) throws -> [(String, URL)] {
-        let root = root.standardizedFileURL
+        // The folder itself may be a link (`--csv /srv/clever/current`): walk what it points at,
+        // or the walk lists nothing and every night would look unchanged.
+        let root = root.standardizedFileURL.resolvingSymlinksInPath()
         guard
             let walker = FileManager.default.enumerator(
                 at: root, includingPropertiesForKeys: nil, options: recursive ? [] : [.skipsSubdirectoryDescendants])

@@ -193,6 +193,7 @@ struct SectionRulesTests {
 
             try await database.execute("INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) VALUES ('d1', 'student', 'ST5', 'NEW5');")
             let (applied, again) = try await harness.syncTwice(renamed)
+            #expect(try await database.int("SELECT count(*) FROM staging.rejects WHERE run_id = \(applied.runID ?? 0) AND reason = 'probable_sis_id_change'") == 0, "the recorded pair is applied, not reported again")
             #expect(applied.summary.count(.student, "archive") == 0)
             #expect(applied.summary.count(.student, "create") == 0)
             #expect(again.summary.total == 0)

@@ -95,6 +95,38 @@ struct UnchangedNightTests {
             let next = try await service.sync(harness.configuration(.csv(current)))
             #expect(try await compared(next, database))
             #expect(next.summary.count(.student, "update") == 1)
+
+            // The folder itself a link (`--csv /srv/clever/latest`), pointed at Monday's upload again.
+            let latest = base.appendingPathComponent("latest")
+            try FileManager.default.createSymbolicLink(at: latest, withDestinationURL: monday)
+            let back = try await service.sync(harness.configuration(.csv(latest)))
+            #expect(try await compared(back, database))
+            #expect(back.summary.count(.student, "update") == 1)
+            #expect(try await compared(service.sync(harness.configuration(.csv(latest))), database) == false)
+            try FileManager.default.removeItem(at: latest)
+            try FileManager.default.createSymbolicLink(at: latest, withDestinationURL: tuesday)
+            let repointed = try await service.sync(harness.configuration(.csv(latest)))
+            #expect(try await compared(repointed, database))
+            #expect(repointed.summary.count(.student, "update") == 1)
+        }
+    }
+
+    @Test("Settings changed while a run works are applied by the next night, though the run's roster digest has them")
+    func settingsChangedMidRun() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let fixture = DistrictFixture.small()
+            let first = try await harness.sync(fixture)
+            // What a run whose settings changed after it read them leaves: the new settings in
+            // its roster digest (taken at the end of its merge), the old ones in what it did.
+            try await database.execute(
+                """
+                UPDATE roster.districts SET settings = '{"allowed_email_domains": ["other.org"]}' WHERE id = 'd1';
+                UPDATE etl.runs SET roster_digest = etl.roster_digest('d1') WHERE id = \(first.runID ?? 0);
+                """)
+            let next = try await harness.sync(fixture)
+            #expect(try await compared(next, database), "the settings this night reads are not the ones the last run read")
+            #expect(next.rejections.contains { $0.reason == "email_domain_not_allowed" })
         }
     }
 

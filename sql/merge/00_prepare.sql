@@ -367,9 +367,9 @@ WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL AND s.email IS NOT 
   AND r.sis_id <> s.sis_id
   AND NOT EXISTS (SELECT 1 FROM roster.students n WHERE n.district_id = r.district_id AND n.source = 'clever'
                   AND n.sis_id = s.sis_id)
-  -- already recorded: the merge applies it this run
+  -- this very pair already recorded: the merge applies it this run
   AND NOT EXISTS (SELECT 1 FROM roster.sis_id_changes c WHERE c.district_id = r.district_id AND c.entity = 'student'
-                  AND c.old_sis_id = r.sis_id)
+                  AND c.old_sis_id = r.sis_id AND c.new_sis_id = s.sis_id)
   AND NOT EXISTS (SELECT 1 FROM staging.students g WHERE g.run_id = s.run_id AND g.sis_id = r.sis_id
                   AND g.excluded IS NULL);
 
@@ -388,7 +388,7 @@ WHERE t.run_id = etl.current_run_id() AND t.email IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM roster.teachers n WHERE n.district_id = r.district_id AND n.source = 'clever'
                   AND n.sis_id = t.sis_id)
   AND NOT EXISTS (SELECT 1 FROM roster.sis_id_changes c WHERE c.district_id = r.district_id AND c.entity = 'teacher'
-                  AND c.old_sis_id = r.sis_id)
+                  AND c.old_sis_id = r.sis_id AND c.new_sis_id = t.sis_id)
   AND NOT EXISTS (SELECT 1 FROM staging.teachers g WHERE g.run_id = t.run_id AND g.sis_id = r.sis_id
                   AND g.excluded IS NULL)
 ORDER BY t.sis_id, t.seq;
