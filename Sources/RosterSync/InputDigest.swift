@@ -1,11 +1,12 @@
+import CleverExtract
 import Crypto
 import Foundation
 import PostgresLoad
 
 /// One SHA-256 over everything a file-based run reads besides the roster: the feed folder's
 /// files, the district's settings as the run read them, the pipeline file, the SQL directory
-/// and the program itself. Two runs with the same
-/// digest stage the same rows and run the same merge (migration 0008, README "Unchanged nights").
+/// and the program itself. Two runs with the same digest stage the same rows and run the same
+/// merge (migration 0008, README "Unchanged nights").
 ///
 /// Streams each file in 1 MiB reads: memory stays flat however large the district.
 struct InputDigest {
@@ -22,7 +23,7 @@ struct InputDigest {
         for (name, url) in try files(under: sql.url, recursive: true) { try add(url, as: "sql/" + name, to: &hasher) }
         // The sources read the folder's own files, not its subfolders.
         for (name, url) in try files(under: folder, recursive: false) { try add(url, as: "feed/" + name, to: &hasher) }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.hexDigest()
     }
 
     /// The running executable's path, size, inode and modification time: a rebuilt or redeployed
