@@ -130,6 +130,28 @@ struct BulkInsertTests {
         }
     }
 
+    @Test("Rows the merge inserted itself are not locked (rewritten) again; older rows new ones point at are")
+    func ownRowsAreNotLockedAgain() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var district = Self.district()
+            _ = try await harness.sync(district)
+            #expect(try await Self.bulkAllowed(database, "roster.enrollments") == true)
+            // A lock leaves the locker's transaction id in xmax: none on a first sync's own students.
+            // (Sections are locked by the per-row checks of section teachers, which upsert.)
+            #expect(try await database.int("SELECT count(*) FROM roster.students WHERE xmax <> 0") == 0)
+            #expect(try await database.int("SELECT count(*) FROM roster.enrollments") == district.enrollments.count)
+
+            // The next night enrolls ST21, a student from the night before: that row is held.
+            district.enrollments.append(("SEC3", "ST21"))
+            let report = try await harness.sync(district)
+            #expect(report.summary.count(.enrollment, "create") == 1)
+            #expect(
+                try await database.string(
+                    "SELECT string_agg(sis_id, ',' ORDER BY sis_id) FROM roster.students WHERE xmax <> 0") == "ST21")
+        }
+    }
+
     @Test("An enrollment listed twice in the feed is created once; listing it twice again changes nothing")
     func duplicateEnrollmentsLoadOnce() async throws {
         try await TestDatabase.withFresh { database in
