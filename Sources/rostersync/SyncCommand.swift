@@ -107,15 +107,15 @@ struct SyncCommand: AsyncParsableCommand {
     }
 
     /// Every enabled district, a few at a time; exit code: 1 if any failed, else 3 if any stopped
-    /// at the safety threshold, else 0.
+    /// at the safety threshold, else 4 if any was being synced by another run (its lock held), else 0.
     private func runAll(source: SyncConfiguration.Source, logger: Logger) async throws {
         let template = try await makeConfiguration(source: source, logger: logger)
         let ids = try await SyncService(logger: logger).enabledDistricts(database: template.database, sql: template.sql)
         guard !ids.isEmpty else { throw ValidationError("--district all: roster.districts has no enabled district") }
         let limit = max(1, parallelDistricts)
         let reports = try await cancellingOnSignals(logger: logger) {
-            try await withThrowingTaskGroup(of: SyncReport.self) { group in
-                var results: [SyncReport] = []
+            try await withThrowingTaskGroup(of: (report: SyncReport, locked: Bool).self) { group in
+                var results: [(report: SyncReport, locked: Bool)] = []
                 for (index, id) in ids.enumerated() {
                     if index >= limit, let done = try await group.next() { results.append(done) }
                     var configuration = template
@@ -123,11 +123,12 @@ struct SyncCommand: AsyncParsableCommand {
                     if case .csv(let root) = source { configuration.source = .csv(root.appendingPathComponent(id)) }
                     group.addTask {
                         do {
-                            return try await SyncService(logger: logger).sync(configuration)
+                            return (try await SyncService(logger: logger).sync(configuration), false)
                         } catch {
-                            return SyncReport(
+                            let report = SyncReport(
                                 runID: nil, districtID: id, status: .failed, summary: .init(), violations: [],
                                 rejections: [], message: "\(error)")
+                            return (report, error is RunLockedError)
                         }
                     }
                 }
@@ -135,11 +136,14 @@ struct SyncCommand: AsyncParsableCommand {
                 return results
             }
         }
-        for report in reports.sorted(by: { $0.districtID < $1.districtID }) {
-            print("\(report.districtID): \(report.status.rawValue): \(report.message)")
+        for (report, locked) in reports.sorted(by: { $0.report.districtID < $1.report.districtID }) {
+            print("\(report.districtID): \(locked ? "locked" : report.status.rawValue): \(report.message)")
         }
-        if reports.contains(where: { $0.exitCode == 1 }) { throw ExitCode(1) }
-        if reports.contains(where: { $0.exitCode == 3 }) { throw ExitCode(3) }
+        // A district another run is syncing did not start: not a failure of its own, and it
+        // must not hide one elsewhere.
+        if reports.contains(where: { !$0.locked && $0.report.exitCode == 1 }) { throw ExitCode(1) }
+        if reports.contains(where: { $0.report.exitCode == 3 }) { throw ExitCode(3) }
+        if reports.contains(where: { $0.locked }) { throw ExitCode(4) }
     }
 
     func makeConfiguration(source: SyncConfiguration.Source, logger: Logger) async throws -> SyncConfiguration {

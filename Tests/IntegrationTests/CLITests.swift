@@ -122,6 +122,38 @@ struct CLITests {
         }
     }
 
+    @Test("--district all with one district's lock held syncs the others and exits 4, not 1")
+    func allDistrictsOneLocked() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.execute("INSERT INTO roster.districts (id, name) VALUES ('east', 'East'), ('west', 'West')")
+            let root = FileManager.default.temporaryDirectory.appendingPathComponent("all-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: root) }
+            for id in ["east", "west"] { try DistrictFixture.small().write(to: root.appendingPathComponent(id)) }
+            let arguments = [
+                "sync", "--district", "all", "--csv", root.path, "--as-of", "2026-11-23", "--no-landing",
+                "--database-url", Self.url(database),
+            ]
+            try await database.withConnection(logger: TestDatabase.logger) { holder in
+                try await holder.query(
+                    "SELECT pg_advisory_lock(hashtext('rostersync.district'), hashtext('west'))", logger: TestDatabase.logger)
+                let (code, error) = await Self.run(arguments)
+                #expect(code == 4, "\(Self.message(error))")
+                try await holder.query("SELECT pg_advisory_unlock_all()", logger: TestDatabase.logger)
+            }
+            #expect(try await database.strings("SELECT district_id || ':' || status FROM etl.runs ORDER BY id") == ["east:succeeded"])
+            #expect(try await database.int("SELECT count(*) FROM roster.students WHERE district_id = 'west'") == 0)
+
+            // A failure elsewhere still exits 1: east's students file is gone, west is locked.
+            try FileManager.default.removeItem(at: root.appendingPathComponent("east/students.csv"))
+            try await database.withConnection(logger: TestDatabase.logger) { holder in
+                try await holder.query(
+                    "SELECT pg_advisory_lock(hashtext('rostersync.district'), hashtext('west'))", logger: TestDatabase.logger)
+                #expect(await Self.run(arguments).code == 1)
+                try await holder.query("SELECT pg_advisory_unlock_all()", logger: TestDatabase.logger)
+            }
+        }
+    }
+
     @Test("explain answers where a student is, and why")
     func explain() async throws {
         try await TestDatabase.withFresh { database in
