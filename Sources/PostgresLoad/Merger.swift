@@ -253,13 +253,15 @@ public struct Merger: Sendable {
     /// The run's changes per entity and action, and its suspensions, archives and removals per
     /// entity for the safety check: one pass over the change log (six million rows on a first
     /// sync of a million students). Sections archived because their term ended are the calendar,
-    /// not a shrinking feed, and do not count as removals.
+    /// not a shrinking feed, and do not count as removals, unless this run set that end date or
+    /// moved the section to that term (`term_changed`, 06_sections.sql).
     private func summary(on connection: PostgresConnection, runID: Int64) async throws -> (Summary, [String: Int]) {
         let rows = try await connection.query(
             """
             SELECT entity, action, count(*),
                    count(*) FILTER (WHERE action IN ('suspend', 'archive', 'remove')
-                                      AND coalesce(details ->> 'reason', '') <> 'term_ended')
+                                      AND (coalesce(details ->> 'reason', '') <> 'term_ended'
+                                           OR details ? 'term_changed'))
             FROM roster.change_log WHERE run_id = \(runID) GROUP BY entity, action
             """, logger: logger)
         var summary = Summary()

@@ -23,7 +23,9 @@ struct SafetyTests {
     /// Roster state a failed or blocked run must leave exactly as it was.
     static func snapshot(_ database: DatabaseTarget) async throws -> [String] {
         var rows: [String] = []
-        for table in ["schools", "teachers", "students", "sections", "section_teachers", "enrollments", "change_log", "districts"] {
+        for table in [
+            "schools", "terms", "teachers", "students", "sections", "section_teachers", "enrollments", "change_log", "districts",
+        ] {
             rows += try await database.strings("SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM roster.\(table) t")
         }
         return rows
@@ -70,10 +72,11 @@ struct SafetyTests {
             #expect(blocked.status == .blocked)
             let newer = try await harness.sync(full)
             #expect(newer.status == .succeeded)
-            await #expect(throws: ConfigurationError.self) {
+            let error = await #expect(throws: ConfigurationError.self) {
                 _ = try await SyncService(logger: TestDatabase.logger).approve(
                     runID: blocked.runID ?? 0, database: database, sql: TestDatabase.sql)
             }
+            #expect(error?.description.contains("is newer than run \(blocked.runID ?? 0)") == true, "\(String(describing: error))")
             let forced = try await harness.sync(truncated, allowMassChanges: true)
             #expect(forced.status == .succeeded)
             #expect(forced.summary.count(.student, "archive") == 61)
@@ -118,10 +121,11 @@ struct SafetyTests {
                 #expect(report.exitCode == 3)
                 #expect(report.violations.contains { $0.hasPrefix("students: the feed has no loadable rows") })
                 #expect(try await Self.snapshot(database) == before)
-                await #expect(throws: ConfigurationError.self) {
+                let error = await #expect(throws: ConfigurationError.self) {
                     _ = try await SyncService(logger: TestDatabase.logger).approve(
                         runID: report.runID ?? 0, database: database, sql: TestDatabase.sql)
                 }
+                #expect(error?.description.contains("stopped on an empty feed") == true, "\(String(describing: error))")
             }
         }
     }
@@ -140,15 +144,26 @@ struct SafetyTests {
         ("student", "a school missing (its students point nowhere)", { district in
             district.schools.removeLast()
         }),
-        ("section_teacher", "teacher columns emptied", { district in
+        ("section_teacher", "teacher ids pointing nowhere", { district in
             for index in district.sections.indices { district.sections[index].teachers = ["NOBODY"] }
+        }),
+        ("section_teacher", "teacher columns blank", { district in
+            for index in district.sections.indices { district.sections[index].teachers = [] }
+        }),
+        ("section", "term end dates moved into the past", { district in
+            for index in district.sections.indices { district.sections[index].term.2 = "2026-11-01" }
+        }),
+        ("section", "sections moved to a term that has ended", { district in
+            for index in district.sections.indices {
+                district.sections[index].term = ("Summer 2026", "2026-06-01", "2026-08-07")
+            }
         }),
         ("student", "student rows pointing nowhere", { district in
             for index in district.students.indices.dropFirst(4) { district.students[index].school = "NOPE" }
         }),
     ]
 
-    @Test("No removal path fires on a truncated or malformed feed", arguments: 0..<6)
+    @Test("No removal path fires on a truncated or malformed feed", arguments: Self.truncations.indices)
     func everyRemovalPathIsGuarded(case index: Int) async throws {
         let (entity, label, damage) = Self.truncations[index]
         try await TestDatabase.withFresh { database in
@@ -163,8 +178,40 @@ struct SafetyTests {
             damage(&broken)
             let report = try await harness.sync(broken)
             #expect(report.status == .blocked, "\(label): \(report.message)")
-            #expect(report.violations.contains { $0.hasPrefix("\(entity)") }, "\(label): \(report.violations)")
+            #expect(report.violations.contains { $0.hasPrefix("\(entity): ") }, "\(label): \(report.violations)")
             #expect(try await Self.snapshot(database) == before, "\(label)")
+        }
+    }
+
+    @Test("A term that simply ends archives its sections without stopping; approving a moved end date applies it")
+    func termEndsByTheCalendar() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.execute(
+                "INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{\"min_removals_to_block\": 2}');")
+            let harness = SyncHarness(database: database)
+            let full = DistrictFixture.small()
+            _ = try await harness.sync(full)
+
+            // The end date moved into the past (a typo in the SIS): stopped, then reviewed and approved.
+            var typo = full
+            for index in typo.sections.indices { typo.sections[index].term.2 = "2026-11-01" }
+            let blocked = try await harness.sync(typo)
+            #expect(blocked.violations.contains { $0.hasPrefix("section: 4 of 4") }, "\(blocked.violations)")
+            let approved = try await SyncService(logger: TestDatabase.logger).approve(
+                runID: blocked.runID ?? 0, database: database, sql: TestDatabase.sql)
+            #expect(approved.summary.count(.section, "archive") == 4)
+            #expect(
+                try await database.int(
+                    "SELECT count(*) FROM roster.change_log WHERE run_id = \(blocked.runID ?? 0) AND details ->> 'term_changed' = 'true'")
+                    == 4)
+
+            // Corrected the next day; the term then ends on its (unchanged) date: no stop.
+            let corrected = try await harness.sync(full)
+            #expect(corrected.summary.count(.section, "restore") == 4)
+            let ended = try await harness.sync(full, asOf: "2027-01-20")
+            #expect(ended.status == .succeeded, "\(ended.message)")
+            #expect(ended.violations.isEmpty)
+            #expect(try await harness.count("roster.sections", "status = 'archived' AND status_reason = 'term_ended'") == 4)
         }
     }
 

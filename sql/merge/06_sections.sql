@@ -18,6 +18,15 @@ WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL;
 CREATE UNIQUE INDEX ON feed_sections (sis_id);
 ANALYZE feed_sections;
 
+-- Terms whose end date this run set: new terms, and end dates the feed changed (03_terms.sql).
+-- A section archived because such a term has "ended", or because it moved to an ended term, is
+-- archived by a change in the data, not by the calendar: a date misread or mistyped in the SIS
+-- must not archive a district's classes unnoticed. Its change-log row says `term_changed`, and
+-- it counts towards the safety threshold (Merger.summary); a term that simply ends does not.
+CREATE TEMP TABLE terms_redated ON COMMIT DROP AS
+SELECT record_id::bigint AS id FROM roster.change_log
+WHERE run_id = etl.current_run_id() AND entity = 'term' AND (action = 'create' OR details ? 'end_date');
+
 WITH diff AS (
     SELECT r.id, to_jsonb(r) AS old, r.status AS old_status, f.*
     FROM roster.sections r
@@ -38,13 +47,17 @@ changed AS (
         updated_at = now()
     FROM diff d
     WHERE r.id = d.id
-    RETURNING r.id, d.old, to_jsonb(r) AS new, d.old_status, d.status AS new_status, d.status_reason)
+    RETURNING r.id, d.old, to_jsonb(r) AS new, d.old_status, d.status AS new_status, d.status_reason, r.term_id)
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
 SELECT etl.current_run_id(), etl.current_district_id(), 'section', id::text,
        CASE WHEN old_status = new_status THEN 'update'
             WHEN new_status = 'active' THEN 'restore' ELSE 'archive' END,
        etl.jsonb_diff(old, new) || CASE WHEN status_reason IS NULL THEN '{}'::jsonb
                                         ELSE jsonb_build_object('reason', status_reason) END
+       || CASE WHEN old_status = 'active' AND status_reason = 'term_ended'
+                    AND ((old -> 'term_id') IS DISTINCT FROM to_jsonb(term_id)
+                         OR term_id IN (SELECT id FROM terms_redated))
+               THEN jsonb_build_object('term_changed', true) ELSE '{}'::jsonb END
 FROM changed;
 
 -- Foreign keys checked for the whole set, not once per row (see migration 0007).
