@@ -163,16 +163,22 @@ struct SafetyTests {
         }),
     ]
 
+    /// The small district synced once, with the count minimum lowered to 2 so that in a district
+    /// this tiny the share alone decides.
+    static func tinyDistrictSynced(_ database: DatabaseTarget) async throws -> (SyncHarness, DistrictFixture) {
+        try await database.execute(
+            "INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{\"min_removals_to_block\": 2}');")
+        let harness = SyncHarness(database: database)
+        let full = DistrictFixture.small()
+        _ = try await harness.sync(full)
+        return (harness, full)
+    }
+
     @Test("No removal path fires on a truncated or malformed feed", arguments: Self.truncations.indices)
     func everyRemovalPathIsGuarded(case index: Int) async throws {
         let (entity, label, damage) = Self.truncations[index]
         try await TestDatabase.withFresh { database in
-            // A tiny district: the count minimum is lowered so the share alone decides.
-            try await database.execute(
-                "INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{\"min_removals_to_block\": 2}');")
-            let harness = SyncHarness(database: database)
-            let full = DistrictFixture.small()
-            _ = try await harness.sync(full)
+            let (harness, full) = try await Self.tinyDistrictSynced(database)
             let before = try await Self.snapshot(database)
             var broken = full
             damage(&broken)
@@ -186,11 +192,7 @@ struct SafetyTests {
     @Test("A term that simply ends archives its sections without stopping; approving a moved end date applies it")
     func termEndsByTheCalendar() async throws {
         try await TestDatabase.withFresh { database in
-            try await database.execute(
-                "INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{\"min_removals_to_block\": 2}');")
-            let harness = SyncHarness(database: database)
-            let full = DistrictFixture.small()
-            _ = try await harness.sync(full)
+            let (harness, full) = try await Self.tinyDistrictSynced(database)
 
             // The end date moved into the past (a typo in the SIS): stopped, then reviewed and approved.
             var typo = full
