@@ -91,6 +91,34 @@ struct APISyncTests {
         }
     }
 
+    @Test("An API that answers every student or section page with no objects stops before the merge")
+    func emptyAPIFeedStops() async throws {
+        var noStudents = DistrictFixture.small()
+        noStudents.students = []
+        noStudents.enrollments = []
+        var noSections = DistrictFixture.small()
+        noSections.sections = []
+        noSections.enrollments = []
+        for (served, entity) in [(noStudents, "students"), (noSections, "sections")] {
+            try await TestDatabase.withFresh { database in
+                let harness = SyncHarness(database: database)
+                _ = try await harness.sync(.small())
+                let before = try await SafetyTests.snapshot(database)
+                try await Self.withServer(csv: served) { url, _ in
+                    let report = try await SyncService(logger: TestDatabase.logger).sync(
+                        harness.configuration(.clever(baseURL: url.absoluteString, token: Self.token),
+                                              allowMassChanges: true))
+                    #expect(report.status == .blocked, "\(entity): \(report.message)")
+                    #expect(report.exitCode == 3)
+                    #expect(
+                        report.violations.contains { $0.hasPrefix("\(entity): the feed has no loadable rows") },
+                        "\(report.violations)")
+                }
+                #expect(try await SafetyTests.snapshot(database) == before, "\(entity)")
+            }
+        }
+    }
+
     @Test("A wrong token is a configuration error that names what to check, without the token")
     func unauthorized() async throws {
         try await TestDatabase.withFresh { database in

@@ -83,19 +83,39 @@ struct CLITests {
         #expect(!text.contains("secret"), "the password is never printed")
     }
 
-    @Test("A missing CSV file exits 2, names the file, and leaves the roster unchanged")
-    func missingFile() async throws {
+    /// A missing file is a configuration error (2); a file with a header and no rows is a feed
+    /// that came out empty: the run fails (1) and its ledger row says which file.
+    @Test(
+        "A missing (exit 2) or header-only (exit 1) CSV file is named and leaves the roster unchanged",
+        arguments: [
+            ("students.csv", false), ("schools.csv", true), ("teachers.csv", true), ("students.csv", true),
+            ("sections.csv", true), ("enrollments.csv", true),
+        ])
+    func brokenFile(name: String, headerOnly: Bool) async throws {
         try await TestDatabase.withFresh { database in
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
             try DistrictFixture.small().write(to: folder)
             defer { try? FileManager.default.removeItem(at: folder) }
             let arguments = ["sync", "--district", "d1", "--csv", folder.path, "--database-url", Self.url(database), "--no-landing"]
             #expect(await Self.run(arguments).code == 0)
-            try FileManager.default.removeItem(at: folder.appendingPathComponent("students.csv"))
+            let file = folder.appendingPathComponent(name)
+            if headerOnly {
+                let header = try String(contentsOf: file, encoding: .utf8).split(separator: "\n")[0]
+                try (header + "\n").write(to: file, atomically: true, encoding: .utf8)
+            } else {
+                try FileManager.default.removeItem(at: file)
+            }
             let before = try await SafetyTests.snapshot(database)
             let (code, error) = await Self.run(arguments)
-            #expect(code == 2)
-            #expect(Self.message(error).contains("students.csv"))
+            if headerOnly {
+                #expect(code == 1)
+                let message = try await database.string("SELECT message FROM etl.runs ORDER BY id DESC LIMIT 1") ?? ""
+                #expect(message.contains("\(name) has a header and no rows"), "\(message)")
+                #expect(message.contains("check-source"), "\(message)")
+            } else {
+                #expect(code == 2)
+                #expect(Self.message(error).contains(name), "\(Self.message(error))")
+            }
             #expect(try await SafetyTests.snapshot(database) == before)
         }
     }

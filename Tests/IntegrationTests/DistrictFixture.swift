@@ -88,7 +88,7 @@ struct DistrictFixture: Sendable {
                     + [section.name, section.grade, section.term.0, section.term.1, section.term.2]
             }
         ).write(to: directory.appendingPathComponent("sections.csv"), atomically: true, encoding: .utf8)
-        let schoolOf = Dictionary(uniqueKeysWithValues: sections.map { ($0.id, $0.school) })
+        let schoolOf = Dictionary(sections.map { ($0.id, $0.school) }, uniquingKeysWith: { first, _ in first })
         try csv(
             ["School_id", "Section_id", "Student_id"],
             enrollments.map { [schoolOf[$0.section] ?? "", $0.section, $0.student] }

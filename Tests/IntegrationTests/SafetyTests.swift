@@ -106,20 +106,34 @@ struct SafetyTests {
         }
     }
 
-    @Test("An empty feed (every student rejected) stops before the merge, and no override lifts it")
-    func emptyFeedGuard() async throws {
+    /// Feeds whose every row of one entity is rejected (a file with a header and no rows stops
+    /// earlier, at check-source: CLITests).
+    static let emptied: [(String, @Sendable (inout DistrictFixture) -> Void)] = [
+        ("students", { district in for index in district.students.indices { district.students[index].school = "NOPE" } }),
+        ("schools", { district in for index in district.schools.indices { district.schools[index].id = "" } }),
+        ("teachers", { district in for index in district.teachers.indices { district.teachers[index].id = "" } }),
+        ("sections", { district in for index in district.sections.indices { district.sections[index].id = "" } }),
+        ("enrollments", { district in district.enrollments = district.enrollments.map { ($0.section, "NOPE") } }),
+    ]
+
+    @Test("A feed with no loadable row of an entity stops before the merge, and no override lifts it",
+          arguments: Self.emptied.indices)
+    func emptyFeedGuard(case index: Int) async throws {
+        let (entity, damage) = Self.emptied[index]
         try await TestDatabase.withFresh { database in
             let harness = SyncHarness(database: database)
             let full = DistrictFixture.small()
             _ = try await harness.sync(full)
             let before = try await Self.snapshot(database)
             var broken = full
-            for index in broken.students.indices { broken.students[index].school = "NOPE" }
+            damage(&broken)
             for allow in [false, true] {
                 let report = try await harness.sync(broken, allowMassChanges: allow)
-                #expect(report.status == .blocked)
+                #expect(report.status == .blocked, "\(entity): \(report.message)")
                 #expect(report.exitCode == 3)
-                #expect(report.violations.contains { $0.hasPrefix("students: the feed has no loadable rows") })
+                #expect(
+                    report.violations.contains { $0.hasPrefix("\(entity): the feed has no loadable rows") },
+                    "\(entity): \(report.violations)")
                 #expect(try await Self.snapshot(database) == before)
                 let error = await #expect(throws: ConfigurationError.self) {
                     _ = try await SyncService(logger: TestDatabase.logger).approve(
