@@ -1,7 +1,14 @@
 import Foundation
 import PostgresLoad
+import RosterModel
+import RosterTransform
 
 /// `roster.districts.settings`, the keys the Swift side uses (filters are applied in SQL).
+///
+/// Every key CONTRACT.md names is checked before a run starts: a value of the wrong shape would
+/// otherwise be ignored by the SQL (a filter that is a string, not an array, filters nothing) or
+/// silently match nothing (a grade spelt `K` where the roster says `Kindergarten`). Other keys
+/// are left alone: the platform may keep its own settings beside these.
 struct DistrictSettings: Sendable {
     var allowedEmailDomains: [String] = []
     var safety = Merger.Safety.defaults
@@ -9,22 +16,112 @@ struct DistrictSettings: Sendable {
     init() {}
 
     init(json: String) throws {
-        guard let data = json.data(using: .utf8),
-            let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { return }
-        if let domains = object["allowed_email_domains"] as? [String] {
+        let keys: Keys
+        do {
+            keys = try JSONDecoder().decode(Keys.self, from: Data(json.utf8))
+        } catch let error as DecodingError {
+            throw ConfigurationError(Self.describe(error))
+        }
+        if let domains = keys.allowedEmailDomains {
+            if let blank = domains.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+                throw ConfigurationError("settings.allowed_email_domains[\(blank)] is empty; list domains like \"example.org\"")
+            }
             allowedEmailDomains = domains.map { $0.lowercased() }
         }
-        if let share = object["max_removal_share"] as? Double {
+        if let share = keys.maxRemovalShare {
             guard (0...1).contains(share) else {
-                throw ConfigurationError("settings.max_removal_share must be between 0 and 1, not \(share)")
+                throw ConfigurationError(
+                    "settings.max_removal_share must be between 0 and 1 (a share: 0.1 is 10%), not \(share)")
             }
             safety.maxRemovalShare = share
-        } else if let share = object["max_removal_share"] as? Int, share == 0 || share == 1 {
-            safety.maxRemovalShare = Double(share)
         }
-        if let minimum = object["min_removals_to_block"] as? Int {
-            safety.minRemovalsToBlock = minimum
+        if let minimum = keys.minRemovalsToBlock {
+            guard minimum >= 0, minimum == minimum.rounded(), minimum < 1e9 else {
+                throw ConfigurationError(
+                    "settings.min_removals_to_block must be a whole number, 0 or more, not \(minimum)")
+            }
+            safety.minRemovalsToBlock = Int(minimum)
+        }
+        for grade in keys.filters?.grades ?? [] { try Self.checkGradeWord(grade) }
+    }
+
+    /// The grade filter compares with the roster's grade words exactly (00_prepare.sql).
+    static func checkGradeWord(_ word: String) throws {
+        guard let grade = GradeParser.grade(from: word) else {
+            throw ConfigurationError(
+                "settings.filters.grades: \"\(word)\" is not a grade; the roster's grade words are "
+                    + "InfantToddler, Preschool, PreKindergarten, TransitionalKindergarten, Kindergarten, "
+                    + "1 to 13, PostGraduate, Ungraded and Other")
+        }
+        guard grade.cleverWord == word else {
+            throw ConfigurationError(
+                "settings.filters.grades: write \"\(grade.cleverWord)\", not \"\(word)\" "
+                    + "(the filter compares with the roster's grade words exactly)")
+        }
+    }
+
+    private struct Keys: Decodable {
+        var allowedEmailDomains: [String]?
+        var maxRemovalShare: Double?
+        /// Read as a number so that 2.5 or -1 gets a message naming the key.
+        var minRemovalsToBlock: Double?
+        var filters: Filters?
+
+        enum CodingKeys: String, CodingKey {
+            case allowedEmailDomains = "allowed_email_domains"
+            case maxRemovalShare = "max_removal_share"
+            case minRemovalsToBlock = "min_removals_to_block"
+            case filters
+        }
+    }
+
+    /// Only the filters CONTRACT.md names: an unknown one (`sections`, `grade`) would filter nothing.
+    private struct Filters: Decodable {
+        var schools: [String]?
+        var grades: [String]?
+
+        struct AnyKey: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: AnyKey.self)
+            for key in container.allKeys where !["schools", "grades"].contains(key.stringValue) {
+                throw DecodingError.dataCorruptedError(
+                    forKey: key, in: container, debugDescription: "unknown filter \"\(key.stringValue)\" (filters are schools and grades)")
+            }
+            schools = try container.decodeIfPresent([String].self, forKey: AnyKey(stringValue: "schools"))
+            grades = try container.decodeIfPresent([String].self, forKey: AnyKey(stringValue: "grades"))
+        }
+    }
+
+    /// "settings.filters.grades must be an array of strings", from the decoder's coding path.
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ codingPath: [any CodingKey]) -> String {
+            (["settings"] + codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue })
+                .joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+            // The decoder names the JSON type it expected (an array, a dictionary, a number).
+            let expected: String
+            switch "\(type)" {
+            case let name where name.hasPrefix("Array"): expected = "an array of strings"
+            case "String": expected = "a string"
+            case "Double", "Int": expected = "a number"
+            default: expected = context.codingPath.isEmpty ? "a JSON object" : "an object"
+            }
+            return "\(path(context.codingPath)) must be \(expected)"
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty { return "settings is not valid JSON" }
+            return "\(path(context.codingPath.dropLast())): \(context.debugDescription)"
+        case .keyNotFound(let key, let context):
+            return "\(path(context.codingPath + [key])) is missing"
+        @unknown default:
+            return "settings: \(error)"
         }
     }
 }

@@ -161,6 +161,9 @@ struct SafetyTests {
         ("section_teacher", "teacher ids pointing nowhere", { district in
             for index in district.sections.indices { district.sections[index].teachers = ["NOBODY"] }
         }),
+        ("teacher", "teacher emails blanked (a teacher whose email is deleted is suspended)", { district in
+            for index in district.teachers.indices { district.teachers[index].email = nil }
+        }),
         ("section_teacher", "teacher columns blank", { district in
             for index in district.sections.indices { district.sections[index].teachers = [] }
         }),
@@ -200,6 +203,26 @@ struct SafetyTests {
             #expect(report.status == .blocked, "\(label): \(report.message)")
             #expect(report.violations.contains { $0.hasPrefix("\(entity): ") }, "\(label): \(report.violations)")
             #expect(try await Self.snapshot(database) == before, "\(label)")
+        }
+    }
+
+    @Test("A filter mistake (grades left out of the list) that would archive most students stops at the threshold")
+    func filterMistakeBlocks() async throws {
+        try await TestDatabase.withFresh { database in
+            let (harness, full) = try await Self.tinyDistrictSynced(database)
+            let before = try await Self.snapshot(database)
+            try await database.execute(
+                """
+                UPDATE roster.districts SET settings = settings || '{"filters": {"grades": ["Kindergarten", "3", "7"]}}'
+                WHERE id = 'd1'
+                """)
+            let report = try await harness.sync(full)
+            #expect(report.status == .blocked, "\(report.message)")
+            #expect(report.violations.contains { $0.hasPrefix("student: 14 of 20") }, "\(report.violations)")
+            // Only the settings row changed (by hand, above); the roster is as it was.
+            let after = try await Self.snapshot(database)
+            #expect(after.dropLast() == before.dropLast())
+            #expect(try await harness.count("roster.students", "status = 'archived'") == 0)
         }
     }
 

@@ -1,0 +1,58 @@
+import Foundation
+import RosterSync
+import Testing
+
+/// `roster.districts.settings` of the wrong shape stops the run before it reads anything, with
+/// the key and what it should be (CONTRACT.md lists the keys; exit code 2).
+@Suite("District settings", .serialized)
+struct DistrictSettingsTests {
+    @Test(
+        "Settings of the wrong shape are a configuration error naming the key; the roster is unchanged",
+        arguments: [
+            (#"{"filters": {"grades": "3"}}"#, "settings.filters.grades must be an array of strings"),
+            (#"{"filters": {"grades": ["Kindergarden"]}}"#, #""Kindergarden" is not a grade"#),
+            (#"{"filters": {"grades": ["K", "3"]}}"#, #"write "Kindergarten", not "K""#),
+            (#"{"filters": {"sections": ["SEC1"]}}"#, #"settings.filters: unknown filter "sections""#),
+            (#"{"filters": ["S1"]}"#, "settings.filters must be an object"),
+            (#"{"max_removal_share": "0.1"}"#, "settings.max_removal_share must be a number"),
+            (#"{"max_removal_share": 10}"#, "settings.max_removal_share must be between 0 and 1"),
+            (#"{"min_removals_to_block": -1}"#, "settings.min_removals_to_block must be a whole number, 0 or more"),
+            (#"{"min_removals_to_block": 2.5}"#, "settings.min_removals_to_block must be a whole number, 0 or more"),
+            (#"{"min_removals_to_block": "10"}"#, "settings.min_removals_to_block must be a number"),
+            (#"{"allowed_email_domains": "example.org"}"#, "settings.allowed_email_domains must be an array of strings"),
+            (#"{"allowed_email_domains": ["example.org", " "]}"#, "settings.allowed_email_domains[1] is empty"),
+            ("[]", "settings must be a JSON object"),
+        ])
+    func wrongShape(settings: String, mentions: String) async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            _ = try await harness.sync(.small())
+            let before = try await SafetyTests.snapshot(database)
+            try await database.execute(
+                "UPDATE roster.districts SET settings = '\(settings.replacingOccurrences(of: "'", with: "''"))' WHERE id = 'd1'")
+            let error = await #expect(throws: ConfigurationError.self) { _ = try await harness.sync(.small()) }
+            let message = error?.description ?? ""
+            #expect(message.hasPrefix("district d1: "), "\(message)")
+            #expect(message.contains(mentions), "\(message)")
+            #expect(message.contains("roster.districts.settings"), "\(message)")
+            #expect(try await SafetyTests.snapshot(database).dropLast() == before.dropLast(), "only the settings changed")
+        }
+    }
+
+    @Test("Every key CONTRACT.md names, well formed, is accepted alongside the platform's own keys")
+    func wellFormed() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.execute(
+                """
+                INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{
+                  "allowed_email_domains": ["Example.org"], "max_removal_share": 1, "min_removals_to_block": 0,
+                  "filters": {"schools": ["S1", "S2"], "grades": ["PreKindergarten", "Kindergarten", "1", "2", "3",
+                              "4", "5", "6", "7", "8"]},
+                  "platform_theme": "dark"}')
+                """)
+            let report = try await SyncHarness(database: database).sync(.small())
+            #expect(report.status == .succeeded, "\(report.message)")
+            #expect(report.summary.count(.student, "create") == 20)
+        }
+    }
+}
