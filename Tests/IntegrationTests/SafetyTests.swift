@@ -206,6 +206,33 @@ struct SafetyTests {
         }
     }
 
+    @Test("A night exported in Latin-1: rows that do not decode are quarantined, and the archives they imply stop the run")
+    func latin1Export() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var district = Self.bigger()
+            for index in 20..<60 { district.students[index].last = "Muñoz\(index)" }
+            _ = try await harness.sync(district)
+            let before = try await Self.snapshot(database)
+
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("latin1-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try district.write(to: folder)
+            let students = folder.appendingPathComponent("students.csv")
+            let text = try String(contentsOf: students, encoding: .utf8)
+            try #require(text.data(using: .isoLatin1)).write(to: students)
+
+            let report = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
+            #expect(report.status == .blocked, "\(report.message)")
+            #expect(report.violations.contains { $0.hasPrefix("student: 40 of 100") }, "\(report.violations)")
+            #expect(
+                try await database.int(
+                    "SELECT count(*) FROM staging.rejects WHERE run_id = \(report.runID ?? 0) AND reason = 'invalid_encoding'")
+                    == 40)
+            #expect(try await Self.snapshot(database) == before)
+        }
+    }
+
     @Test("A filter mistake (grades left out of the list) that would archive most students stops at the threshold")
     func filterMistakeBlocks() async throws {
         try await TestDatabase.withFresh { database in
