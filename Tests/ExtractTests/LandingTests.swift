@@ -61,6 +61,15 @@ struct LandingTests {
             let first = try JSONDecoder().decode(Record.self, from: Data(try #require(lines.first)))
             #expect(first == Sample.records(feed, count: 1).first)
         }
+        // Children's personal data: readable by the sync's own account only, whatever the umask.
+        func permissions(_ url: URL) throws -> Int {
+            try #require(try FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions] as? Int)
+        }
+        #expect(try permissions(folder) == 0o700)
+        #expect(try permissions(folder.deletingLastPathComponent()) == 0o700, "the district's folder too")
+        for name in root.names(date: date) {
+            #expect(try permissions(folder.appending(path: name)) == 0o600, "\(name)")
+        }
         // Only the finished files and the manifest: no temporary files left behind.
         #expect(root.names(date: date) == (Feed.allCases.map { "\($0.rawValue).ndjson.gz" } + ["manifest.json"]).sorted())
     }

@@ -24,7 +24,10 @@ final class GzipFileWriter {
     init(url: URL) throws(ExtractError) {
         self.url = url
         temporaryURL = LandingFiles.temporaryURL(for: url)
-        guard FileManager.default.createFile(atPath: temporaryURL.path, contents: nil) else {
+        guard
+            FileManager.default.createFile(
+                atPath: temporaryURL.path, contents: nil, attributes: [.posixPermissions: LandingFiles.filePermissions])
+        else {
             throw ExtractError(
                 .landingWrite, "cannot create a landing file; check the landing folder's permissions and free space",
                 context: temporaryURL.path)

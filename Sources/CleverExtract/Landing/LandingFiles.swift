@@ -9,7 +9,13 @@ import Darwin
 #endif
 
 /// File operations the archive needs to be crash-safe: a file is either absent or complete.
+///
+/// The archive holds children's names, emails and birth dates: its folders are created 0700 and
+/// its files 0600, for the account that runs the sync only, whatever the umask.
 enum LandingFiles {
+    static let folderPermissions = 0o700
+    static let filePermissions = 0o600
+
     /// A name beside `url` that no other writer uses and that never looks like a finished file.
     static func temporaryURL(for url: URL) -> URL {
         url.deletingLastPathComponent().appending(path: ".\(url.lastPathComponent).\(UUID().uuidString).partial")
@@ -30,7 +36,9 @@ enum LandingFiles {
     static func writeAtomically(_ data: Data, to url: URL) throws(ExtractError) {
         let temporary = temporaryURL(for: url)
         do {
-            try data.write(to: temporary)
+            guard FileManager.default.createFile(
+                atPath: temporary.path, contents: data, attributes: [.posixPermissions: filePermissions])
+            else { throw CocoaError(.fileWriteUnknown) }
             let handle = try FileHandle(forWritingTo: temporary)
             defer { try? handle.close() }
             try handle.synchronize()
@@ -51,7 +59,8 @@ enum LandingFiles {
     /// Creates `folder` and its parents.
     static func createFolder(_ folder: URL) throws(ExtractError) {
         do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: folderPermissions])
         } catch {
             throw ExtractError(
                 .landingWrite, "cannot create the landing folder; check the --landing path and its permissions",
