@@ -17,7 +17,20 @@ public struct SyncService: Sendable {
     public var logger: Logger
     public var httpClient: HTTPClient
 
-    public init(logger: Logger, httpClient: HTTPClient = .shared) {
+    /// The client for Clever's API: `HTTPClient.shared`'s settings, except that a connection that
+    /// cannot be made fails the request (after 10 s at most) and the API client's own retry
+    /// policy, with backoff and a clear message, decides what next. The shared client keeps
+    /// retrying a refused connection until the request's deadline (60 s): an unreachable API held
+    /// each of the six attempts for a minute, and the night ended at check-source's timeout
+    /// without saying that the API could not be reached.
+    public static let cleverHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.timeout.connect = .seconds(10)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    public init(logger: Logger, httpClient: HTTPClient = SyncService.cleverHTTPClient) {
         self.logger = logger
         self.httpClient = httpClient
     }
@@ -270,6 +283,8 @@ public struct SyncService: Sendable {
                 }
             },
             finished: { task, attempt, result in
+                // The runner's own verdict (a timeout), not only what the task threw when it was cancelled.
+                if case .failure(let error) = result { await context.state.failed(error) }
                 guard let id = await context.state.taskRunID(for: task.name, attempt: attempt) else { return }
                 switch result {
                 case .success(let counts):
@@ -316,7 +331,8 @@ public struct SyncService: Sendable {
             let failedTasks: [String]
             if case .failed(let tasks) = planner.outcome { failedTasks = tasks } else { failedTasks = [] }
             let cancelled = planner.outcome == .cancelled
-            let cause = errors.last.map(Self.describe) ?? "cancelled"
+            // A task stopped by a timeout or by another task's failure reports a cancellation; the cause is elsewhere.
+            let cause = (errors.last { !($0 is CancellationError) } ?? errors.last).map(Self.describe) ?? "cancelled"
             let message =
                 cancelled
                 ? "run \(runID) was cancelled; the roster is unchanged"
@@ -463,6 +479,7 @@ public struct SyncService: Sendable {
         case let error as LoadError: error.description
         case let error as ExtractError: error.description
         case let error as ConfigurationError: error.description
+        case let error as Runner.TimeoutError: error.description
         default: String(reflecting: error)
         }
     }

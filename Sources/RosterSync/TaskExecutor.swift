@@ -46,12 +46,8 @@ struct TaskExecutor: Sendable {
     var context: RunContext
 
     func run(_ task: TaskDefinition, attempt: Int) async throws -> Runner.TaskResult {
-        do {
-            return try await dispatch(task)
-        } catch {
-            await context.state.failed(error)
-            throw error
-        }
+        // A failure is recorded by the runner's observer (SyncService), with the runner's verdict.
+        try await dispatch(task)
     }
 
     private func dispatch(_ task: TaskDefinition) async throws -> Runner.TaskResult {

@@ -70,6 +70,56 @@ struct RunnerTests {
         }
     }
 
+    @Test("An API nobody answers on fails the run at once, saying Clever could not be reached and where")
+    func unreachableAPI() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            // A loopback port that was free a moment ago: the connection is refused.
+            let server = try FakeCleverServer(
+                csvDirectory: TestDatabase.packageRoot.appendingPathComponent("demo/district"),
+                configuration: .init(token: "t"), logger: TestDatabase.logger)
+            let url = try await server.withRunning { url in url }
+            var configuration = harness.configuration(.clever(baseURL: url.absoluteString, token: "t"))
+            configuration.apiMaxAttempts = 2
+            let started = ContinuousClock.now
+            let report = try await SyncService(logger: TestDatabase.logger).sync(configuration)
+            #expect(report.status == .failed)
+            #expect(report.message.contains("could not reach Clever after 2 attempts"), "\(report.message)")
+            #expect(report.message.contains("task check-source"), "\(report.message)")
+            // Not the 60 s request deadline per attempt (times three tries of check-source).
+            #expect(ContinuousClock.now - started < .seconds(60))
+            #expect(try await harness.count("roster.students") == 0)
+        }
+    }
+
+    @Test("A task past its timeout fails the run with that reason, not as a bare cancellation")
+    func taskTimeout() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("timeout-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let pipeline = folder.appendingPathComponent("nightly.yml")
+            try String(contentsOf: TestDatabase.nightly, encoding: .utf8)
+                .replacingOccurrences(of: "timeout: 5m", with: "timeout: 1s")
+                .write(to: pipeline, atomically: true, encoding: .utf8)
+            // Every answer takes 3 s: check-source (1 s allowed) cannot finish.
+            let server = try FakeCleverServer(
+                csvDirectory: TestDatabase.packageRoot.appendingPathComponent("demo/district"),
+                configuration: .init(token: "t", faults: Faults(delayMilliseconds: 3_000)), logger: TestDatabase.logger)
+            let report = try await server.withRunning { url in
+                var configuration = harness.configuration(.clever(baseURL: url.absoluteString, token: "t"))
+                configuration.pipelineFile = pipeline
+                return try await SyncService(logger: TestDatabase.logger).sync(configuration)
+            }
+            #expect(report.status == .failed)
+            #expect(report.message.contains("task 'check-source' ran longer than its timeout of 1.0 seconds"), "\(report.message)")
+            #expect(!report.message.contains("CancellationError"), "\(report.message)")
+            let runID = try #require(report.runID)
+            #expect(try await database.string("SELECT error FROM etl.task_runs WHERE run_id = \(runID) AND task = 'check-source'")?.contains("timeout") == true)
+        }
+    }
+
     @Test("Staged rows are kept for the last seven runs of a district, older ones pruned")
     func stagingPruned() async throws {
         try await TestDatabase.withFresh { database in
