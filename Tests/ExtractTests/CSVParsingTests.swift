@@ -86,6 +86,19 @@ struct CSVParsingTests {
         #expect(result.rejections.map(\.source.line) == [2, 4])
     }
 
+    @Test("a quote never closed that swallows the lines after it fails the file, naming the lines")
+    func quoteSwallowsTheRest() async throws {
+        let folder = try CSVFolder([
+            "enrollments.csv": "School_id,Section_id,Student_id\nSCH1,SEC1,S1\nSCH1,\"SEC1,S2\nSCH1,SEC1,S3\nSCH1,SEC1,S4\n"
+        ])
+        defer { folder.remove() }
+        let error = await #expect(throws: ExtractError.self) { _ = try await folder.source().read(.enrollments) }
+        #expect(error?.code == .malformedFile)
+        #expect(error?.description.contains("enrollments.csv:3") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("lines 3 to 5") == true, "\(String(describing: error))")
+        #expect(error?.isUsageError == false, "a broken feed fails the run (exit 1), it is not configuration")
+    }
+
     @Test("invalid UTF-8 in a row is invalid_encoding, naming the column; the rest loads")
     func invalidUTF8() async throws {
         let folder = try CSVFolder()

@@ -37,6 +37,17 @@ actor CSVFeedReader {
                 break
             }
             dataRows += 1
+            if case .unterminatedQuote(let later) = parser.problem, later > 0 {
+                // The open quote swallowed every line after it: not one bad row but a file that
+                // cannot be read from here on, and quarantining one "row" would load the file's
+                // first part as if it were all of it.
+                throw ExtractError(
+                    .malformedFile,
+                    "a quoted field opened on line \(parser.line) is never closed, so lines \(parser.line) to "
+                        + "\(parser.line + later) (the rest of the file) cannot be read as rows. Fix the quote in "
+                        + "\(parser.fileName) and run again",
+                    context: "\(parser.fileName):\(parser.line)")
+            }
             if let rejection = Self.unreadableRow(parser, header: header, entity: mapper.feed.entity) {
                 // A broken row is reported once, by the sections feed, not again by terms.
                 if feed != .terms { batch.rejections.append(rejection) }
@@ -82,7 +93,7 @@ actor CSVFeedReader {
         case .unterminatedQuote:
             return Rejection(
                 entity: entity, source: source, reason: .malformedRow,
-                detail: "a quoted field is never closed; the rest of \(parser.fileName) was read as one field")
+                detail: "a quoted field on the file's last line is never closed")
         case .textAfterClosingQuote(let field):
             return Rejection(
                 entity: entity, source: source, reason: .malformedRow,

@@ -23,7 +23,9 @@ final class CSVParser {
     static let maxRecordBytes = 4 * 1024 * 1024
 
     enum Problem: Equatable {
-        case unterminatedQuote
+        /// A quote still open at the end of the file; `laterLines` is how many lines after the
+        /// record's first it swallowed (0 when it is on the file's last line).
+        case unterminatedQuote(laterLines: Int)
         case textAfterClosingQuote(field: Int)
     }
 
@@ -209,7 +211,9 @@ final class CSVParser {
                 if !closed {
                     guard eof else { return .needMore }
                     fields.append(CSVField(start: fieldStart, end: n, quoted: true, hasEscapedQuotes: escaped))
-                    return .record(consumed: n, lines: newlines + 1, problem: .unterminatedQuote)
+                    let trailing = n > 0 && b[n - 1] == lf ? 1 : 0
+                    return .record(
+                        consumed: n, lines: newlines + 1, problem: .unterminatedQuote(laterLines: newlines - trailing))
                 }
                 fields.append(CSVField(start: fieldStart, end: i, quoted: true, hasEscapedQuotes: escaped))
                 i += 1
