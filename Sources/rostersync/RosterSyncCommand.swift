@@ -1,6 +1,7 @@
 import ArgumentParser
 import CleverExtract
 import Foundation
+import Pipeline
 import PostgresLoad
 import RosterSync
 
@@ -34,13 +35,14 @@ enum Main {
         }
     }
 
-    /// CONTRACT.md's exit codes: 2 for usage and configuration, 4 for a held lock, 1 otherwise.
+    /// CONTRACT.md's exit codes: 2 for usage and configuration (a broken pipeline file too), 4
+    /// for a held lock, 1 otherwise.
     static func exitCode(for error: any Error) -> Int32 {
         switch error {
         case let code as ExitCode: return code.rawValue
         case let error as LoadError: return error.isUsageError ? 2 : 1
         case let error as ExtractError: return error.isUsageError ? 2 : 1
-        case is ConfigurationError: return 2
+        case is ConfigurationError, is PipelineError: return 2
         case is RunLockedError: return 4
         default:
             let code = RosterSyncCommand.exitCode(for: error)
@@ -60,6 +62,8 @@ enum Main {
         case let error as ConfigurationError:
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
         case let error as RunLockedError:
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        case let error as PipelineError:
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
         default:
             let message = RosterSyncCommand.fullMessage(for: error)

@@ -62,7 +62,21 @@ struct GraphCommand: ParsableCommand {
     func run() throws {
         var url = URL(fileURLWithPath: pipeline)
         if !FileManager.default.fileExists(atPath: url.path) {
-            url = URL(fileURLWithPath: "pipelines/\(pipeline).yml")
+            // A name: in pipelines/ beside the sql/ folder, found as `sync` finds it (so it works
+            // from any directory when the program runs from its checkout or install).
+            let folder = (try? SQLDirectory.locate(
+                workingDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+                executable: Bundle.main.executableURL))
+                .map { $0.url.deletingLastPathComponent().appendingPathComponent("pipelines") }
+                ?? URL(fileURLWithPath: "pipelines")
+            url = folder.appendingPathComponent("\(pipeline).yml")
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])
+                    .filter { $0.hasSuffix(".yml") }.map { String($0.dropLast(4)) }.sorted()
+                throw ValidationError(
+                    "\(pipeline) is neither a pipeline file nor a pipeline in \(folder.path)"
+                        + (names.isEmpty ? "" : " (there: \(names.joined(separator: ", ")))"))
+            }
         }
         let definition: PipelineDefinition
         do {

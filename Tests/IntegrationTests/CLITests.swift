@@ -64,6 +64,7 @@ struct CLITests {
         (["sync", "--district", "d1", "--csv", "/tmp", "--clever-url", "http://x"], "either --csv or --clever-url"),
         (["sync", "--csv", "/tmp"], "--district"),
         (["sync", "--district", "d1", "--csv", "/tmp", "--database-url", "mysql://x"], "not a database URL"),
+        (["graph", "nosuch"], "(there: backfill, demo, nightly)"),
     ])
     func badUsage(arguments: [String], mentions: String) async throws {
         let (code, error) = await Self.run(arguments)
@@ -117,6 +118,26 @@ struct CLITests {
                 #expect(Self.message(error).contains(name), "\(Self.message(error))")
             }
             #expect(try await SafetyTests.snapshot(database) == before)
+        }
+    }
+
+    @Test("A broken pipeline file is a configuration error (exit 2) naming the file, line and problem")
+    func brokenPipeline() async throws {
+        try await TestDatabase.withFresh { database in
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let pipeline = folder.appendingPathComponent("cycle.yml")
+            try "tasks:\n  a:\n    kind: prepare\n    needs: [b]\n  b:\n    kind: guard\n    needs: [a]\n"
+                .write(to: pipeline, atomically: true, encoding: .utf8)
+            let (code, error) = await Self.run([
+                "sync", "--district", "d1", "--csv", TestDatabase.packageRoot.appendingPathComponent("demo/district").path,
+                "--pipeline", pipeline.path, "--database-url", Self.url(database), "--no-landing",
+            ])
+            #expect(code == 2)
+            #expect(Self.message(error).contains("cycle.yml"), "\(Self.message(error))")
+            #expect(Self.message(error).contains("cycle"), "\(Self.message(error))")
+            #expect(try await database.int("SELECT count(*) FROM roster.students") == 0)
         }
     }
 
