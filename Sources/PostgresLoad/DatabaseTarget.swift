@@ -28,6 +28,11 @@ public struct DatabaseTarget: Sendable, CustomStringConvertible {
         let password = components.password.flatMap { $0.removingPercentEncoding }
         var database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         if database.isEmpty { database = user }
+        // Checked on Unix sockets too, where TLS does not apply: a misspelt mode is a mistake either way.
+        let modes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+        if let mode = query["sslmode"], !modes.contains(mode) {
+            throw LoadError(.badURL, "sslmode '\(mode)' is not one of \(modes.joined(separator: ", "))")
+        }
 
         if let socketDirectory = query["host"], socketDirectory.hasPrefix("/") {
             let port = components.port ?? 5432
@@ -49,7 +54,7 @@ public struct DatabaseTarget: Sendable, CustomStringConvertible {
             case "verify-ca", "verify-full":
                 tls = try .require(Self.tlsContext(verify: true))
             case let other:
-                throw LoadError(.badURL, "sslmode '\(other)' is not one of disable, allow, prefer, require, verify-ca, verify-full")
+                throw LoadError(.badURL, "sslmode '\(other)' is not one of \(modes.joined(separator: ", "))")
             }
             self.configuration = .init(
                 host: host, port: components.port ?? 5432, username: user, password: password, database: database,

@@ -35,9 +35,24 @@ struct ReportPrinter {
                 Swift.print("  \(item.entity) \(item.reason) (\(item.severity)): \(item.count)")
             }
         }
-        if report.status == .previewed || report.status == .blocked, let runID = report.runID {
+        guard let runID = report.runID else { return }
+        if Self.listsStudents(report.status, terminal: isatty(STDOUT_FILENO) != 0) {
             try await printStudents(runID: runID, limit: previewLimit)
+        } else if report.status == .blocked {
+            Swift.print(
+                """
+
+                The students it would change are in staging.changes (names are not written to logs):
+                  SELECT action, details FROM staging.changes WHERE run_id = \(runID) AND entity = 'student';
+                """)
         }
+    }
+
+    /// Students are listed by name for a preview (asked for) and for a stopped run on a terminal
+    /// (someone is reviewing it). A stopped nightly run's output goes to cron's log file, which
+    /// should not collect children's names.
+    static func listsStudents(_ status: SyncReport.Status, terminal: Bool) -> Bool {
+        status == .previewed || (status == .blocked && terminal)
     }
 
     /// Students the run would change, by grade rank (pre-K before K before 1 ... 12), then name.

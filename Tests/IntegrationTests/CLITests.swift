@@ -65,6 +65,7 @@ struct CLITests {
         (["sync", "--csv", "/tmp"], "--district"),
         (["sync", "--district", "d1", "--csv", "/tmp", "--database-url", "mysql://x"], "not a database URL"),
         (["graph", "nosuch"], "(there: backfill, demo, nightly)"),
+        (["runs", "--database-url", "postgres://u@localhost/db?host=/tmp&sslmode=bogus"], "sslmode 'bogus' is not one of"),
     ])
     func badUsage(arguments: [String], mentions: String) async throws {
         let (code, error) = await Self.run(arguments)
@@ -193,6 +194,15 @@ struct CLITests {
                 try await holder.query("SELECT pg_advisory_unlock_all()", logger: TestDatabase.logger)
             }
         }
+    }
+
+    @Test("Students are listed by name for a preview, and for a stopped run only on a terminal (not into cron's log)")
+    func studentNamesStayOutOfLogs() {
+        #expect(ReportPrinter.listsStudents(.previewed, terminal: false))
+        #expect(ReportPrinter.listsStudents(.blocked, terminal: true))
+        #expect(!ReportPrinter.listsStudents(.blocked, terminal: false))
+        #expect(!ReportPrinter.listsStudents(.succeeded, terminal: true))
+        #expect(!ReportPrinter.listsStudents(.failed, terminal: true))
     }
 
     @Test("explain answers where a student is, and why")
