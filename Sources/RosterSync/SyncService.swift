@@ -42,6 +42,13 @@ public struct SyncService: Sendable {
         let definition = try PipelineLoader.load(contentsOf: configuration.pipelineFile, knownKinds: Self.taskKinds)
         var logger = logger
         logger[metadataKey: "etl.district_id"] = "\(configuration.districtID)"
+        return try await logOutcome(logger: logger) { [logger] in try await sync(configuration, definition, logger: logger) }
+    }
+
+    private func sync(_ configuration: SyncConfiguration, _ definition: PipelineDefinition, logger: Logger)
+        async throws -> SyncReport
+    {
+        var logger = logger
         return try await withMainConnection(configuration.database, logger: logger) { main in
             try await Migrator(directory: configuration.sql).migrate(on: main, logger: logger)
             let district = try await ensureDistrict(configuration.districtID, on: main, logger: logger)
@@ -84,6 +91,10 @@ public struct SyncService: Sendable {
     /// when a newer run of the district exists (its staged data would be stale) and for an
     /// empty feed, which no override lifts.
     public func approve(runID: Int64, database: DatabaseTarget, sql: SQLDirectory) async throws -> SyncReport {
+        try await logOutcome(logger: logger) { try await approveRun(runID, database: database, sql: sql) }
+    }
+
+    private func approveRun(_ runID: Int64, database: DatabaseTarget, sql: SQLDirectory) async throws -> SyncReport {
         try await withMainConnection(database, logger: logger) { main in
             try await Migrator(directory: sql).migrate(on: main, logger: logger)
             let ledger = RunLedger(connection: main, logger: logger)
@@ -208,6 +219,14 @@ public struct SyncService: Sendable {
     /// run needs the token again.
     public func resume(runID: Int64, database: DatabaseTarget, sql: SQLDirectory, cleverToken: String?) async throws
         -> SyncReport
+    {
+        try await logOutcome(logger: logger) {
+            try await resumeRun(runID, database: database, sql: sql, cleverToken: cleverToken)
+        }
+    }
+
+    private func resumeRun(_ runID: Int64, database: DatabaseTarget, sql: SQLDirectory, cleverToken: String?)
+        async throws -> SyncReport
     {
         try await withMainConnection(database, logger: logger) { main in
             try await Migrator(directory: sql).migrate(on: main, logger: logger)
@@ -466,6 +485,20 @@ public struct SyncService: Sendable {
             }
             return result
         }
+    }
+
+    /// One log record per run with its outcome: `error` for a failed or stopped run (someone
+    /// must act), so a scheduler's log filtered on errors sees every night that needs a person.
+    private func logOutcome(logger: Logger, _ body: () async throws -> SyncReport) async throws -> SyncReport {
+        let report = try await body()
+        var metadata: Logger.Metadata = [
+            "etl.status": "\(report.status.rawValue)", "etl.exit_code": "\(report.exitCode)",
+            "etl.message": "\(report.message)",
+        ]
+        if let runID = report.runID { metadata["etl.run_id"] = "\(runID)" }
+        let level: Logger.Level = report.exitCode == 0 ? .info : .error
+        logger.log(level: level, "sync finished", metadata: metadata)
+        return report
     }
 
     static func describe(_ summary: Merger.Summary) -> String {

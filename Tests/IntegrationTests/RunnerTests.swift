@@ -1,6 +1,7 @@
 import CleverExtract
 import FakeClever
 import Foundation
+import Logging
 import PostgresLoad
 import RosterSync
 import Testing
@@ -203,6 +204,51 @@ struct RunnerTests {
             let next = try await harness.sync(.small())
             #expect(next.summary.total == 0)
             #expect(try await database.int("SELECT count(*) FROM etl.task_runs WHERE run_id = \(next.runID ?? 0) AND task = 'merge'") == 1)
+        }
+    }
+}
+
+/// Keeps every record logged through it, for tests that check what operators' logs get.
+final class RecordingLogHandler: LogHandler, @unchecked Sendable {
+    struct Entry: Sendable { var level: Logger.Level; var message: String; var metadata: Logger.Metadata }
+    private let lock = NSLock()
+    private var stored: [Entry] = []
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+
+    var entries: [Entry] { lock.withLock { stored } }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let entry = Entry(
+            level: event.level, message: "\(event.message)", metadata: metadata.merging(event.metadata ?? [:]) { $1 })
+        lock.withLock { stored.append(entry) }
+    }
+}
+
+@Suite("Run outcome in the log", .serialized)
+struct RunOutcomeLogTests {
+    @Test("Each run logs one 'sync finished' record: info when it applied, error when it stopped or failed")
+    func outcomeLevels() async throws {
+        try await TestDatabase.withFresh { database in
+            let handler = RecordingLogHandler()
+            let logger = Logger(label: "test") { _ in handler }
+            let harness = SyncHarness(database: database)
+            let full = SafetyTests.bigger()
+            let first = try await harness.sync(full, logger: logger)
+            var truncated = full
+            for index in 40...100 { truncated.removeStudent("ST\(index)") }
+            let stopped = try await harness.sync(truncated, logger: logger)
+            #expect(stopped.status == .blocked)
+            let finished = handler.entries.filter { $0.message == "sync finished" }
+            #expect(finished.map(\.level) == [.info, .error])
+            #expect(finished.map { $0.metadata["etl.run_id"]?.description } == [first.runID, stopped.runID].map { $0.map(String.init) })
+            #expect(finished.last?.metadata["etl.exit_code"]?.description == "3")
+            #expect(finished.last?.metadata["etl.message"]?.description.contains("safety threshold") == true)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PostgresLoad
 import RosterSync
 
@@ -9,12 +10,12 @@ struct SyncHarness {
 
     func sync(
         _ fixture: DistrictFixture, asOf: String = "2026-11-23", preview: Bool = false, allowMassChanges: Bool = false,
-        full: Bool = false
+        full: Bool = false, logger: Logger = TestDatabase.logger
     ) async throws -> SyncReport {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rostersync-\(UUID().uuidString)")
         try fixture.write(to: folder)
         defer { try? FileManager.default.removeItem(at: folder) }
-        return try await SyncService(logger: TestDatabase.logger).sync(configuration(.csv(folder), asOf: asOf, preview: preview, allowMassChanges: allowMassChanges, full: full))
+        return try await SyncService(logger: logger).sync(configuration(.csv(folder), asOf: asOf, preview: preview, allowMassChanges: allowMassChanges, full: full))
     }
 
     func configuration(
