@@ -1,3 +1,5 @@
+import Foundation
+
 /// An extract failure that makes a feed unusable. The message says what to check next.
 public struct ExtractError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -46,7 +48,11 @@ public struct ExtractError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         var text = context.map { "\($0): \(message)" } ?? message
-        if let cause { text += " (cause: \(String(reflecting: cause)))" }
+        if let cause {
+            // A file error reads as a sentence ("The file ... doesn't exist."), not as an NSError dump.
+            let reason = (cause as? CocoaError)?.localizedDescription ?? String(describing: cause)
+            text += " (cause: \(reason))"
+        }
         return text
     }
 

@@ -1,6 +1,8 @@
+import Foundation
+import PostgresNIO
+
 /// A failure in the database layer. The message says what to do next; `cause` keeps the
-/// underlying error (log it with `String(reflecting:)`: PostgresNIO hides the server's message in
-/// `description`).
+/// underlying error, and `description` shows what the server said about it.
 public struct LoadError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let name: String
@@ -40,7 +42,29 @@ public struct LoadError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         guard let cause else { return message }
-        return "\(message) (cause: \(String(reflecting: cause)))"
+        return "\(message) (cause: \(Self.describe(cause)))"
+    }
+
+    /// What the server said, for people: `String(reflecting:)` of a `PSQLError` is a dump of its
+    /// fields (file, line, routine) with the server's message somewhere in the middle.
+    static func describe(_ cause: any Error) -> String {
+        switch cause {
+        case let error as PSQLError:
+            guard let info = error.serverInfo, let message = info[.message] else {
+                return error.underlying.map { "\(error.code): \(String(describing: $0))" } ?? "\(error.code)"
+            }
+            var text = message
+            if let state = info[.sqlState] { text += " (SQLSTATE \(state))" }
+            if let detail = info[.detail] { text += "; \(detail)" }
+            if let hint = info[.hint] { text += "; hint: \(hint)" }
+            return text
+        case let error as LoadError:
+            return error.description
+        case let error as CocoaError:
+            return error.localizedDescription
+        default:
+            return String(describing: cause)
+        }
     }
 
     /// True for failures that mean the configuration is wrong (exit code 2).

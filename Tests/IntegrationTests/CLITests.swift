@@ -85,6 +85,19 @@ struct CLITests {
         #expect(!text.contains("secret"), "the password is never printed")
     }
 
+    @Test("A database that does not exist exits 2 with the server's own words, not a dump of the error")
+    func missingDatabase() async throws {
+        try await TestDatabase.withFresh { database in
+            var missing = database
+            missing.configuration.database = "rostersync_no_such_database"
+            let (code, error) = await Self.run(["runs", "--database-url", Self.url(missing)])
+            #expect(code == 2)
+            let text = Self.message(error)
+            #expect(text.contains(#"database "rostersync_no_such_database" does not exist (SQLSTATE 3D000)"#), "\(text)")
+            #expect(!text.contains("PSQLError"), "\(text)")
+        }
+    }
+
     /// A missing file is a configuration error (2); a file with a header and no rows is a feed
     /// that came out empty: the run fails (1) and its ledger row says which file.
     @Test(
