@@ -219,4 +219,27 @@ struct SyncRulesTests {
             #expect(try await database.string("SELECT id || ' ' || email FROM roster.students WHERE sis_id = 'ST3'") == "\(id ?? "?") new.address@example.org")
         }
     }
+
+    @Test("A reject for a missing reference names which one is missing: the section, the student or the teacher")
+    func rejectsNameTheMissingReference() async throws {
+        try await TestDatabase.withFresh { database in
+            var district = DistrictFixture.small()
+            district.enrollments += [("SEC1", "NOPE"), ("GONE", "ST1")]
+            district.sections[1].teachers.append("TX")
+            let report = try await SyncHarness(database: database).sync(district)
+            #expect(report.status == .succeeded)
+            let details = try await database.strings(
+                """
+                SELECT entity || ': ' || detail FROM staging.rejects
+                WHERE run_id = \(report.runID ?? 0) AND reason = 'unknown_reference'
+                """)
+            #expect(
+                Set(details) == [
+                    "section_teacher: co-teacher TX of section SEC2 is not a loaded teacher (rejected or not in the feed)",
+                    "enrollment: section GONE (of student ST1) is not loaded (rejected or not in the feed)",
+                    "enrollment: student NOPE (in section SEC1) is not loaded (rejected or not in the feed)",
+                ],
+                "\(details)")
+        }
+    }
 }

@@ -315,12 +315,16 @@ WITH bad AS (
                        AND x.excluded IS NULL)
         OR NOT EXISTS (SELECT 1 FROM staging.teachers x WHERE x.run_id = s.run_id AND x.sis_id = s.teacher_sis_id
                        AND (x.excluded IS NULL OR x.excluded = 'duplicate_email')))
-    RETURNING s.source_ref, s.section_sis_id, s.teacher_sis_id, s.teacher_clever_id, s.position, s.excluded)
+    RETURNING s.source_ref, s.section_sis_id, s.teacher_sis_id, s.teacher_clever_id, s.position, s.excluded,
+              EXISTS (SELECT 1 FROM staging.sections x WHERE x.run_id = s.run_id AND x.sis_id = s.section_sis_id
+                      AND x.excluded IS NULL) AS section_loaded)
 INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
 SELECT etl.current_run_id(), 'section_teacher', source_ref, section_sis_id, excluded, 'rejected',
-       CASE WHEN position = 0 THEN 'primary ' ELSE 'co-' END || 'teacher '
-       || coalesce(teacher_sis_id, teacher_clever_id, '(empty)') || ' of section '
-       || coalesce(section_sis_id, '(unknown)') || ' is not a loaded teacher or section'
+       CASE WHEN NOT section_loaded
+            THEN 'section ' || coalesce(section_sis_id, '(unknown)') || ' is not loaded (rejected or not in the feed)'
+            ELSE CASE WHEN position = 0 THEN 'primary ' ELSE 'co-' END || 'teacher '
+                 || coalesce(teacher_sis_id, teacher_clever_id, '(empty)') || ' of section ' || section_sis_id
+                 || ' is not a loaded teacher (rejected or not in the feed)' END
 FROM bad;
 
 -- Enrollments: the section, then the student (two anti-joins rather than one OR; see step 3).
@@ -334,8 +338,8 @@ INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, sev
 SELECT etl.current_run_id(), 'enrollment', source_ref,
        coalesce(section_sis_id, section_clever_id) || '/' || coalesce(student_sis_id, student_clever_id),
        'unknown_reference', 'rejected',
-       'student ' || coalesce(student_sis_id, student_clever_id, '(empty)') || ' or section '
-       || coalesce(section_sis_id, section_clever_id, '(empty)') || ' is not a loaded student or section'
+       'section ' || coalesce(section_sis_id, section_clever_id, '(empty)') || ' (of student '
+       || coalesce(student_sis_id, student_clever_id, '(empty)') || ') is not loaded (rejected or not in the feed)'
 FROM bad;
 
 WITH bad AS (
@@ -348,8 +352,8 @@ INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, sev
 SELECT etl.current_run_id(), 'enrollment', source_ref,
        coalesce(section_sis_id, section_clever_id) || '/' || coalesce(student_sis_id, student_clever_id),
        'unknown_reference', 'rejected',
-       'student ' || coalesce(student_sis_id, student_clever_id, '(empty)') || ' or section '
-       || coalesce(section_sis_id, section_clever_id, '(empty)') || ' is not a loaded student or section'
+       'student ' || coalesce(student_sis_id, student_clever_id, '(empty)') || ' (in section '
+       || coalesce(section_sis_id, section_clever_id, '(empty)') || ') is not loaded (rejected or not in the feed)'
 FROM bad;
 
 -- 5. Probable SIS id changes: a record that will vanish and a new one with the same email and
