@@ -22,7 +22,9 @@ struct BackfillCommand: AsyncParsableCommand {
     var allowMassChanges = false
 
     func validate() throws {
-        guard Dates.isValid(from), Dates.isValid(to) else { throw ValidationError("--from and --to take YYYY-MM-DD dates") }
+        for (option, value) in [("--from", from), ("--to", to)] where !Dates.isValid(value) {
+            throw ValidationError("\(option) '\(value)' is not a date in YYYY-MM-DD form")
+        }
         guard from <= to else { throw ValidationError("--from \(from) is after --to \(to)") }
     }
 

@@ -14,6 +14,7 @@ struct RosterSyncCommand: AsyncParsableCommand {
             Exit codes: 0 success, 1 run failed (roster unchanged), 2 bad usage or configuration, \
             3 stopped at the safety threshold, 4 another run of the district holds the lock.
             """,
+        version: "rostersync 0.1.0 (development)",
         subcommands: [
             SyncCommand.self, DemoCommand.self, BackfillCommand.self, ResumeCommand.self, ApproveCommand.self, RunsCommand.self, ExplainCommand.self,
             GraphCommand.self, MigrateCommand.self, DBCommand.self, FakeCleverCommand.self,

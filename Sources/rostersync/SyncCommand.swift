@@ -77,6 +77,9 @@ struct SyncCommand: AsyncParsableCommand {
     func validate() throws {
         if csv != nil && cleverURL != nil { throw ValidationError("use either --csv or --clever-url, not both") }
         if let asOf, !Dates.isValid(asOf) { throw ValidationError("--as-of '\(asOf)' is not a date in YYYY-MM-DD form") }
+        if noLanding, let landingDir {
+            throw ValidationError("--no-landing and --landing-dir \(landingDir) contradict each other; give one")
+        }
         if district.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--district must not be empty") }
         guard (1...10_000).contains(batchSize) else { throw ValidationError("--batch-size must be 1 to 10000") }
         guard (1...16).contains(maxParallel) else { throw ValidationError("--max-parallel must be 1 to 16") }

@@ -65,6 +65,8 @@ struct CLITests {
         (["sync", "--csv", "/tmp"], "--district"),
         (["sync", "--district", "d1", "--csv", "/tmp", "--database-url", "mysql://x"], "not a database URL"),
         (["graph", "nosuch"], "(there: backfill, demo, nightly)"),
+        (["sync", "--district", "d1", "--csv", "/tmp", "--no-landing", "--landing-dir", "/tmp/x"], "contradict each other"),
+        (["backfill", "--district", "d1", "--from", "2026-10-1", "--to", "2026-10-02"], "--from '2026-10-1' is not a date"),
         (["runs", "--database-url", "postgres://u@localhost/db?host=/tmp&sslmode=bogus"], "sslmode 'bogus' is not one of"),
     ])
     func badUsage(arguments: [String], mentions: String) async throws {
