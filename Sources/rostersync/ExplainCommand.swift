@@ -36,28 +36,55 @@ struct ExplainCommand: AsyncParsableCommand {
             var latest: [(String, Int64, String?)] = []
             for try await row in runs.decode((String, Int64, String?).self) { latest.append(row) }
             if latest.isEmpty { print("No staged run found\(district.map { " for district \($0)" } ?? "").") }
+            // The roster first: a district is shown when its feed or its roster knows the key (or
+            // it was asked for), not once per district with "no" in every line.
+            let roster = try await connection.query(
+                """
+                SELECT s.id, s.district_id, s.sis_id, s.status, coalesce(s.status_reason, ''), coalesce(s.archived_at::text, ''),
+                       s.can_login, coalesce(s.email, ''), coalesce(s.grade, ''), s.source
+                FROM roster.students s
+                WHERE (s.sis_id = \(key) OR lower(s.email) = lower(\(key)))
+                  AND (\(district)::text IS NULL OR s.district_id = \(district))
+                """, logger: logger)
+            var students: [(Int64, String)] = []
+            var rosterLines: [String] = []
+            for try await (id, districtID, sis, status, reason, archivedAt, canLogin, email, grade, source) in roster.decode(
+                (Int64, String, String?, String, String, String, Bool, String, String, String).self)
+            {
+                students.append((id, districtID))
+                rosterLines.append("Roster: student \(id) (\(source), district \(districtID), SIS id \(sis ?? "-")): \(status)"
+                    + (reason.isEmpty ? "" : " (\(reason)\(archivedAt.isEmpty ? "" : " since \(archivedAt)"))")
+                    + ", grade '\(grade)', email '\(email)', can_login \(canLogin)")
+            }
+            var shown = 0
             for (districtID, runID, lastSync) in latest {
-                print("District \(districtID): last successful sync \(lastSync ?? "never"); latest staged run \(runID)")
                 let staged = try await connection.query(
                     """
                     SELECT sis_id, source_ref, coalesce(email, ''), coalesce(excluded, ''), coalesce(grade, '')
                     FROM staging.students WHERE run_id = \(runID) AND (sis_id = \(key) OR lower(email) = lower(\(key)))
                     """, logger: logger)
-                var found = false
+                var feedLines: [String] = []
                 for try await (sis, ref, email, excluded, grade) in staged.decode((String, String, String, String, String).self) {
-                    found = true
-                    print("  In the feed: \(sis) at \(ref), email '\(email)', grade '\(grade)'"
+                    feedLines.append("  In the feed: \(sis) at \(ref), email '\(email)', grade '\(grade)'"
                         + (excluded.isEmpty ? ", loaded" : ", NOT loaded: \(excluded)"))
                 }
-                if !found { print("  In the feed: no (not in students of run \(runID))") }
                 let rejects = try await connection.query(
                     """
                     SELECT entity, reason, severity, coalesce(detail, ''), coalesce(source_ref, '') FROM staging.rejects
                     WHERE run_id = \(runID) AND (record_key = \(key) OR record_key LIKE '%/' || \(key) OR detail ILIKE '%' || \(key) || '%')
                     """, logger: logger)
+                var rejectLines: [String] = []
                 for try await (entity, reason, severity, detail, ref) in rejects.decode((String, String, String, String, String).self) {
-                    print("  \(severity == "rejected" ? "Rejected" : "Warning") (\(entity), \(ref)): \(reason): \(detail)")
+                    rejectLines.append("  \(severity == "rejected" ? "Rejected" : "Warning") (\(entity), \(ref)): \(reason): \(detail)")
                 }
+                let inRoster = students.contains { $0.1 == districtID }
+                guard !feedLines.isEmpty || !rejectLines.isEmpty || inRoster || district != nil else { continue }
+                shown += 1
+                print("District \(districtID): last successful sync \(lastSync ?? "never"); latest staged run \(runID)")
+                for line in feedLines.isEmpty ? ["  In the feed: no (not in students of run \(runID))"] : feedLines {
+                    print(line)
+                }
+                for line in rejectLines { print(line) }
                 let enrollments = try await connection.query(
                     """
                     SELECT e.section_sis_id, coalesce(e.excluded, '') FROM staging.enrollments e
@@ -70,24 +97,13 @@ struct ExplainCommand: AsyncParsableCommand {
                 }
                 print("  Sections in the feed: \(feedSections.isEmpty ? "none" : feedSections.joined(separator: ", "))")
             }
-            let roster = try await connection.query(
-                """
-                SELECT s.id, s.district_id, s.sis_id, s.status, coalesce(s.status_reason, ''), coalesce(s.archived_at::text, ''),
-                       s.can_login, coalesce(s.email, ''), coalesce(s.grade, ''), s.source
-                FROM roster.students s
-                WHERE (s.sis_id = \(key) OR lower(s.email) = lower(\(key)))
-                  AND (\(district)::text IS NULL OR s.district_id = \(district))
-                """, logger: logger)
-            var students: [(Int64, String)] = []
-            for try await (id, districtID, sis, status, reason, archivedAt, canLogin, email, grade, source) in roster.decode(
-                (Int64, String, String?, String, String, String, Bool, String, String, String).self)
-            {
-                students.append((id, districtID))
-                print("Roster: student \(id) (\(source), district \(districtID), SIS id \(sis ?? "-")): \(status)"
-                    + (reason.isEmpty ? "" : " (\(reason)\(archivedAt.isEmpty ? "" : " since \(archivedAt)"))")
-                    + ", grade '\(grade)', email '\(email)', can_login \(canLogin)")
+            for line in rosterLines { print(line) }
+            if students.isEmpty && shown == 0 {
+                print("No student with SIS id or email '\(key)' in \(district.map { "district \($0)" } ?? "any district")'s "
+                    + "latest feed, its rejects or the roster.")
+                throw ExitCode(1)
             }
-            if students.isEmpty { print("Roster: no student with SIS id or email '\(key)'") }
+            if students.isEmpty && shown > 0 { print("Roster: no student with SIS id or email '\(key)'") }
             for (id, _) in students {
                 let sections = try await connection.query(
                     """

@@ -230,6 +230,8 @@ struct CLITests {
             _ = try await harness.sync(fixture)
             let (code, _) = await Self.run(["explain", "student", "ST4", "--database-url", Self.url(database)])
             #expect(code == 0)
+            // Nobody by that id or email anywhere: one line and exit 1, as grep does.
+            #expect(await Self.run(["explain", "student", "NOBODY9", "--database-url", Self.url(database)]).code == 1)
             // The words printed come from the same queries; check the data they read.
             #expect(try await database.string("SELECT status || '/' || status_reason FROM roster.students WHERE sis_id = 'ST4'") == "archived/missing_from_feed")
         }
