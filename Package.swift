@@ -98,6 +98,7 @@ let package = Package(
                 "RosterSync", "FakeClever", "PostgresLoad", "RosterModel", "Pipeline", "CleverExtract", "RosterTransform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

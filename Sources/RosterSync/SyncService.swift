@@ -177,7 +177,9 @@ public struct SyncService: Sendable {
         let nights = try archive.nights(district: template.districtID, from: from, to: to)
         guard !nights.isEmpty else {
             throw ConfigurationError(
-                "no complete night of district \(template.districtID) in \(landingRoot.path) from \(from) to \(to)")
+                "no complete night of district \(template.districtID) in \(landingRoot.path) from \(from) to \(to) "
+                    + "(a night verified unchanged keeps no landing folder: its files are those of the run its "
+                    + "etl.runs.counts names as unchanged_since; `rostersync runs --district \(template.districtID)`)")
         }
         var reports: [SyncReport] = []
         for night in nights {

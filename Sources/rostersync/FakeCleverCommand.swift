@@ -2,6 +2,7 @@ import ArgumentParser
 import FakeClever
 import Foundation
 import Logging
+import NIOCore
 
 /// `rostersync fake-clever ...`: a local stand-in for Clever's API, for tests, the demo and benchmarks.
 struct FakeCleverCommand: AsyncParsableCommand {
@@ -157,14 +158,18 @@ extension FakeCleverCommand {
                 server = FakeCleverServer(district: district, configuration: configuration, logger: logger)
                 what = "\(district.districtName) (\(district.studentSlots) student slots, seed \(district.seed))"
             }
-            try await server.run { port in
-                // Written unbuffered: scripts read the chosen port from a pipe while the server runs.
-                let text = """
-                    FakeClever serving \(what) at http://127.0.0.1:\(port) (Ctrl-C to stop)
-                      CLEVER_TOKEN=\(shown) rostersync sync --district demo --clever-url http://127.0.0.1:\(port)
+            do {
+                try await server.run { port in
+                    // Written unbuffered: scripts read the chosen port from a pipe while the server runs.
+                    let text = """
+                        FakeClever serving \(what) at http://127.0.0.1:\(port) (Ctrl-C to stop)
+                          CLEVER_TOKEN=\(shown) rostersync sync --district demo --clever-url http://127.0.0.1:\(port)
 
-                    """
-                FileHandle.standardOutput.write(Data(text.utf8))
+                        """
+                    FileHandle.standardOutput.write(Data(text.utf8))
+                }
+            } catch let error as IOError where error.errnoCode == EADDRINUSE {
+                throw ValidationError("port \(port) is already in use; pick another --port, or 0 for any free one")
             }
         }
     }
