@@ -2,9 +2,9 @@
 -- at (migration 0007). A row this transaction wrote itself needs no lock: one it inserted is
 -- invisible to every other session until commit, and one it updated is already locked by the
 -- update (a concurrent DELETE waits for this transaction, then sees the new rows pointing at it).
--- On a first sync every parent is such a row, and a lock is written into the row itself: a
--- million students' and 200,000 sections' pages were written and logged a second time, for locks
--- that could not matter. (Collecting the referenced ids is most of this pass's time, and stays.)
+-- On a first sync every parent is such a row, and a lock is written into the row itself: every
+-- student's page (a million students) was written and logged a second time, for locks that could
+-- not matter. (Collecting the referenced ids is most of this pass's time, and stays.)
 -- A row written in a subtransaction carries that subtransaction's id, not this one's, and is
 -- locked as before.
 CREATE OR REPLACE FUNCTION etl.hold_references(parent regclass, ids regclass, id_column text, filter text DEFAULT 'true')
