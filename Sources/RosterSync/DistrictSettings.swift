@@ -12,6 +12,11 @@ import RosterTransform
 struct DistrictSettings: Sendable {
     var allowedEmailDomains: [String] = []
     var safety = Merger.Safety.defaults
+    /// Keys that are not RosterSync's but look like a misspelling of one ("filter" for
+    /// "filters"), with the key they resemble: the run goes on, and the log says so.
+    var likelyMisspelt: [(key: String, meant: String)] = []
+
+    static let knownKeys = ["allowed_email_domains", "filters", "max_removal_share", "min_removals_to_block"]
 
     init() {}
 
@@ -43,6 +48,27 @@ struct DistrictSettings: Sendable {
             safety.minRemovalsToBlock = Int(minimum)
         }
         for grade in keys.filters?.grades ?? [] { try Self.checkGradeWord(grade) }
+        let object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] ?? [:]
+        for key in object.keys.sorted() where !Self.knownKeys.contains(key) {
+            if let meant = Self.knownKeys.first(where: { Self.editDistance(key.lowercased(), $0) <= 2 }) {
+                likelyMisspelt.append((key, meant))
+            }
+        }
+    }
+
+    /// Levenshtein distance, for the handful of short keys above.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
     }
 
     /// The grade filter compares with the roster's grade words exactly (00_prepare.sql).

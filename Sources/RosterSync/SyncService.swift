@@ -420,7 +420,13 @@ public struct SyncService: Sendable {
             "SELECT launch_date::text, settings::text FROM roster.districts WHERE id = \(id)", logger: logger)
         for try await (launch, settings) in rows.decode((String?, String).self) {
             do {
-                return District(launchDate: launch, settings: try DistrictSettings(json: settings), settingsJSON: settings)
+                let parsed = try DistrictSettings(json: settings)
+                for (key, meant) in parsed.likelyMisspelt {
+                    logger.warning(
+                        "roster.districts.settings has a key RosterSync does not read; did you mean '\(meant)'?",
+                        metadata: ["settings.key": "\(key)"])
+                }
+                return District(launchDate: launch, settings: parsed, settingsJSON: settings)
             } catch let error as ConfigurationError {
                 throw ConfigurationError("district \(id): \(error.description) (roster.districts.settings)")
             }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import RosterSync
 import Testing
 
@@ -53,6 +54,24 @@ struct DistrictSettingsTests {
             let report = try await SyncHarness(database: database).sync(.small())
             #expect(report.status == .succeeded, "\(report.message)")
             #expect(report.summary.count(.student, "create") == 20)
+        }
+    }
+
+    @Test("A key that looks like a misspelt one of ours is logged as a warning naming it; the run goes on")
+    func likelyMisspeltKey() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.execute(
+                """
+                INSERT INTO roster.districts (id, name, settings)
+                VALUES ('d1', 'D', '{"filter": {"grades": ["3"]}, "max_removal_shares": 0.5, "platform_theme": "dark"}')
+                """)
+            let handler = RecordingLogHandler()
+            let report = try await SyncHarness(database: database).sync(.small(), logger: Logger(label: "test") { _ in handler })
+            #expect(report.status == .succeeded)
+            #expect(report.summary.count(.student, "create") == 20, "the misspelt filter filters nothing")
+            let warned = handler.entries.filter { $0.level == .warning && $0.message.contains("did you mean") }
+            #expect(warned.map { "\($0.metadata["settings.key"] ?? "")" } == ["filter", "max_removal_shares"])
+            #expect(warned.first?.message.contains("'filters'") == true)
         }
     }
 }
