@@ -48,8 +48,7 @@ struct DistrictSettings: Sendable {
             safety.minRemovalsToBlock = Int(minimum)
         }
         for grade in keys.filters?.grades ?? [] { try Self.checkGradeWord(grade) }
-        let object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] ?? [:]
-        for key in object.keys.sorted() where !Self.knownKeys.contains(key) {
+        for key in keys.otherKeys.sorted() {
             if let meant = Self.knownKeys.first(where: { Self.editDistance(key.lowercased(), $0) <= 2 }) {
                 likelyMisspelt.append((key, meant))
             }
@@ -86,18 +85,30 @@ struct DistrictSettings: Sendable {
         }
     }
 
+    /// Any JSON object key, so the decoders below also see the keys they do not read.
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
     private struct Keys: Decodable {
         var allowedEmailDomains: [String]?
         var maxRemovalShare: Double?
         /// Read as a number so that 2.5 or -1 gets a message naming the key.
         var minRemovalsToBlock: Double?
         var filters: Filters?
+        /// The keys that are not RosterSync's (the platform's own, or misspelt ones of ours).
+        var otherKeys: [String]
 
-        enum CodingKeys: String, CodingKey {
-            case allowedEmailDomains = "allowed_email_domains"
-            case maxRemovalShare = "max_removal_share"
-            case minRemovalsToBlock = "min_removals_to_block"
-            case filters
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: AnyKey.self)
+            allowedEmailDomains = try container.decodeIfPresent([String].self, forKey: AnyKey(stringValue: "allowed_email_domains"))
+            maxRemovalShare = try container.decodeIfPresent(Double.self, forKey: AnyKey(stringValue: "max_removal_share"))
+            minRemovalsToBlock = try container.decodeIfPresent(Double.self, forKey: AnyKey(stringValue: "min_removals_to_block"))
+            filters = try container.decodeIfPresent(Filters.self, forKey: AnyKey(stringValue: "filters"))
+            otherKeys = container.allKeys.map(\.stringValue).filter { !DistrictSettings.knownKeys.contains($0) }
         }
     }
 
@@ -105,13 +116,6 @@ struct DistrictSettings: Sendable {
     private struct Filters: Decodable {
         var schools: [String]?
         var grades: [String]?
-
-        struct AnyKey: CodingKey {
-            var stringValue: String
-            var intValue: Int? { nil }
-            init(stringValue: String) { self.stringValue = stringValue }
-            init?(intValue: Int) { nil }
-        }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: AnyKey.self)

@@ -46,15 +46,13 @@ struct ExplainCommand: AsyncParsableCommand {
                 WHERE (s.sis_id = \(key) OR lower(s.email) = lower(\(key)))
                   AND (\(district)::text IS NULL OR s.district_id = \(district))
                 """, logger: logger)
-            var students: [(Int64, String)] = []
-            var rosterLines: [String] = []
+            var students: [(id: Int64, district: String, line: String)] = []
             for try await (id, districtID, sis, status, reason, archivedAt, canLogin, email, grade, source) in roster.decode(
                 (Int64, String, String?, String, String, String, Bool, String, String, String).self)
             {
-                students.append((id, districtID))
-                rosterLines.append("Roster: student \(id) (\(source), district \(districtID), SIS id \(sis ?? "-")): \(status)"
+                students.append((id, districtID, "Roster: student \(id) (\(source), district \(districtID), SIS id \(sis ?? "-")): \(status)"
                     + (reason.isEmpty ? "" : " (\(reason)\(archivedAt.isEmpty ? "" : " since \(archivedAt)"))")
-                    + ", grade '\(grade)', email '\(email)', can_login \(canLogin)")
+                    + ", grade '\(grade)', email '\(email)', can_login \(canLogin)"))
             }
             var shown = 0
             for (districtID, runID, lastSync) in latest {
@@ -77,7 +75,7 @@ struct ExplainCommand: AsyncParsableCommand {
                 for try await (entity, reason, severity, detail, ref) in rejects.decode((String, String, String, String, String).self) {
                     rejectLines.append("  \(severity == "rejected" ? "Rejected" : "Warning") (\(entity), \(ref)): \(reason): \(detail)")
                 }
-                let inRoster = students.contains { $0.1 == districtID }
+                let inRoster = students.contains { $0.district == districtID }
                 guard !feedLines.isEmpty || !rejectLines.isEmpty || inRoster || district != nil else { continue }
                 shown += 1
                 print("District \(districtID): last successful sync \(lastSync ?? "never"); latest staged run \(runID)")
@@ -97,14 +95,15 @@ struct ExplainCommand: AsyncParsableCommand {
                 }
                 print("  Sections in the feed: \(feedSections.isEmpty ? "none" : feedSections.joined(separator: ", "))")
             }
-            for line in rosterLines { print(line) }
             if students.isEmpty && shown == 0 {
                 print("No student with SIS id or email '\(key)' in \(district.map { "district \($0)" } ?? "any district")'s "
                     + "latest feed, its rejects or the roster.")
                 throw ExitCode(1)
             }
             if students.isEmpty && shown > 0 { print("Roster: no student with SIS id or email '\(key)'") }
-            for (id, _) in students {
+            // Each student's line, then its sections and history (several districts may know the key).
+            for (id, _, line) in students {
+                print(line)
                 let sections = try await connection.query(
                     """
                     SELECT sec.sis_id, coalesce(sec.name, ''), sec.status, e.source FROM roster.enrollments e
