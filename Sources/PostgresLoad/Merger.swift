@@ -89,12 +89,13 @@ public struct Merger: Sendable {
     public static func bind(
         _ connection: PostgresConnection, runID: Int64, districtID: String, asOf: String, logger: Logger
     ) async throws {
-        try await connection.query(
+        _ = try await connection.query(
             """
             SELECT set_config('rostersync.run_id', \(String(runID)), false),
                    set_config('rostersync.district_id', \(districtID), false),
                    set_config('rostersync.as_of', \(asOf), false)
-            """, logger: logger)
+            """, logger: logger
+        ).collect()
     }
 
     /// Runs `sql/merge/00_prepare.sql`: resolves references, rejects what cannot load, applies
@@ -210,7 +211,7 @@ public struct Merger: Sendable {
     private func run(_ script: SQLScript, on connection: PostgresConnection) async throws {
         for (index, statement) in script.statements.enumerated() {
             do {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                try await connection.runToCompletion(statement, logger: logger)
             } catch {
                 throw LoadError(
                     .query, "sql/merge/\(script.name) statement \(index + 1) failed; the roster is unchanged",

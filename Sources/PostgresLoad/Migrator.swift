@@ -17,10 +17,10 @@ public struct Migrator: Sendable {
     @discardableResult
     public func migrate(on connection: PostgresConnection, logger: Logger) async throws -> [String] {
         let migrations = try directory.migrations()
-        try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
+        try await connection.runToCompletion("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
         do {
             let applied = try await apply(migrations, on: connection, logger: logger)
-            try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+            try await connection.runToCompletion("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
             return applied
         } catch {
             _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
@@ -52,7 +52,7 @@ public struct Migrator: Sendable {
             do {
                 try await connection.withTransaction(logger: logger) { connection in
                     for statement in migration.script.statements {
-                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                        try await connection.runToCompletion(statement, logger: logger)
                     }
                     try await connection.query(
                         "INSERT INTO etl.schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))",

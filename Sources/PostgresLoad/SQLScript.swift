@@ -1,4 +1,6 @@
 public import Foundation
+import Logging
+import PostgresNIO
 
 /// A `.sql` file split into the statements PostgreSQL's extended protocol accepts one at a time.
 ///
@@ -109,4 +111,15 @@ public struct Migration: Sendable {
     public var version: Int
     public var name: String
     public var script: SQLScript
+}
+
+extension PostgresConnection {
+    /// Runs one statement and reads its result to the end. An error raised while a query runs
+    /// (a function such as `etl.hold_references` raising) arrives after the row description,
+    /// among the rows: a caller that does not read them never sees it, and the next statement
+    /// fails instead with "current transaction is aborted", or a COMMIT silently rolls back.
+    func runToCompletion(_ statement: String, logger: Logger) async throws {
+        let rows = try await query(PostgresQuery(unsafeSQL: statement), logger: logger)
+        for try await _ in rows {}
+    }
 }

@@ -97,7 +97,9 @@ extension DatabaseTarget {
     func execute(_ sql: String) async throws {
         try await withConnection(logger: TestDatabase.logger) { connection in
             for statement in SQLScript(name: "test", text: sql).statements {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: TestDatabase.logger)
+                // Read to the end: an error raised while a SELECT runs comes among its rows.
+                let rows = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: TestDatabase.logger)
+                for try await _ in rows {}
             }
         }
     }
