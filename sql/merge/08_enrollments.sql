@@ -48,7 +48,10 @@ SELECT etl.hold_references('roster.students', 'enrollment_changes', 'student_id'
 
 WITH created AS (
     INSERT INTO roster.enrollments (section_id, student_id, district_id, source)
-    SELECT DISTINCT c.section_id, c.student_id, etl.current_district_id(), 'clever'
+    -- DISTINCT ON, not DISTINCT: it removes the duplicates in the sort the key order needs
+    -- anyway, where DISTINCT hashed every pair first (spilling to disk at five million pairs,
+    -- whose count the planner underestimates) and then sorted them (6.7 s against 2.6 s).
+    SELECT DISTINCT ON (c.section_id, c.student_id) c.section_id, c.student_id, etl.current_district_id(), 'clever'
     FROM enrollment_changes c
     WHERE c.action = 'create'
     -- In key order, new entries append to the primary key's right edge instead of landing on
