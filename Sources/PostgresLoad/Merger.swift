@@ -163,6 +163,9 @@ public struct Merger: Sendable {
             for setting in Self.settings {
                 try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL \(setting)"), logger: logger)
             }
+            // First, before any write: notes the roster tables with no row of the district yet
+            // (migration 0010).
+            try await connection.runToCompletion("SELECT etl.begin_merge()", logger: logger)
             for step in steps {
                 // A cancelled run (SIGINT, SIGTERM, a timeout) rolls back between steps.
                 try Task.checkCancellation()

@@ -152,6 +152,63 @@ struct BulkInsertTests {
         }
     }
 
+    /// What `etl.begin_merge()` notes in district d1 in a transaction of `isolation` (then rolled
+    /// back), and whether a hold on a student id that no row has then fails.
+    static func beginMerge(_ database: DatabaseTarget, isolation: String) async throws -> (noted: String, holdFails: Bool) {
+        try await database.withConnection(logger: TestDatabase.logger) { connection in
+            let logger = TestDatabase.logger
+            try await connection.query(PostgresQuery(unsafeSQL: "BEGIN ISOLATION LEVEL \(isolation)"), logger: logger)
+            try await connection.query("SET LOCAL rostersync.district_id = 'd1'", logger: logger)
+            _ = try await connection.query("SELECT etl.begin_merge()", logger: logger).collect()
+            let noted = try await connection.query(
+                "SELECT current_setting('rostersync.no_clever_rows_at_start')", logger: logger
+            ).collect().first?.decode(String.self) ?? "?"
+            _ = try await connection.query(
+                """
+                SELECT etl.begin_bulk_insert(ARRAY['roster.enrollments']::regclass[],
+                                             ARRAY['enrollments_section_fkey', 'enrollments_student_fkey'])
+                """, logger: logger
+            ).collect()
+            try await connection.query(
+                "CREATE TEMP TABLE wanted ON COMMIT DROP AS SELECT -1::bigint AS student_id", logger: logger)
+            var holdFails = false
+            do {
+                // Read to the end: the function's error comes among the rows.
+                _ = try await connection.query(
+                    "SELECT etl.hold_references('roster.students', 'wanted', 'student_id')", logger: logger
+                ).collect()
+            } catch let error as PSQLError {
+                holdFails = error.serverInfo?[.message]?.contains("are gone") == true
+            }
+            try await connection.query("ROLLBACK", logger: logger)
+            return (noted, holdFails)
+        }
+    }
+
+    @Test("A merge holds nothing in the tables where the district had no Clever row when it began, and only there")
+    func newDistrictsHoldNothing() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.execute(
+                """
+                INSERT INTO roster.districts (id, name) VALUES ('d1', 'District 1');
+                INSERT INTO roster.students (district_id, first_name, source) VALUES ('d1', 'Added by hand', 'manual');
+                """)
+            // A manual student is not a Clever row: the merge's own Clever students need no hold.
+            let first = try await Self.beginMerge(database, isolation: "REPEATABLE READ")
+            #expect(first.noted == "roster.schools,roster.terms,roster.teachers,roster.students,roster.sections")
+            #expect(first.holdFails == false)
+            // READ COMMITTED: a later statement may see rows others committed, so every hold runs.
+            let readCommitted = try await Self.beginMerge(database, isolation: "READ COMMITTED")
+            #expect(readCommitted.noted == "")
+            #expect(readCommitted.holdFails == true)
+
+            _ = try await SyncHarness(database: database).sync(Self.district())
+            let later = try await Self.beginMerge(database, isolation: "REPEATABLE READ")
+            #expect(later.noted == "")
+            #expect(later.holdFails == true)
+        }
+    }
+
     @Test("An enrollment listed twice in the feed is created once; listing it twice again changes nothing")
     func duplicateEnrollmentsLoadOnce() async throws {
         try await TestDatabase.withFresh { database in
