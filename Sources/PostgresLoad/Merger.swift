@@ -163,7 +163,7 @@ public struct Merger: Sendable {
             for setting in Self.settings {
                 try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL \(setting)"), logger: logger)
             }
-            // First, before any write: notes the roster tables with no row of the district yet
+            // First, before any write: notes the roster tables with no Clever row of the district yet
             // (migration 0010).
             try await connection.runToCompletion("SELECT etl.begin_merge()", logger: logger)
             for step in steps {
