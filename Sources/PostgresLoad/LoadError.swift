@@ -58,12 +58,6 @@ public struct LoadError: Error, Sendable, CustomStringConvertible {
             if let detail = info[.detail] { text += "; \(detail)" }
             if let hint = info[.hint] { text += "; hint: \(hint)" }
             return text
-        case let error as PostgresTransactionError:
-            // What went wrong first (BEGIN, the work, or COMMIT), not the wrapper's dump.
-            if let cause = error.beginError ?? error.closureError ?? error.commitError ?? error.rollbackError {
-                return describe(cause)
-            }
-            return String(describing: error)
         case let error as LoadError:
             return error.description
         case let error as CocoaError:

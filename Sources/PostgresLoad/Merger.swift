@@ -151,7 +151,8 @@ public struct Merger: Sendable {
     ///
     /// REPEATABLE READ: every step reads the roster as it was when the merge began, plus the
     /// merge's own writes. A row someone else changes meanwhile and a step then writes fails the
-    /// run (serialization failure; nothing is applied) instead of being overwritten, and the
+    /// merge (serialization failure; nothing is applied, and the pipeline's retries run it again
+    /// from the roster as it then is) instead of being overwritten, and the
     /// roster digest 09_finish records is exactly the merge's result (see migration 0008).
     public func merge(
         on connection: PostgresConnection, exportConnection: PostgresConnection, runID: Int64, safety: Safety,
@@ -202,7 +203,7 @@ public struct Merger: Sendable {
                 return .previewed(summary)
             }
             try Task.checkCancellation()
-            try await connection.query("COMMIT", logger: logger)
+            try await connection.commit(logger: logger)
             return .applied(summary)
         } catch {
             _ = try? await connection.query("ROLLBACK", logger: logger)

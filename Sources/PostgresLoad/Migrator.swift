@@ -50,13 +50,18 @@ public struct Migrator: Sendable {
         for migration in migrations where !done.contains(migration.version) {
             logger.info("applying migration", metadata: ["db.migration": "\(migration.name)"])
             do {
-                try await connection.withTransaction(logger: logger) { connection in
+                try await connection.query("BEGIN", logger: logger)
+                do {
                     for statement in migration.script.statements {
                         try await connection.runToCompletion(statement, logger: logger)
                     }
                     try await connection.query(
                         "INSERT INTO etl.schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))",
                         logger: logger)
+                    try await connection.commit(logger: logger)
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    throw error
                 }
             } catch {
                 throw LoadError(.migration, "migration \(migration.name) failed; nothing of it was applied", cause: error)

@@ -122,4 +122,14 @@ extension PostgresConnection {
         let rows = try await query(PostgresQuery(unsafeSQL: statement), logger: logger)
         for try await _ in rows {}
     }
+
+    /// COMMIT, and a check that it did: PostgreSQL answers COMMIT in a transaction that has
+    /// failed with ROLLBACK, not with an error.
+    func commit(logger: Logger) async throws {
+        let result: EventLoopFuture<PostgresQueryResult> = query("COMMIT", logger: logger)
+        let command = try await result.get().metadata.command
+        guard command == "COMMIT" else {
+            throw LoadError(.query, "the transaction was rolled back, not committed (the server answered \(command))")
+        }
+    }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import PostgresLoad
+@testable import PostgresLoad
 import PostgresNIO
 import Testing
 
@@ -29,18 +29,60 @@ struct MigratorTests {
         }
     }
 
-    @Test("Every migration is applied once: a second start applies nothing, two at once apply each once")
+    /// Advisory locks of this database that sessions wait for.
+    static func waiters(_ database: DatabaseTarget) async throws -> Int {
+        try await database.int(
+            """
+            SELECT count(*) FROM pg_locks
+            WHERE locktype = 'advisory' AND NOT granted
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            """)
+    }
+
+    @Test("Two migrators at once apply each migration once; a third start applies nothing")
     func appliedOnce() async throws {
         let expected = try TestDatabase.sql.migrations().map(\.name)
         try await TestDatabase.withFresh(migrate: false) { database in
-            async let first = Self.migrate(database, TestDatabase.sql)
-            async let second = Self.migrate(database, TestDatabase.sql)
-            let (a, b) = try await (first, second)
-            // The advisory lock lets one apply everything; the other then finds nothing to do.
-            #expect(Set([a, b]) == Set([expected, []]))
+            try await database.withConnection(logger: TestDatabase.logger) { holder in
+                let logger = TestDatabase.logger
+                // Both start while a third session holds the migration lock, so they really overlap.
+                _ = try await holder.query("SELECT pg_advisory_lock(\(Migrator.lockKey))", logger: logger).collect()
+                async let first = Self.migrate(database, TestDatabase.sql)
+                async let second = Self.migrate(database, TestDatabase.sql)
+                var waited = 0
+                do {
+                    while try await Self.waiters(database) < 2 && waited < 200 {
+                        waited += 1
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                } catch {
+                    _ = try? await holder.query("SELECT pg_advisory_unlock_all()", logger: logger).collect()
+                    throw error
+                }
+                _ = try await holder.query("SELECT pg_advisory_unlock(\(Migrator.lockKey))", logger: logger).collect()
+                let (a, b) = try await (first, second)
+                #expect(waited < 200, "the two migrators never both waited for the lock")
+                // One applied everything; the other then found nothing to do.
+                #expect(Set([a, b]) == Set([expected, []]))
+            }
             #expect(try await Self.migrate(database, TestDatabase.sql).isEmpty)
             #expect(
                 try await database.strings("SELECT name FROM etl.schema_migrations ORDER BY version") == expected)
+        }
+    }
+
+    @Test("A COMMIT the server answers with ROLLBACK (the transaction had failed) is an error")
+    func rolledBackCommitIsAnError() async throws {
+        try await TestDatabase.withFresh(migrate: false) { database in
+            try await database.withConnection(logger: TestDatabase.logger) { connection in
+                let logger = TestDatabase.logger
+                try await connection.query("BEGIN", logger: logger)
+                try await connection.query("CREATE TABLE public.lost (id int)", logger: logger)
+                _ = try? await connection.query("SELECT 1 / 0", logger: logger).collect()
+                let error = try await #require(throws: LoadError.self) { try await connection.commit(logger: logger) }
+                #expect(error.description == "the transaction was rolled back, not committed (the server answered ROLLBACK)")
+            }
+            #expect(try await database.int("SELECT count(*) FROM pg_tables WHERE tablename = 'lost'") == 0)
         }
     }
 
@@ -56,13 +98,23 @@ struct MigratorTests {
         ])
         defer { try? FileManager.default.removeItem(at: broken.url) }
         try await TestDatabase.withFresh { database in
-            let error = try await #require(throws: LoadError.self) { try await Self.migrate(database, broken) }
+            let error = try await database.withConnection(logger: TestDatabase.logger) { connection in
+                let error = try await #require(throws: LoadError.self) {
+                    try await Migrator(directory: broken).migrate(on: connection, logger: TestDatabase.logger)
+                }
+                // The migration lock is released on the session that failed, not only when it closes.
+                let held = try await connection.query(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+                    logger: TestDatabase.logger
+                ).collect().first?.decode(Int.self)
+                #expect(held == 0)
+                return error
+            }
             #expect(error.code == .migration)
             #expect(error.description.contains("migration 0999_broken failed; nothing of it was applied"))
             #expect(error.description.hasSuffix("(cause: division by zero (SQLSTATE 22012))"), "\(error.description)")
             #expect(try await database.int("SELECT count(*) FROM pg_tables WHERE tablename IN ('half_done', 'never')") == 0)
             #expect(try await database.int("SELECT count(*) FROM etl.schema_migrations WHERE version = 999") == 0)
-            // The lock is released: the real migrations can still be applied (there are none left).
             #expect(try await Self.migrate(database, TestDatabase.sql).isEmpty)
         }
     }
