@@ -10,11 +10,12 @@
 -- at that moment, every Clever row of the district the merge can see there later is one it
 -- wrote: invisible to others until commit, nothing another session can delete, no lock to take.
 -- etl.begin_merge, the merge's first statement, notes those tables; hold_references returns at
--- once for them. Its callers pass ids of Clever rows only (they come from joins on
--- source = 'clever'); Clever rows because the district's are indexed (the partial unique index
--- on SIS id), where looking for any row would read a shared table's every row on a new district.
--- Under READ COMMITTED a later statement may see rows others committed since, so nothing is
--- noted and every hold runs as before.
+-- once for them when its caller says the ids are of Clever rows (`clever_rows => true`: the
+-- merge's ids come from joins on source = 'clever'). Clever rows because the district's are
+-- indexed (the partial unique index on SIS id), where looking for any row would read a shared
+-- table's every row on a new district; a caller whose ids may be of manual rows, which did
+-- exist, leaves the flag off and is held as before. Under READ COMMITTED a later statement may
+-- see rows others committed since, so nothing is noted and every hold runs as before.
 CREATE FUNCTION etl.begin_merge() RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -29,7 +30,7 @@ BEGIN
                                            AND source = ''clever'')', parent)
             INTO present;
             IF NOT present THEN
-                none := none || parent::text;
+                none := none || parent::oid::text;
             END IF;
         END LOOP;
     END IF;
@@ -37,7 +38,11 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION etl.hold_references(parent regclass, ids regclass, id_column text, filter text DEFAULT 'true')
+-- A new argument: the four-argument function is replaced, not overloaded beside it.
+DROP FUNCTION etl.hold_references(regclass, regclass, text, text);
+
+CREATE FUNCTION etl.hold_references(parent regclass, ids regclass, id_column text, filter text DEFAULT 'true',
+                                    clever_rows boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -47,7 +52,9 @@ BEGIN
     IF current_setting('rostersync.bulk_insert', true) IS DISTINCT FROM 'on' THEN
         RETURN;
     END IF;
-    IF parent::text = ANY (string_to_array(current_setting('rostersync.no_clever_rows_at_start', true), ',')) THEN
+    IF clever_rows
+       AND parent::oid::text = ANY (string_to_array(current_setting('rostersync.no_clever_rows_at_start', true), ','))
+    THEN
         RETURN;
     END IF;
     -- In id order: on a first sync the parent's statistics predate its rows and the planner
