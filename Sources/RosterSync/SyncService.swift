@@ -324,7 +324,17 @@ public struct SyncService: Sendable {
             execute: { task, attempt in try await TaskExecutor(context: context).run(task, attempt: attempt) })
 
         let state = context.state
-        let rejections = (try? await rejectionCounts(runID: runID, database: context.configuration.database)) ?? []
+        // The run's outcome stands whatever happens here (a failed run may have lost the
+        // database); a report without its rejections says so in the log.
+        let rejections: [SyncReport.RejectionCount]
+        do {
+            rejections = try await rejectionCounts(runID: runID, database: context.configuration.database)
+        } catch {
+            logger.warning(
+                "could not count the run's rejected rows; see staging.rejects",
+                metadata: ["etl.run_id": "\(runID)", "error": "\(Self.describe(error))"])
+            rejections = []
+        }
         let staged = await state.stagedCounts
         switch planner.outcome {
         case .succeeded:
