@@ -224,6 +224,27 @@ struct BulkInsertTests {
         }
     }
 
+    @Test("Every merge begins by noting the tables where the district has no Clever row yet")
+    func mergeBeginsByNoting() async throws {
+        try await TestDatabase.withFresh { database in
+            // Counts calls of plpgsql functions (pg_stat_user_functions) in this database.
+            try await database.execute(
+                "ALTER DATABASE \(database.configuration.database ?? "") SET track_functions = 'pl'")
+            let harness = SyncHarness(database: database)
+            let (first, second) = try await harness.syncTwice(Self.district())
+            #expect(first.status == .succeeded && second.status == .succeeded)
+            // A backend's function counts reach the shared statistics when it ends its work.
+            var calls = 0
+            for _ in 0..<100 {
+                calls = try await database.int(
+                    "SELECT coalesce(sum(calls), 0)::int FROM pg_stat_user_functions WHERE schemaname = 'etl' AND funcname = 'begin_merge'")
+                if calls >= 2 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(calls == 2)
+        }
+    }
+
     @Test("An enrollment listed twice in the feed is created once; listing it twice again changes nothing")
     func duplicateEnrollmentsLoadOnce() async throws {
         try await TestDatabase.withFresh { database in
