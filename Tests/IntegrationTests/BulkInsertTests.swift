@@ -180,8 +180,8 @@ struct BulkInsertTests {
             try await run("SELECT etl.begin_merge()")
             let noted = try await connection.query(
                 """
-                SELECT coalesce(string_agg(t.oid::oid::regclass::text, ',' ORDER BY t.n), '')
-                FROM unnest(string_to_array(current_setting('rostersync.no_clever_rows_at_start'), ',')) WITH ORDINALITY t (oid, n)
+                SELECT coalesce(string_agg(t.id::oid::regclass::text, ',' ORDER BY t.n), '')
+                FROM unnest(string_to_array(current_setting('rostersync.no_clever_rows_at_start'), ',')) WITH ORDINALITY t (id, n)
                 """, logger: logger
             ).collect().first?.decode(String.self) ?? "?"
             try await run(
