@@ -153,8 +153,8 @@ struct BulkInsertTests {
     }
 
     /// What `etl.begin_merge()` notes in district d1 in a transaction of `isolation` (then rolled
-    /// back), and whether a hold on a student id that no row has then fails, for ids said to be of
-    /// Clever rows and for ids not said to be.
+    /// back), and whether a hold on a student id that no row has then fails, for ids of Clever
+    /// rows (`etl.hold_clever_references`) and for any ids (`etl.hold_references`).
     static func beginMerge(_ database: DatabaseTarget, isolation: String) async throws
         -> (noted: String, cleverHoldFails: Bool, otherHoldFails: Bool)
     {
@@ -164,10 +164,10 @@ struct BulkInsertTests {
             func run(_ sql: String) async throws {
                 _ = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).collect()
             }
-            func holdFails(_ arguments: String) async throws -> Bool {
+            func holdFails(_ function: String) async throws -> Bool {
                 try await run("SAVEPOINT hold")
                 do {
-                    try await run("SELECT etl.hold_references('roster.students', 'wanted', 'student_id'\(arguments))")
+                    try await run("SELECT etl.\(function)('roster.students', 'wanted', 'student_id')")
                     try await run("RELEASE SAVEPOINT hold")
                     return false
                 } catch let error as PSQLError where error.serverInfo?[.message]?.contains("are gone") == true {
@@ -190,8 +190,8 @@ struct BulkInsertTests {
                                              ARRAY['enrollments_section_fkey', 'enrollments_student_fkey'])
                 """)
             try await run("CREATE TEMP TABLE wanted ON COMMIT DROP AS SELECT -1::bigint AS student_id")
-            let clever = try await holdFails(", clever_rows => true")
-            let other = try await holdFails("")
+            let clever = try await holdFails("hold_clever_references")
+            let other = try await holdFails("hold_references")
             try await run("ROLLBACK")
             return (noted, clever, other)
         }
@@ -209,7 +209,7 @@ struct BulkInsertTests {
             let first = try await Self.beginMerge(database, isolation: "REPEATABLE READ")
             #expect(first.noted == "roster.schools,roster.terms,roster.teachers,roster.students,roster.sections")
             #expect(first.cleverHoldFails == false)
-            // Ids not said to be of Clever rows may be of the manual rows that did exist: held.
+            // Any ids (hold_references) may be of the manual rows that did exist: held.
             #expect(first.otherHoldFails == true)
             #expect(try await Self.beginMerge(database, isolation: "SERIALIZABLE").cleverHoldFails == false)
             // READ COMMITTED: a later statement may see rows others committed, so every hold runs.

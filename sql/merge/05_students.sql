@@ -41,8 +41,8 @@ FROM changed;
 -- Foreign keys checked for the whole set, not once per row (see migration 0007).
 SELECT etl.begin_bulk_insert(ARRAY['roster.students', 'roster.change_log']::regclass[],
                               ARRAY['students_district_id_fkey', 'students_school_id_fkey']);
--- clever_rows: the ids are of Clever rows (see 08_enrollments.sql).
-SELECT etl.hold_references('roster.schools', 'feed_students', 'school_id', clever_rows => true);
+-- Ids of Clever rows (see 08_enrollments.sql).
+SELECT etl.hold_clever_references('roster.schools', 'feed_students', 'school_id');
 
 WITH created AS (
     INSERT INTO roster.students (district_id, school_id, sis_id, clever_id, email, first_name, middle_name, last_name,

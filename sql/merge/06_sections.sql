@@ -63,9 +63,9 @@ FROM changed;
 -- Foreign keys checked for the whole set, not once per row (see migration 0007).
 SELECT etl.begin_bulk_insert(ARRAY['roster.sections', 'roster.change_log']::regclass[],
                               ARRAY['sections_district_id_fkey', 'sections_school_id_fkey', 'sections_term_id_fkey']);
--- clever_rows: the ids are of Clever rows (see 08_enrollments.sql).
-SELECT etl.hold_references('roster.schools', 'feed_sections', 'school_id', clever_rows => true);
-SELECT etl.hold_references('roster.terms', 'feed_sections', 'term_id', clever_rows => true);
+-- Ids of Clever rows (see 08_enrollments.sql).
+SELECT etl.hold_clever_references('roster.schools', 'feed_sections', 'school_id');
+SELECT etl.hold_clever_references('roster.terms', 'feed_sections', 'term_id');
 
 WITH created AS (
     INSERT INTO roster.sections (district_id, school_id, term_id, sis_id, clever_id, name, section_number, grade,

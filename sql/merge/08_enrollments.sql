@@ -43,10 +43,10 @@ ANALYZE enrollment_changes;
 -- Foreign keys checked for the whole set, not once per row (see migration 0007).
 SELECT etl.begin_bulk_insert(ARRAY['roster.enrollments', 'roster.change_log']::regclass[],
                               ARRAY['enrollments_section_fkey', 'enrollments_student_fkey']);
--- clever_rows: the ids are of Clever rows (enrollments_sections, enrollments_students), which a
--- district's first sync need not hold (migration 0010).
-SELECT etl.hold_references('roster.sections', 'enrollment_changes', 'section_id', 'action = ''create''', clever_rows => true);
-SELECT etl.hold_references('roster.students', 'enrollment_changes', 'student_id', 'action = ''create''', clever_rows => true);
+-- Ids of Clever rows (enrollments_sections, enrollments_students), which a district's first
+-- sync need not hold (migration 0010).
+SELECT etl.hold_clever_references('roster.sections', 'enrollment_changes', 'section_id', 'action = ''create''');
+SELECT etl.hold_clever_references('roster.students', 'enrollment_changes', 'student_id', 'action = ''create''');
 
 WITH created AS (
     INSERT INTO roster.enrollments (section_id, student_id, district_id, source)
