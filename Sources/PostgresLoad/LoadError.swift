@@ -47,7 +47,7 @@ public struct LoadError: Error, Sendable, CustomStringConvertible {
 
     /// What the server said, for people: `String(reflecting:)` of a `PSQLError` is a dump of its
     /// fields (file, line, routine) with the server's message somewhere in the middle.
-    static func describe(_ cause: any Error) -> String {
+    public static func describe(_ cause: any Error) -> String {
         switch cause {
         case let error as PSQLError:
             guard let info = error.serverInfo, let message = info[.message] else {

@@ -349,6 +349,23 @@ public struct SyncService: Sendable {
             return try await finish(outcome, context: context, ledger: ledger, staged: staged, rejections: rejections)
         case .failed, .cancelled, .running:
             let errors = await state.errors
+            if let outcome = await state.mergeOutcome {
+                // The merge committed (or stopped at the threshold, or previewed) before a later
+                // task failed or the run was cancelled: its outcome stands. Reporting "failed, the
+                // roster is unchanged" here would be false, and a blocked run must stay approvable.
+                let failed: [String]
+                if case .failed(let tasks) = planner.outcome { failed = tasks } else { failed = [] }
+                let cause = (errors.last { !($0 is CancellationError) } ?? errors.last).map(Self.describe) ?? "cancelled"
+                let note =
+                    failed.isEmpty
+                    ? "the run was cancelled after the merge (\(cause))"
+                    : "task \(failed.joined(separator: ", ")) failed after the merge: \(cause)"
+                logger.warning(
+                    "a task after the merge did not finish; the merge's outcome stands",
+                    metadata: ["etl.run_id": "\(runID)", "error": "\(note)"])
+                return try await finish(
+                    outcome, context: context, ledger: ledger, staged: staged, rejections: rejections, note: note)
+            }
             if let stop = errors.compactMap({ $0 as? SafetyStop }).first {
                 let message = "empty feed: " + stop.violations.joined(separator: "; ")
                     + ". Nothing was changed; the staged rows are kept for inspection. This guard cannot be overridden."
@@ -379,15 +396,17 @@ public struct SyncService: Sendable {
         }
     }
 
+    /// `note`: what went wrong after the merge (housekeeping such as prune), told with the outcome.
     private func finish(
         _ outcome: Merger.Outcome, context: RunContext, ledger: RunLedger, staged: [String: Int],
-        rejections: [SyncReport.RejectionCount]
+        rejections: [SyncReport.RejectionCount], note: String? = nil
     ) async throws -> SyncReport {
         let runID = context.runID
         let district = context.configuration.districtID
+        let afterwards = note.map { ". Afterwards \($0)" } ?? ""
         switch outcome {
         case .applied(let summary):
-            let message = summary.total == 0 ? "no changes" : Self.describe(summary)
+            let message = (summary.total == 0 ? "no changes" : Self.describe(summary)) + afterwards
             try await ledger.finish(
                 runID, status: .succeeded, counts: Self.countsJSON(summary: summary, staged: staged), message: message)
             return SyncReport(
@@ -395,7 +414,7 @@ public struct SyncService: Sendable {
                 rejections: rejections, message: message)
         case .previewed(let summary):
             let message = "preview: " + (summary.total == 0 ? "no changes" : Self.describe(summary))
-                + "; nothing was changed (the changes are in staging.changes, run_id \(runID))"
+                + "; nothing was changed (the changes are in staging.changes, run_id \(runID))" + afterwards
             try await ledger.finish(
                 runID, status: .succeeded, counts: Self.countsJSON(summary: summary, staged: staged), message: message)
             return SyncReport(
@@ -406,6 +425,7 @@ public struct SyncService: Sendable {
             let message = "stopped at the safety threshold: " + lines.joined(separator: "; ")
                 + ". Nothing was changed. Review with `SELECT * FROM staging.changes WHERE run_id = \(runID)`, then "
                 + "`rostersync approve \(runID)` to apply these changes, or sync again with --allow-mass-changes."
+                + afterwards
             try await ledger.finish(
                 runID, status: .blocked, counts: Self.countsJSON(summary: summary, staged: staged), message: message)
             return SyncReport(
@@ -531,6 +551,7 @@ public struct SyncService: Sendable {
         case let error as ExtractError: error.description
         case let error as ConfigurationError: error.description
         case let error as Runner.TimeoutError: error.description
+        case is PSQLError: LoadError.describe(error)
         default: String(reflecting: error)
         }
     }

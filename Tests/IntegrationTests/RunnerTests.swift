@@ -133,6 +133,43 @@ struct RunnerTests {
         }
     }
 
+    @Test("A task that fails after the merge committed leaves the run succeeded (or blocked), not 'roster unchanged'")
+    func failureAfterMerge() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            // Prune, the task after the merge, fails on its first DELETE (told apart from a stage
+            // task's own DELETE by its OFFSET: it keeps the last runs).
+            try await database.execute(
+                """
+                CREATE FUNCTION public.no_prune() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF current_query() LIKE '%OFFSET%' THEN RAISE EXCEPTION 'prune refused'; END IF;
+                    RETURN NULL;
+                END $$;
+                CREATE TRIGGER no_prune BEFORE DELETE ON staging.schools FOR EACH STATEMENT EXECUTE FUNCTION public.no_prune();
+                """)
+            let applied = try await harness.sync(.small())
+            let runID = try #require(applied.runID)
+            #expect(applied.status == .succeeded, "\(applied.message)")
+            #expect(applied.exitCode == 0)
+            #expect(applied.message.contains("task prune failed after the merge"), "\(applied.message)")
+            #expect(applied.message.contains("prune refused"), "\(applied.message)")
+            #expect(!applied.message.contains("roster is unchanged"), "\(applied.message)")
+            #expect(try await harness.count("roster.students") == 20)
+            #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(runID)") == "succeeded")
+            #expect(try await database.string("SELECT status FROM etl.task_runs WHERE run_id = \(runID) AND task = 'prune'") == "failed")
+
+            // A run stopped at the threshold stays blocked (so it can be approved) when prune fails.
+            var truncated = SafetyTests.bigger()
+            #expect(try await harness.sync(truncated).status == .succeeded)
+            for index in 40...100 { truncated.removeStudent("ST\(index)") }
+            let stopped = try await harness.sync(truncated)
+            #expect(stopped.status == .blocked, "\(stopped.message)")
+            #expect(stopped.exitCode == 3)
+            #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(stopped.runID ?? 0)") == "blocked")
+        }
+    }
+
     @Test("A merge that meets a serialization failure (a row changed under it) runs again and applies")
     func mergeRetriedOnSerializationFailure() async throws {
         try await TestDatabase.withFresh { database in
