@@ -151,6 +151,37 @@ struct SectionRulesTests {
         }
     }
 
+    @Test("A feed that loses the sections' terms (blank, or the term rejected) restores no section of an ended term")
+    func termlessFeedRestoresNothing() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = DistrictFixture.small()
+            _ = try await harness.sync(full)
+            _ = try await harness.sync(full, asOf: "2027-01-20")
+            #expect(try await harness.count("roster.sections", "status = 'archived' AND status_reason = 'term_ended'") == 4)
+
+            // An export without term values, then one whose term has an impossible end date.
+            var blank = full
+            for index in blank.sections.indices { blank.sections[index].term = ("", "", "") }
+            var misdated = full
+            for index in misdated.sections.indices { misdated.sections[index].term.2 = "2027-01-99" }
+            for feed in [blank, misdated] {
+                let (report, again) = try await harness.syncTwice(feed, asOf: "2027-01-20")
+                #expect(report.status == .succeeded, "\(report.message)")
+                #expect(report.summary.count(.section, "restore") == 0)
+                #expect(report.summary.count(.section, "update") == 0)
+                #expect(again.summary.total == 0)
+                #expect(try await harness.count("roster.sections", "status = 'archived' AND status_reason = 'term_ended' AND term_id IS NOT NULL") == 4)
+            }
+            #expect(try await database.int("SELECT count(*) FROM staging.rejects WHERE run_id = (SELECT max(id) FROM etl.runs) AND entity = 'section' AND reason = 'unknown_reference' AND severity = 'warning' AND detail LIKE 'term Fall 2026% keeps the term it has'") == 4)
+
+            // A section that comes back in a current term is still restored.
+            var spring = full
+            for index in spring.sections.indices { spring.sections[index].term = ("Spring 2027", "2027-01-19", "2027-06-11") }
+            #expect(try await harness.sync(spring, asOf: "2027-01-20").summary.count(.section, "restore") == 4)
+        }
+    }
+
     @Test("District filters: what a filter leaves out is treated as not in the data")
     func filters() async throws {
         try await TestDatabase.withFresh { database in

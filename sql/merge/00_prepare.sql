@@ -221,6 +221,17 @@ SELECT etl.current_run_id(), 'section', source_ref, sis_id, 'unknown_reference',
        'school ' || coalesce(school, '(empty)') || ' is not in the schools feed'
 FROM bad;
 
+-- A section whose term is not among the run's loadable terms keeps the term it has
+-- (06_sections.sql): reported, and the section loads.
+INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
+SELECT etl.current_run_id(), 'section', s.source_ref, s.sis_id, 'unknown_reference', 'warning',
+       'term ' || coalesce(s.term_sis_id, s.term_clever_id) || ' is not in the terms feed; the section keeps the term it has'
+FROM staging.sections s
+WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL
+  AND coalesce(s.term_sis_id, s.term_clever_id) IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM staging.terms t WHERE t.run_id = s.run_id AND t.sis_id = s.term_sis_id
+                  AND t.excluded IS NULL);
+
 -- Two teachers in the feed with one email: neither wins (SYNC-RULES "one email, one teacher").
 -- Both keep whatever account they have; neither is created, changed or suspended this run.
 WITH shared AS (

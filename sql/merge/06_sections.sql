@@ -4,6 +4,10 @@
 --   run's as-of date. A section that reappears in a current term is restored.
 -- * Manual sections are never touched (every statement here filters on source = 'clever').
 
+-- A term the feed does not resolve (an empty or failed terms feed, a term rejected for a bad
+-- date, an export without the Term columns) says nothing about the section's term: it keeps the
+-- one it has (prepare reports it). Otherwise every section of an ended term would be restored,
+-- unnoticed by the safety threshold, and archived again the next good night.
 CREATE TEMP TABLE feed_sections ON COMMIT DROP AS
 SELECT s.sis_id, s.clever_id, sc.id AS school_id, tm.id AS term_id, s.name, s.section_number, s.grade, s.subject,
        s.course_name, s.course_number, s.period,
@@ -12,8 +16,11 @@ SELECT s.sis_id, s.clever_id, sc.id AS school_id, tm.id AS term_id, s.name, s.se
 FROM staging.sections s
 LEFT JOIN roster.schools sc ON sc.district_id = etl.current_district_id() AND sc.source = 'clever'
                            AND sc.sis_id = s.school_sis_id
-LEFT JOIN roster.terms tm ON tm.district_id = etl.current_district_id() AND tm.source = 'clever'
-                         AND tm.sis_id = s.term_sis_id
+LEFT JOIN roster.terms named ON named.district_id = etl.current_district_id() AND named.source = 'clever'
+                            AND named.sis_id = s.term_sis_id
+LEFT JOIN roster.sections cur ON cur.district_id = etl.current_district_id() AND cur.source = 'clever'
+                             AND cur.sis_id = s.sis_id
+LEFT JOIN roster.terms tm ON tm.id = coalesce(named.id, cur.term_id)
 WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL;
 CREATE UNIQUE INDEX ON feed_sections (sis_id);
 ANALYZE feed_sections;
