@@ -135,6 +135,8 @@ public struct TermRecord: Sendable, Hashable, Codable {
 }
 
 /// A class section. `teachers` lists the primary teacher first, then co-teachers, in source order.
+/// An empty first ref stands for a primary teacher the source left blank: the co-teachers after
+/// it stay co-teachers instead of one of them moving up to primary.
 public struct SectionRecord: Sendable, Hashable, Codable {
     public var source: SourceRef
     public var sisID: String

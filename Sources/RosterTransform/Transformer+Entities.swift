@@ -97,6 +97,14 @@ extension Transformer {
         out.period = TextNormalizer.text(r.period)
         out.grade = gradeWord(r.grade, field: "grade", &findings)?.cleverWord
         var teachers = uniqueRefs(r.teachers)
+        // A blank primary with co-teachers listed: the co-teachers must not become the primary.
+        let primaryBlank = r.teachers.first.map { TextNormalizer.ref($0).isEmpty } ?? false
+        if primaryBlank && !teachers.isEmpty {
+            findings.warn(
+                .missingPrimaryTeacher,
+                "no primary teacher is listed; \(teachers.map(describe).joined(separator: ", ")) load as co-teachers")
+            teachers.insert(Ref(), at: 0)
+        }
         if teachers.count > Self.maxTeachersPerSection {
             let dropped = teachers[Self.maxTeachersPerSection...].map(describe)
             teachers.removeSubrange(Self.maxTeachersPerSection...)

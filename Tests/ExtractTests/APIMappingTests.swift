@@ -50,6 +50,13 @@ struct APIMappingTests {
         }
         #expect(record.teachers == [.clever("t-b"), .clever("t-a"), .clever("t-c")])
         #expect(record.term == .clever("t1"))
+        // No primary named: an empty first ref, so no co-teacher moves up to primary.
+        let noPrimary = section.replacingOccurrences(of: #""teacher": "t-b""#, with: #""teacher": null"#)
+        guard case .section(let unled) = try map(.sections, noPrimary).batch.records.first else {
+            Issue.record("expected a section")
+            return
+        }
+        #expect(unled.teachers == [Ref(), .clever("t-a"), .clever("t-b"), .clever("t-c")])
         let enrollments = try map(.enrollments, section).batch.records
         #expect(enrollments == ["st1", "st2"].map {
             .enrollment(

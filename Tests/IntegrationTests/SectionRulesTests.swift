@@ -104,6 +104,23 @@ struct SectionRulesTests {
         }
     }
 
+    @Test("A blank primary teacher: reported, and the co-teachers stay co-teachers (none is promoted)")
+    func blankPrimaryTeacher() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            fixture.sections[0].teachers = ["T1", "T2"]
+            _ = try await harness.sync(fixture)
+            fixture.sections[0].teachers = ["", "T2"]  // Teacher_id left blank, Teacher_2_id kept
+            let (first, second) = try await harness.syncTwice(fixture)
+            #expect(first.summary.count(.sectionTeacher, "remove") == 1, "T1 is no longer listed")
+            #expect(first.summary.count(.sectionTeacher, "update") == 0, "T2 is not made primary")
+            #expect(second.summary.total == 0)
+            #expect(try await database.strings(Self.sectionTeachers) == ["T2:clever:false"])
+            #expect(try await database.strings("SELECT record_key || ': ' || detail FROM staging.rejects WHERE run_id = \(first.runID ?? 0) AND reason = 'missing_primary_teacher'") == ["SEC1: no primary teacher is listed; T2 load as co-teachers"])
+        }
+    }
+
     @Test("More than ten teachers on a section: reported, the first ten loaded")
     func tooManyTeachers() async throws {
         try await TestDatabase.withFresh { database in

@@ -16,13 +16,16 @@ struct SectionTeacherTests {
             (twelve + ["T1"], Array(twelve.prefix(10)), [.tooManyTeachers], "T11, T12"),
             ([], [], [.missingPrimaryTeacher], nil),
             (["", " "], [], [.missingPrimaryTeacher], nil),
+            // A blank primary: the co-teachers stay co-teachers behind an empty first entry.
+            ([" ", "T2", "", "T3"], ["", "T2", "T3"], [.missingPrimaryTeacher], nil),
+            ([""] + eleven, [""] + Array(eleven.prefix(9)), [.missingPrimaryTeacher, .tooManyTeachers], "T10, T11"),
         ] as [([String], [String], [ReasonCode], String?)])
     func teachers(input: [String], kept: [String], reasons: [ReasonCode], dropped: String?) throws {
         let outcome = Fixture.transform(.section(Fixture.section(teachers: input)))
         let section = try #require(outcome.section)
-        #expect(section.teachers == kept.map(Ref.sis))
+        #expect(section.teachers == kept.map { $0.isEmpty ? Ref() : Ref.sis($0) })
         #expect(outcome.reasons == reasons)
         #expect(outcome.rejections.allSatisfy { $0.severity == .warning })
-        if let dropped { #expect(outcome.rejections.first?.detail.contains("dropped: \(dropped)") == true) }
+        if let dropped { #expect(outcome.rejections.last?.detail.contains("dropped: \(dropped)") == true) }
     }
 }

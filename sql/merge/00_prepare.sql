@@ -16,6 +16,8 @@ ANALYZE staging.sections;
 ANALYZE staging.enrollments;
 
 -- 0. Section teachers arrive on the section row, primary first: one row each, position 0 = primary.
+--    A blank first entry is a primary the source left blank (reported by the transform): no row,
+--    and the co-teachers keep their positions, so none of them becomes the primary.
 INSERT INTO staging.section_teachers (run_id, seq, source_ref, section_sis_id, section_clever_id,
                                       teacher_sis_id, teacher_clever_id, position)
 SELECT s.run_id, s.seq, s.source_ref, s.sis_id, s.clever_id,
@@ -23,6 +25,7 @@ SELECT s.run_id, s.seq, s.source_ref, s.sis_id, s.clever_id,
 FROM staging.sections s,
      generate_subscripts(coalesce(s.teacher_sis_ids, s.teacher_clever_ids), 1) AS i
 WHERE s.run_id = etl.current_run_id()
+  AND coalesce(nullif(s.teacher_sis_ids[i], ''), nullif(s.teacher_clever_ids[i], '')) IS NOT NULL
   -- uncorrelated (s.run_id is this run): checked once, not once per section row
   AND NOT EXISTS (SELECT 1 FROM staging.section_teachers x WHERE x.run_id = etl.current_run_id());
 

@@ -171,16 +171,19 @@ struct PageMapper: Sendable {
             batch.rejections.append(missing(.section, "sections", object.id, "sis_id"))
             return
         }
-        // The primary teacher first, then co-teachers in Clever's order, each once.
-        var teachers: [String] = object.teacher.map { [$0] } ?? []
-        for teacher in object.teachers ?? [] where !teachers.contains(teacher) { teachers.append(teacher) }
+        // The primary teacher first (an empty ref when Clever names none), then co-teachers in
+        // Clever's order, each once.
+        var teachers = [object.teacher.map(Ref.clever) ?? Ref()]
+        for teacher in object.teachers ?? [] where !teachers.contains(.clever(teacher)) {
+            teachers.append(.clever(teacher))
+        }
         batch.records.append(
             .section(
                 SectionRecord(
                     source: .api("sections", id: object.id), sisID: sis, cleverID: object.id,
                     school: .clever(object.school), term: object.term_id.map(Ref.clever) ?? Ref(), name: object.name,
                     sectionNumber: object.section_number, grade: object.grade, subject: object.subject,
-                    period: object.period, teachers: teachers.map(Ref.clever))))
+                    period: object.period, teachers: teachers)))
     }
 
     private func enrollments(_ object: Clever.Section, into batch: inout ExtractBatch) {

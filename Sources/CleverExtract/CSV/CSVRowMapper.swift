@@ -142,7 +142,8 @@ struct CSVRowMapper {
                         term: term.map { .sis($0.sisID) } ?? Ref(), name: row[name], sectionNumber: row[number],
                         grade: row[grade], subject: row[subject], courseName: row[course],
                         courseNumber: row[courseNumber], period: row[period],
-                        teachers: teachers.compactMap { row[$0].map(Ref.sis) })))
+                        // Blank cells too: the transform tells a blank primary from no teacher at all.
+                        teachers: teachers.map { row[$0].map(Ref.sis) ?? Ref() })))
         }
     }
 
