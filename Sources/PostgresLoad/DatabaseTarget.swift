@@ -24,8 +24,10 @@ public struct DatabaseTarget: Sendable, CustomStringConvertible {
         }
         let query = Dictionary(
             (components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { _, last in last })
-        let user = components.user.flatMap { $0.removingPercentEncoding } ?? "postgres"
-        let password = components.password.flatMap { $0.removingPercentEncoding }
+        // Already percent-decoded by URLComponents: decoding again turns a password of `100%`
+        // (written `100%25`) into nothing and `p%2541` into `pA`.
+        let user = components.user ?? "postgres"
+        let password = components.password
         var database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         if database.isEmpty { database = user }
         // Checked on Unix sockets too, where TLS does not apply: a misspelt mode is a mistake either way.

@@ -75,6 +75,15 @@ struct CLITests {
         #expect(Self.message(error).contains(mentions), "\(Self.message(error))")
     }
 
+    @Test("A database URL's user and password are percent-decoded once")
+    func urlDecodedOnce() throws {
+        let target = try DatabaseTarget(url: "postgres://etl%40district:100%25%2541@db.example.org:5433/roster?sslmode=disable")
+        #expect(target.configuration.username == "etl@district")
+        #expect(target.configuration.password == "100%%41")
+        #expect(target.configuration.database == "roster")
+        #expect(!target.description.contains("100"), "the password is never shown: \(target.description)")
+    }
+
     @Test("An unreachable database exits 2 and says what to check")
     func unreachableDatabase() async throws {
         let (code, error) = await Self.run([
