@@ -112,12 +112,17 @@ public struct SyncService: Sendable {
                 throw ConfigurationError(
                     "run \(runID) stopped on an empty feed; that guard cannot be overridden. Fix the feed and sync again.")
             }
+            // Locked first: a nightly run that finished between the check and the lock would
+            // otherwise be undone by this older run's rows.
+            try await lockDistrict(run.districtID, on: main, logger: logger)
+            if let now = try await ledger.run(runID), now.status != "blocked" {
+                throw ConfigurationError("run \(runID) is \(now.status) now (approved meanwhile?); only a blocked run can be approved")
+            }
             if let newer = try await newerRun(than: runID, district: run.districtID, on: main) {
                 throw ConfigurationError(
                     "run \(newer) of district \(run.districtID) is newer than run \(runID); approve refuses stale data. "
                         + "Sync again (with --allow-mass-changes if the changes are expected).")
             }
-            try await lockDistrict(run.districtID, on: main, logger: logger)
             let settings = try await ensureDistrict(run.districtID, on: main, logger: logger).settings
             var logger = logger
             logger[metadataKey: "etl.run_id"] = "\(runID)"
