@@ -16,8 +16,11 @@ public struct ExtractError: Error, Sendable, CustomStringConvertible {
         public static let emptyFile = Code(name: "empty_file")
         /// The API answered 401 or 403.
         public static let unauthorized = Code(name: "unauthorized")
-        /// The API answered another 4xx, or a 5xx after every retry.
+        /// The API answered 429, 500, 502, 503 or 504 after every retry.
         public static let httpStatus = Code(name: "http_status")
+        /// The API answered a status that asking again cannot change (400, 404, 501, another 4xx
+        /// or 5xx), or a page too large to read: not retried.
+        public static let refused = Code(name: "refused")
         /// The API answered something that is not a page of the expected objects.
         public static let malformedResponse = Code(name: "malformed_response")
         /// A `next` link that was already followed.

@@ -74,6 +74,29 @@ struct APIFaultTests {
         #expect(requests == 1 + 3)
     }
 
+    @Test("400, 404 and 501 are not retried: Clever answers them the same every time", arguments: [400, 404, 501])
+    func notRetried(status: Int) async throws {
+        let (result, requests, _) = try await readStudents(
+            Faults(skipRequests: 1, serverErrors: 5, serverErrorStatus: status))
+        let error = expectError(result, .refused)
+        #expect(error?.message.contains("\(status)") == true, "\(String(describing: error))")
+        #expect(requests == 1 + 1)
+    }
+
+    @Test("a page over the size limit fails at once, saying so (not 'could not reach Clever')")
+    func pageTooLarge() async throws {
+        try await FakeCleverHarness.run(district: Self.district) { server, url in
+            var configuration = FakeCleverHarness.configuration(url, pageSize: 100)
+            configuration.maxResponseBytes = 4_000
+            let error = await #expect(throws: ExtractError.self) {
+                _ = try await FakeCleverHarness.collect(FakeCleverHarness.source(configuration), .students)
+            }
+            #expect(error?.code == .refused)
+            #expect(error?.message == "a page is larger than 4000 bytes; lower the page size")
+            #expect(await server.requestCount() == 1)
+        }
+    }
+
     @Test("slow responses past the request timeout: a network error after every attempt")
     func slowResponses() async throws {
         let (result, _, _) = try await readStudents(

@@ -91,7 +91,7 @@ struct APISourceTests {
             let error = await #expect(throws: ExtractError.self) {
                 _ = try await FakeCleverHarness.collect(source, .schools)
             }
-            #expect(error?.code == .httpStatus)
+            #expect(error?.code == .refused)
             #expect(error?.context?.contains("/nothing-here/v3.0/schools") == true)
             #expect(error?.message.contains("404") == true)
             #expect(await server.requestCount() == 0)

@@ -50,6 +50,11 @@ struct APIRequester: Sendable {
                 body = try await response.body.collect(upTo: configuration.maxResponseBytes)
             } catch let error as CancellationError {
                 throw error
+            } catch is NIOTooManyBytesError {
+                throw ExtractError(
+                    .refused,
+                    "a page is larger than \(Self.size(configuration.maxResponseBytes)); lower the page size",
+                    context: endpoint)
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 guard !isLast else {
@@ -72,7 +77,9 @@ struct APIRequester: Sendable {
                 return body
             case 401, 403:
                 throw ExtractError.unauthorized(endpoint: endpoint, status: Int(status.code))
-            case 429, 500...599:
+            // Clever's advice: 429 after the reset, 500/502/503 with backoff (504 too: a gateway
+            // timing out); never 400, 401 or 501, which answer the same every time.
+            case 429, 500, 502, 503, 504:
                 guard !isLast else {
                     throw ExtractError(
                         .httpStatus,
@@ -95,7 +102,7 @@ struct APIRequester: Sendable {
                 try await Task.sleep(for: wait)
             default:
                 throw ExtractError(
-                    .httpStatus,
+                    .refused,
                     "Clever answered \(status.code) \(status.reasonPhrase)\(Self.message(body)); "
                         + "check the API URL and that this endpoint is shared with the app",
                     context: endpoint)
@@ -111,6 +118,8 @@ struct APIRequester: Sendable {
         else { return "" }
         return ": \(error.message)"
     }
+
+    static func size(_ bytes: Int) -> String { bytes >= 1 << 20 ? "\(bytes >> 20) MiB" : "\(bytes) bytes" }
 
     static func milliseconds(_ duration: Duration) -> Int { Int(RetryPolicy.seconds(duration) * 1_000) }
 }
