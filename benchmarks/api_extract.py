@@ -18,6 +18,7 @@ median.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shlex
 import signal
@@ -46,8 +47,8 @@ def serve(binary: str, students: int, seed: int) -> tuple[subprocess.Popen, int]
 
 def pull(binary: str, port: int, extra: list[str]) -> tuple[float, str]:
     output = subprocess.run(
-        [binary, "fake-clever", "pull", "--clever-url", f"http://127.0.0.1:{port}", "--token", TOKEN] + extra,
-        check=True, capture_output=True, text=True).stdout
+        [binary, "fake-clever", "pull", "--clever-url", f"http://127.0.0.1:{port}"] + extra,
+        env=dict(os.environ, CLEVER_TOKEN=TOKEN), check=True, capture_output=True, text=True).stdout
     match = re.search(r"([\d.]+) users/s", output)
     return (float(match.group(1)) if match else 0.0), output.strip()
 

@@ -1,3 +1,4 @@
+import Pipeline
 public import PostgresLoad
 
 /// How a run ended, for the command line, cron and tests.
@@ -48,6 +49,15 @@ public struct SyncReport: Sendable {
         case .failed: 1
         case .blocked: 3
         }
+    }
+}
+
+extension SyncReport {
+    /// The exit code for a run that ended by throwing: 2 for bad usage or configuration (a
+    /// pipeline file included), 4 when another run holds the district's lock, 1 otherwise.
+    public static func exitCode(for error: any Error) -> Int32 {
+        if error is RunLockedError { return 4 }
+        return SyncService.isUsageError(error) || error is PipelineError ? 2 : 1
     }
 }
 

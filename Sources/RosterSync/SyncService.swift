@@ -532,8 +532,21 @@ public struct SyncService: Sendable {
 
     /// One log record per run with its outcome: `error` for a failed or stopped run (someone
     /// must act), so a scheduler's log filtered on errors sees every night that needs a person.
+    /// A run that throws (bad configuration, a held lock) gets its record too.
     private func logOutcome(logger: Logger, _ body: () async throws -> SyncReport) async throws -> SyncReport {
-        let report = try await body()
+        let report: SyncReport
+        do {
+            report = try await body()
+        } catch {
+            let code = SyncReport.exitCode(for: error)
+            logger.error(
+                "sync finished",
+                metadata: [
+                    "etl.status": "\(error is RunLockedError ? "locked" : "failed")", "etl.exit_code": "\(code)",
+                    "etl.message": "\(Self.describe(error))",
+                ])
+            throw error
+        }
         var metadata: Logger.Metadata = [
             "etl.status": "\(report.status.rawValue)", "etl.exit_code": "\(report.exitCode)",
             "etl.message": "\(report.message)",

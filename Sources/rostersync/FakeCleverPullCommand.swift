@@ -14,7 +14,8 @@ extension FakeCleverCommand {
             discussion: """
                 Pages through each --feed with the sync's API client (decode and map to records; --transform \
                 also runs the transform) and prints records, pages and records/s per feed, and users/s \
-                (students + teachers over their wall time). Nothing is written anywhere.
+                (students + teachers over their wall time). Nothing is written anywhere. The token comes \
+                from $CLEVER_TOKEN (default fake-clever-token), never from the command line.
                 Example: rostersync fake-clever serve --students 100000 --port 8089 --token demo &
                   CLEVER_TOKEN=demo rostersync fake-clever pull --clever-url http://127.0.0.1:8089
                 See benchmarks/api_extract.py for a self-contained before/after measurement.
@@ -22,9 +23,6 @@ extension FakeCleverCommand {
 
         @Option(help: ArgumentHelp("The API root, e.g. http://127.0.0.1:8089.", valueName: "url"))
         var cleverURL: String
-
-        @Option(help: "The bearer token. Default: $CLEVER_TOKEN, else fake-clever-token.")
-        var token: String?
 
         @Option(help: "A feed to read (repeatable): schools, teachers, students, terms, sections, enrollments.")
         var feed: [String] = ["students", "teachers"]
@@ -55,7 +53,8 @@ extension FakeCleverCommand {
 
         func run() async throws {
             guard let url = URL(string: cleverURL) else { throw ValidationError("--clever-url is not a URL") }
-            let token = token ?? ProcessInfo.processInfo.environment["CLEVER_TOKEN"] ?? "fake-clever-token"
+            // From the environment only (CONTRACT.md): a token on a command line is in `ps` for everyone.
+            let token = ProcessInfo.processInfo.environment["CLEVER_TOKEN"] ?? "fake-clever-token"
             var logger = Logger(label: "fake-clever-pull")
             logger.logLevel = .warning
             let source = CleverAPISource(

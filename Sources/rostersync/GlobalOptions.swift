@@ -24,6 +24,7 @@ struct GlobalOptions: ParsableArguments {
     func logger() -> Logger {
         let format = logFormat
         let level = logLevel
+        CLILogHandler.useJSONLines(CLILogHandler.isJSON(format))
         return Logger(label: "rostersync") { label in CLILogHandler(label: label, format: format, level: level) }
     }
 

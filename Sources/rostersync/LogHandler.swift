@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import ArgumentParser
 public import Logging
 
@@ -16,12 +17,22 @@ struct CLILogHandler: LogHandler {
     init(label: String, format: Format, level: Logger.Level) {
         self.label = label
         self.logLevel = level
+        json = Self.isJSON(format)
+    }
+
+    static func isJSON(_ format: Format) -> Bool {
         switch format {
-        case .auto: json = isatty(STDERR_FILENO) == 0
-        case .text: json = false
-        case .json: json = true
+        case .auto: isatty(STDERR_FILENO) == 0
+        case .text: false
+        case .json: true
         }
     }
+
+    /// Whether the running command logs JSON lines (set when it makes its logger), so that its
+    /// final error line is JSON too.
+    static var jsonLines: Bool { jsonLinesBox.withLock { $0 } }
+    static func useJSONLines(_ value: Bool) { jsonLinesBox.withLock { $0 = value } }
+    private static let jsonLinesBox = Mutex(false)
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }

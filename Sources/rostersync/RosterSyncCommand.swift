@@ -41,10 +41,8 @@ enum Main {
     static func exitCode(for error: any Error) -> Int32 {
         switch error {
         case let code as ExitCode: return code.rawValue
-        case let error as LoadError: return error.isUsageError ? 2 : 1
-        case let error as ExtractError: return error.isUsageError ? 2 : 1
-        case is ConfigurationError, is PipelineError: return 2
-        case is RunLockedError: return 4
+        case is LoadError, is ExtractError, is ConfigurationError, is PipelineError, is RunLockedError:
+            return SyncReport.exitCode(for: error)
         default:
             let code = RosterSyncCommand.exitCode(for: error)
             if code == .success { return 0 }
@@ -56,16 +54,8 @@ enum Main {
         switch error {
         case is ExitCode:
             break
-        case let error as LoadError:
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        case let error as ExtractError:
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        case let error as ConfigurationError:
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        case let error as RunLockedError:
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        case let error as PipelineError:
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        case is LoadError, is ExtractError, is ConfigurationError, is RunLockedError, is PipelineError:
+            FileHandle.standardError.write(Data((errorLine(error, code: code, json: CLILogHandler.jsonLines) + "\n").utf8))
         default:
             let message = RosterSyncCommand.fullMessage(for: error)
             if !message.isEmpty {
@@ -73,5 +63,17 @@ enum Main {
             }
         }
         Foundation.exit(code)
+    }
+
+    /// The last line of a failed command: `error: ...`, or with JSON logs a JSON object like
+    /// every other line, so a log collector parses it too.
+    static func errorLine(_ error: any Error, code: Int32, json: Bool) -> String {
+        guard json else { return "error: \(error)" }
+        let object: [String: Any] = [
+            "ts": ISO8601DateFormatter().string(from: Date()), "level": "error", "msg": "command failed",
+            "logger": "rostersync", "error": "\(error)", "etl.exit_code": "\(code)",
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
     }
 }

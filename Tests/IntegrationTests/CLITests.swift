@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PostgresLoad
+import RosterSync
 import Testing
 
 @testable import rostersync
@@ -73,6 +74,18 @@ struct CLITests {
         let (code, error) = await Self.run(arguments)
         #expect(code == 2)
         #expect(Self.message(error).contains(mentions), "\(Self.message(error))")
+    }
+
+    @Test("A failed command's last line is JSON when the logs are, plain text otherwise")
+    func errorLine() throws {
+        let error = ConfigurationError("district d1: bad settings")
+        #expect(Main.errorLine(error, code: 2, json: false) == "error: district d1: bad settings")
+        let line = Main.errorLine(error, code: 2, json: true)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
+        #expect(object["level"] == "error")
+        #expect(object["error"] == "district d1: bad settings")
+        #expect(object["etl.exit_code"] == "2")
+        #expect(!line.contains("\n"))
     }
 
     @Test("A database URL's user and password are percent-decoded once")

@@ -264,6 +264,20 @@ struct RunOutcomeLogTests {
             #expect(finished.map { $0.metadata["etl.run_id"]?.description } == [first.runID, stopped.runID].map { $0.map(String.init) })
             #expect(finished.last?.metadata["etl.exit_code"]?.description == "3")
             #expect(finished.last?.metadata["etl.message"]?.description.contains("safety threshold") == true)
+
+            // A run that throws (here a missing file: bad configuration) gets its record too.
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rostersync-\(UUID().uuidString)")
+            try full.write(to: folder)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try FileManager.default.removeItem(at: folder.appendingPathComponent("students.csv"))
+            await #expect(throws: ExtractError.self) {
+                _ = try await SyncService(logger: logger).sync(harness.configuration(.csv(folder)))
+            }
+            let thrown = handler.entries.filter { $0.message == "sync finished" }.dropFirst(2)
+            #expect(thrown.map(\.level) == [.error])
+            #expect(thrown.first?.metadata["etl.exit_code"]?.description == "2")
+            #expect(thrown.first?.metadata["etl.status"]?.description == "failed")
+            #expect(thrown.first?.metadata["etl.message"]?.description.contains("students.csv") == true)
         }
     }
 }
