@@ -1,4 +1,4 @@
-import CleverExtract
+@testable import CleverExtract
 import Foundation
 import RosterModel
 import Testing
@@ -86,17 +86,37 @@ struct CSVParsingTests {
         #expect(result.rejections.map(\.source.line) == [2, 4])
     }
 
-    @Test("a quote never closed that swallows the lines after it fails the file, naming the lines")
-    func quoteSwallowsTheRest() async throws {
-        let folder = try CSVFolder([
-            "enrollments.csv": "School_id,Section_id,Student_id\nSCH1,SEC1,S1\nSCH1,\"SEC1,S2\nSCH1,SEC1,S3\nSCH1,SEC1,S4\n"
-        ])
+    @Test(
+        "a quote never closed that swallows the lines after it fails the file, naming the lines",
+        arguments: ["\n", "\r\n", "\r"])
+    func quoteSwallowsTheRest(lineEnd: String) async throws {
+        let lines = ["School_id,Section_id,Student_id", "SCH1,SEC1,S1", "SCH1,\"SEC1,S2", "SCH1,SEC1,S3", "SCH1,SEC1,S4"]
+        let folder = try CSVFolder(["enrollments.csv": lines.joined(separator: lineEnd) + lineEnd])
         defer { folder.remove() }
         let error = await #expect(throws: ExtractError.self) { _ = try await folder.source().read(.enrollments) }
         #expect(error?.code == .malformedFile)
         #expect(error?.description.contains("enrollments.csv:3") == true, "\(String(describing: error))")
         #expect(error?.description.contains("lines 3 to 5") == true, "\(String(describing: error))")
         #expect(error?.isUsageError == false, "a broken feed fails the run (exit 1), it is not configuration")
+    }
+
+    @Test("a CRLF inside a quoted field, split between two reads of the file, counts as one line")
+    func crlfAcrossChunks() async throws {
+        let folder = try CSVFolder()
+        defer { folder.remove() }
+        let header = "School_id,Section_id,Student_id\n"
+        let row = "SCH1,SEC1,S1\n"  // 13 bytes
+        var text = header
+        while text.utf8.count + row.utf8.count < CSVParser.chunkSize - 20 { text += row }
+        let filler = String(repeating: "x", count: CSVParser.chunkSize - text.utf8.count - "SCH1,\"".utf8.count - 1)
+        text += "SCH1,\"" + filler + "\r\nSEC\",S2\n"  // the CR is the chunk's last byte
+        #expect(text.utf8.count > CSVParser.chunkSize)
+        // Bytes, not Characters: Swift reads "\r\n" as one Character, which is not "\n".
+        let quotedLine = text.utf8.filter { $0 == UInt8(ascii: "\n") }.count - 1
+        text += "SCH1,SEC1\n"  // a row with a field missing, two lines below the quoted field's first
+        try folder.write("enrollments.csv", Data(text.utf8))
+        let result = try await folder.source().read(.enrollments)
+        #expect(result.rejections.map(\.source) == [.csv("enrollments.csv", line: quotedLine + 2)])
     }
 
     @Test("invalid UTF-8 in a row is invalid_encoding, naming the column; the rest loads")

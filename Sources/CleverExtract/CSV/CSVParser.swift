@@ -205,13 +205,17 @@ final class CSVParser {
                         closed = true
                         break
                     }
-                    if c == lf { newlines += 1 }
+                    // Line ends inside a quote count for line numbers and for telling a quote that
+                    // swallowed the rest of the file: LF, CRLF (counted at its LF) or a lone CR. A
+                    // CR that ends the bytes read so far is rescanned with the next chunk: an open
+                    // quote before the end of the file always asks for more.
+                    if c == lf || (c == cr && (i + 1 == n || b[i + 1] != lf)) { newlines += 1 }
                     i += 1
                 }
                 if !closed {
                     guard eof else { return .needMore }
                     fields.append(CSVField(start: fieldStart, end: n, quoted: true, hasEscapedQuotes: escaped))
-                    let trailing = n > 0 && b[n - 1] == lf ? 1 : 0
+                    let trailing = n > 0 && (b[n - 1] == lf || b[n - 1] == cr) ? 1 : 0
                     return .record(
                         consumed: n, lines: newlines + 1, problem: .unterminatedQuote(laterLines: newlines - trailing))
                 }
