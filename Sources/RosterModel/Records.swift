@@ -216,4 +216,16 @@ public enum Record: Sendable, Hashable, Codable {
         case .enrollment(let r): r.source
         }
     }
+
+    /// The key a rejection names: the SIS id, or `section/student` for an enrollment.
+    public var key: String {
+        switch self {
+        case .school(let r): r.sisID
+        case .teacher(let r): r.sisID
+        case .student(let r): r.sisID
+        case .term(let r): r.sisID
+        case .section(let r): r.sisID
+        case .enrollment(let r): "\(r.section.sisID ?? r.section.cleverID ?? "?")/\(r.student.sisID ?? r.student.cleverID ?? "?")"
+        }
+    }
 }

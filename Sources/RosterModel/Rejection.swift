@@ -37,7 +37,7 @@ public struct Rejection: Sendable, Hashable, Codable, CustomStringConvertible {
 public enum ReasonCode: String, Sendable, Hashable, Codable, CaseIterable {
     /// The row does not have the header's number of fields.
     case malformedRow = "malformed_row"
-    /// The row is not valid UTF-8.
+    /// A field is not valid UTF-8: read as Windows-1252 and loaded.
     case invalidEncoding = "invalid_encoding"
     /// A required field (an id, a name) is empty.
     case missingRequiredField = "missing_required_field"
@@ -69,7 +69,7 @@ public enum ReasonCode: String, Sendable, Hashable, Codable, CaseIterable {
 
     public var defaultSeverity: Rejection.Severity {
         switch self {
-        case .invalidEmail, .missingEmail, .emailDomainNotAllowed, .unknownGrade, .tooManyTeachers,
+        case .invalidEncoding, .invalidEmail, .missingEmail, .emailDomainNotAllowed, .unknownGrade, .tooManyTeachers,
             .probableSISIDChange:
             .warning
         default:

@@ -15,13 +15,16 @@ struct CSVSectionTests {
 
         """
 
-    @Test("teacher columns become teachers in Teacher_id, Teacher_2_id ... order, empty cells skipped")
+    @Test("teacher columns become teachers in Teacher_id, Teacher_2_id ... order, blank cells kept in place")
     func teacherOrder() async throws {
         let folder = try CSVFolder(["sections.csv": Self.sections])
         defer { folder.remove() }
         let result = try await folder.source().read(.sections)
+        // Blanks stay where they are (the transform drops them): a blank Teacher_id must not
+        // make Teacher_2_id the primary.
         #expect(result.sections.map(\.teachers) == [
-            [.sis("T1"), .sis("T2"), .sis("T3")], [.sis("T4"), .sis("T5")], [.sis("T7"), .sis("T6")], [],
+            [.sis("T1"), .sis("T2"), .sis("T3")], [.sis("T4"), .sis("T5"), Ref()], [.sis("T7"), Ref(), .sis("T6")],
+            [Ref(), Ref(), Ref()],
         ])
         #expect(result.sections.map(\.grade) == ["3", nil, "K", nil])
         #expect(result.rejections.map(\.reason) == [.missingRequiredField])

@@ -136,7 +136,8 @@ struct FakeCleverGeneratorTests {
                 "\(r.sisID)|\(r.school.sisID ?? "")|\(r.email ?? "")|\(r.firstName ?? "")|\(r.lastName ?? "")|\(r.grade ?? "")|\(r.dateOfBirth ?? "")"
             case .term(let r): "\(r.sisID)|\(r.startDate ?? "")|\(r.endDate ?? "")"
             case .section(let r):
-                "\(r.sisID)|\(r.school.sisID ?? "")|\(r.term.sisID ?? "")|\(r.teachers.map { $0.sisID ?? "" })|\(r.name ?? "")"
+                // Blank teacher cells (kept in place by the CSV reader) are not teachers.
+                "\(r.sisID)|\(r.school.sisID ?? "")|\(r.term.sisID ?? "")|\(r.teachers.compactMap(\.sisID))|\(r.name ?? "")"
             case .enrollment(let r): "\(r.section.sisID ?? "")|\(r.student.sisID ?? "")"
             }
         }.sorted()

@@ -57,6 +57,9 @@ actor CSVFeedReader {
             case .rejected(let rejection):
                 if feed != .terms { batch.rejections.append(rejection) }
             case .record(let record):
+                if feed != .terms, let warning = Self.notUTF8(parser, header: header, record: record) {
+                    batch.rejections.append(warning)
+                }
                 if feed == .terms {
                     let row = CSVRowMapper.Row(parser: parser, entity: .term)
                     if let term = CSVRowMapper.term(from: row, header: header), seenTerms.insert(term.sisID).inserted {
@@ -106,11 +109,17 @@ actor CSVFeedReader {
                 entity: entity, source: source, reason: .malformedRow,
                 detail: "expected \(header.columns.count) fields as in the header, found \(parser.fields.count)")
         }
-        if let bad = parser.fields.indices.first(where: { !parser.isValidUTF8(at: $0) }) {
-            return Rejection(
-                entity: entity, source: source, reason: .invalidEncoding,
-                detail: "column \(header.columns[bad]) is not valid UTF-8; save the file as UTF-8")
-        }
         return nil
+    }
+
+    /// A row with cells that are not UTF-8 still loads (rejecting it would archive the person
+    /// in it), read as Windows-1252. The warning names the columns, not their values: one may
+    /// be a password.
+    static func notUTF8(_ parser: CSVParser, header: CSVHeader, record: Record) -> Rejection? {
+        guard parser.fields.indices.contains(where: { !parser.isValidUTF8(at: $0) }) else { return nil }
+        let columns = parser.fields.indices.filter { !parser.isValidUTF8(at: $0) }.map { header.columns[$0] }
+        return Rejection(
+            entity: record.entity, source: record.source, recordKey: record.key, reason: .invalidEncoding,
+            detail: "\(columns.joined(separator: ", ")) not valid UTF-8; read as Windows-1252. Save the file as UTF-8")
     }
 }

@@ -101,17 +101,42 @@ final class CSVParser {
 
     /// Field `index` of the current record as text; nil when it is not valid UTF-8.
     func string(at index: Int) -> String? {
+        withBytes(at: index, Self.text)
+    }
+
+    /// Field `index` read as Windows-1252, the usual encoding of an SIS export that is not
+    /// UTF-8 (Latin-1 plus curly quotes and dashes in 0x80 to 0x9F; its five unassigned bytes
+    /// become U+FFFD).
+    func windows1252(at index: Int) -> String {
+        withBytes(at: index) { bytes in
+            var text = String.UnicodeScalarView()
+            for byte in bytes {
+                let scalar = byte >= 0x80 && byte < 0xA0 ? Self.windows1252High[Int(byte - 0x80)] : UInt32(byte)
+                text.append(Unicode.Scalar(scalar) ?? "\u{FFFD}")
+            }
+            return String(text)
+        }
+    }
+
+    private static let windows1252High: [UInt32] = [
+        0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0xFFFD,
+        0x017D, 0xFFFD, 0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A,
+        0x0153, 0xFFFD, 0x017E, 0x0178,
+    ]
+
+    /// The field's bytes, with doubled quotes made single.
+    private func withBytes<T>(at index: Int, _ body: (UnsafeBufferPointer<UInt8>) -> T) -> T {
         let field = fields[index]
         return buffer.withUnsafeBufferPointer { all in
             let bytes = UnsafeBufferPointer(rebasing: all[(recordStart + field.start)..<(recordStart + field.end)])
-            guard field.hasEscapedQuotes else { return Self.text(bytes) }
+            guard field.hasEscapedQuotes else { return body(bytes) }
             scratch.removeAll(keepingCapacity: true)
             var i = 0
             while i < bytes.count {
                 scratch.append(bytes[i])
                 i += bytes[i] == CSVParser.quote ? 2 : 1
             }
-            return scratch.withUnsafeBufferPointer(Self.text)
+            return scratch.withUnsafeBufferPointer(body)
         }
     }
 

@@ -19,12 +19,13 @@ struct CSVRowMapper {
         let entity: Entity
         var source: SourceRef { .csv(parser.fileName, line: parser.line) }
 
-        /// The cell at `position` as sent; nil when the column is absent or the cell is empty.
+        /// The cell at `position` as sent (read as Windows-1252 when it is not UTF-8, which the
+        /// reader reports); nil when the column is absent or the cell is empty.
         subscript(position: Int?) -> String? {
             guard let position else { return nil }
             let field = parser.fields[position]
             guard field.end > field.start else { return nil }
-            return parser.string(at: position)
+            return parser.string(at: position) ?? parser.windows1252(at: position)
         }
 
         /// A reference by SIS id, empty when the cell is.
