@@ -233,6 +233,73 @@ struct SafetyTests {
         }
     }
 
+    @Test("A record whose row is unreadable (a stray comma, a missing name) is kept as it is, with its classes, until it reads again")
+    func unreadableRowsHold() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let district = DistrictFixture.small()
+            _ = try await harness.sync(district)
+            let before = try await Self.roster(database)
+
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("unreadable-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try district.write(to: folder)
+            func damage(_ file: String, _ edit: (String) -> String) throws {
+                let url = folder.appendingPathComponent(file)
+                let text = try String(contentsOf: url, encoding: .utf8)
+                let edited = edit(text)
+                #expect(edited != text, "\(file) was damaged")
+                try edited.write(to: url, atomically: true, encoding: .utf8)
+            }
+            try damage("students.csv") { $0.replacingOccurrences(of: "ST5,Family5,Kid5", with: "ST5,Family5,Kid5,Jr.") }
+            try damage("students.csv") { $0.replacingOccurrences(of: "ST16,Family16,Kid16", with: "ST16,Family16,Kid16,Jr.") }
+            try damage("teachers.csv") { $0.replacingOccurrences(of: "T2,O'Brien,Ben", with: "T2,O'Brien,Ben,Jr.") }
+            try damage("schools.csv") { $0.replacingOccurrences(of: "S2,Oak Middle", with: "S2,") }
+            try damage("sections.csv") { $0.replacingOccurrences(of: "SEC3,T3", with: "SEC3,T3,") }
+            try damage("enrollments.csv") { $0.replacingOccurrences(of: "S1,SEC2,ST6\n", with: "S1,SEC2,ST6,\n") }
+
+            let report = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
+            #expect(report.status == .succeeded, "\(report.message)")
+            #expect(report.summary.total == 0, "nothing archived, suspended or removed: \(report.message)")
+            #expect(try await Self.roster(database) == before)
+            #expect(
+                try await database.strings(
+                    "SELECT entity || ' ' || record_key || ' ' || reason FROM staging.unreadable_rows WHERE run_id = \(report.runID ?? 0) ORDER BY 1")
+                    == [
+                        "enrollment SEC2/ST6 malformed_row", "school S2 missing_required_field", "section SEC3 malformed_row",
+                        "student ST16 malformed_row", "student ST5 malformed_row", "teacher T2 malformed_row",
+                    ])
+
+            // Read again the next night: nothing to catch up on.
+            let fixed = try await harness.sync(district, full: true)
+            #expect(fixed.summary.total == 0, "\(fixed.message)")
+
+            // A student who really left is still archived, next to an unreadable row.
+            var left = district
+            left.removeStudent("ST7")
+            try left.write(to: folder)
+            try damage("students.csv") { $0.replacingOccurrences(of: "ST5,Family5,Kid5", with: "ST5,Family5,Kid5,Jr.") }
+            let leaving = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
+            #expect(leaving.summary.count(.student, "archive") == 1)
+            #expect(try await harness.count("roster.students", "status = 'archived'") == 1)
+            #expect(try await harness.count("roster.students", "sis_id = 'ST5' AND status = 'active'") == 1)
+        }
+    }
+
+    /// The roster's people, classes and memberships with their status (not timestamps).
+    static func roster(_ database: DatabaseTarget) async throws -> [String] {
+        try await database.strings(
+            """
+            SELECT 'school ' || sis_id || ' ' || name || ' ' || status FROM roster.schools
+            UNION ALL SELECT 'teacher ' || sis_id || ' ' || status FROM roster.teachers
+            UNION ALL SELECT 'student ' || sis_id || ' ' || status || ' ' || coalesce(school_id::text, '-') FROM roster.students
+            UNION ALL SELECT 'section ' || sis_id || ' ' || status FROM roster.sections
+            UNION ALL SELECT 'section_teacher ' || section_id || ':' || teacher_id || ' ' || is_primary FROM roster.section_teachers
+            UNION ALL SELECT 'enrollment ' || section_id || ':' || student_id FROM roster.enrollments
+            ORDER BY 1
+            """)
+    }
+
     @Test("A filter mistake (grades left out of the list) that would archive most students stops at the threshold")
     func filterMistakeBlocks() async throws {
         try await TestDatabase.withFresh { database in

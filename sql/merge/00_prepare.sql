@@ -191,11 +191,21 @@ WHERE e.run_id = etl.current_run_id() AND e.excluded IS NULL
               AND x.excluded = 'filtered_out');
 
 -- 4. References to records that are not in the feed.
+--    A school whose row is unreadable (migration 0011) but which the roster has stays known:
+--    the merge keeps it, and its people and classes load against it.
+DROP TABLE IF EXISTS pg_temp.held_schools;
+CREATE TEMP TABLE held_schools AS
+SELECT DISTINCT u.record_key AS sis_id
+FROM staging.unreadable_rows u
+JOIN roster.schools r ON r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.sis_id = u.record_key
+WHERE u.run_id = etl.current_run_id() AND u.entity = 'school';
+
 WITH bad AS (
     UPDATE staging.teachers s SET excluded = 'unknown_reference'
     WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL
       AND NOT EXISTS (SELECT 1 FROM staging.schools x WHERE x.run_id = s.run_id AND x.sis_id = s.school_sis_id
                       AND x.excluded IS NULL)
+      AND NOT EXISTS (SELECT 1 FROM held_schools h WHERE h.sis_id = s.school_sis_id)
     RETURNING s.source_ref, s.sis_id, coalesce(s.school_sis_id, s.school_clever_id) AS school)
 INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
 SELECT etl.current_run_id(), 'teacher', source_ref, sis_id, 'unknown_reference', 'rejected',
@@ -207,6 +217,7 @@ WITH bad AS (
     WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL
       AND NOT EXISTS (SELECT 1 FROM staging.schools x WHERE x.run_id = s.run_id AND x.sis_id = s.school_sis_id
                       AND x.excluded IS NULL)
+      AND NOT EXISTS (SELECT 1 FROM held_schools h WHERE h.sis_id = s.school_sis_id)
     RETURNING s.source_ref, s.sis_id, coalesce(s.school_sis_id, s.school_clever_id) AS school)
 INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
 SELECT etl.current_run_id(), 'student', source_ref, sis_id, 'unknown_reference', 'rejected',
@@ -218,6 +229,7 @@ WITH bad AS (
     WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL
       AND NOT EXISTS (SELECT 1 FROM staging.schools x WHERE x.run_id = s.run_id AND x.sis_id = s.school_sis_id
                       AND x.excluded IS NULL)
+      AND NOT EXISTS (SELECT 1 FROM held_schools h WHERE h.sis_id = s.school_sis_id)
     RETURNING s.source_ref, s.sis_id, coalesce(s.school_sis_id, s.school_clever_id) AS school)
 INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
 SELECT etl.current_run_id(), 'section', source_ref, sis_id, 'unknown_reference', 'rejected',

@@ -127,6 +127,9 @@ WITH gone AS (
       AND NOT EXISTS (SELECT 1 FROM feed_teachers f WHERE f.sis_id = r.sis_id)
       AND NOT EXISTS (SELECT 1 FROM staging.teachers s WHERE s.run_id = etl.current_run_id()
                       AND s.sis_id = r.sis_id AND s.excluded = 'duplicate_email')
+      -- In the feed but unreadable (migration 0011): kept as it is.
+      AND NOT EXISTS (SELECT 1 FROM staging.unreadable_rows u WHERE u.run_id = etl.current_run_id()
+                      AND u.entity = 'teacher' AND u.record_key = r.sis_id)
     RETURNING r.id, r.sis_id, r.status_reason)
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
 SELECT etl.current_run_id(), etl.current_district_id(), 'teacher', id::text, 'suspend',

@@ -18,6 +18,24 @@ SELECT id, sis_id FROM roster.students
 WHERE district_id = etl.current_district_id() AND source = 'clever' AND status = 'active';
 ANALYZE enrollments_students;
 
+-- Memberships kept as they are this run (migration 0011): those of a student whose row is
+-- unreadable, and unreadable enrollment rows (keyed 'section SIS id/student SIS id').
+CREATE TEMP TABLE held_enrollments ON COMMIT DROP AS
+SELECT en.section_id, en.student_id
+FROM staging.unreadable_rows u
+JOIN roster.students st ON st.district_id = etl.current_district_id() AND st.source = 'clever'
+                       AND st.sis_id = u.record_key
+JOIN roster.enrollments en ON en.student_id = st.id
+WHERE u.run_id = etl.current_run_id() AND u.entity = 'student'
+UNION
+SELECT sec.id, st.id
+FROM staging.unreadable_rows u
+JOIN roster.sections sec ON sec.district_id = etl.current_district_id() AND sec.source = 'clever'
+                        AND sec.sis_id = split_part(u.record_key, '/', 1)
+JOIN roster.students st ON st.district_id = etl.current_district_id() AND st.source = 'clever'
+                       AND st.sis_id = split_part(u.record_key, '/', 2)
+WHERE u.run_id = etl.current_run_id() AND u.entity = 'enrollment';
+
 -- Feed against roster in one pass: what to create (only in the feed), adopt (added by hand and
 -- listed by Clever) and remove (only in the roster, in a section the feed lists). One hashed full
 -- join instead of an anti-join each way; both sides are five million rows at a million students.
@@ -37,7 +55,8 @@ FULL JOIN (SELECT en.section_id, en.student_id, en.source, sec.in_feed
        ON x.section_id = f.section_id AND x.student_id = f.student_id
 WHERE x.section_id IS NULL
    OR (f.section_id IS NOT NULL AND x.source <> 'clever')
-   OR (f.section_id IS NULL AND x.in_feed);
+   OR (f.section_id IS NULL AND x.in_feed
+       AND (x.section_id, x.student_id) NOT IN (SELECT section_id, student_id FROM held_enrollments));
 ANALYZE enrollment_changes;
 
 -- Foreign keys checked for the whole set, not once per row (see migration 0007).

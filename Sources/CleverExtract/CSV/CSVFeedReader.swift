@@ -48,9 +48,12 @@ actor CSVFeedReader {
                         + "\(parser.fileName) and run again",
                     context: "\(parser.fileName):\(parser.line)")
             }
-            if let rejection = Self.unreadableRow(parser, header: header, entity: mapper.feed.entity) {
+            if var rejection = Self.unreadableRow(parser, header: header, entity: mapper.feed.entity) {
                 // A broken row is reported once, by the sections feed, not again by terms.
-                if feed != .terms { batch.rejections.append(rejection) }
+                if feed != .terms {
+                    rejection.recordKey = mapper.probableKey(from: parser)
+                    batch.rejections.append(rejection)
+                }
                 continue
             }
             switch mapper.record(from: parser) {

@@ -55,9 +55,11 @@ struct CSVRowMapper {
 
     let feed: Feed
     private let mapping: Mapping
+    private let header: CSVHeader
 
     init(feed: Feed, header: CSVHeader) {
         self.feed = feed
+        self.header = header
         switch feed {
         case .schools: mapping = Self.schools(header)
         case .teachers: mapping = Self.teachers(header)
@@ -69,6 +71,29 @@ struct CSVRowMapper {
 
     func record(from parser: CSVParser) -> Mapped {
         mapping(Row(parser: parser, entity: feed == .terms ? .section : feed.entity))
+    }
+
+    /// The key of a row that cannot be mapped (the wrong number of fields), read from its id
+    /// columns when the row reaches them. The merge keeps that record as it is for the run
+    /// instead of treating it as gone (migration 0011_unreadable_rows). A wrong guess (a stray
+    /// comma before the id column) keeps some other record one night: the safe side.
+    func probableKey(from parser: CSVParser) -> String? {
+        let row = Row(parser: parser, entity: feed.entity)
+        func cell(_ column: String) -> String? {
+            guard let position = header[column], position < parser.fields.count, parser.isValidUTF8(at: position)
+            else { return nil }
+            return row.id(position)
+        }
+        switch feed {
+        case .schools: return cell("School_id")
+        case .teachers: return cell("Teacher_id")
+        case .students: return cell("Student_id")
+        case .sections: return cell("Section_id")
+        case .terms: return nil
+        case .enrollments:
+            guard let section = cell("Section_id"), let student = cell("Student_id") else { return nil }
+            return "\(section)/\(student)"
+        }
     }
 
     /// The term a sections.csv row names, nil when its three term cells are empty. The SIS id is
