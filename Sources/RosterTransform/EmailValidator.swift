@@ -70,7 +70,8 @@ public enum EmailValidator {
                 return "the domain label '\(text(label))' starts or ends with a hyphen"
             }
         }
-        if let tld = labels.last, tld.count < 2 || !tld.allSatisfy(isLetter) {
+        // Letters, or an internationalised top-level domain in its ASCII form (xn--p1ai is .рф).
+        if let tld = labels.last, tld.count < 2 || !(tld.allSatisfy(isLetter) || tld.starts(with: "xn--".utf8)) {
             return "the top-level domain '\(text(tld))' is not two or more letters"
         }
         return nil

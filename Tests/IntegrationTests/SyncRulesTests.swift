@@ -100,6 +100,30 @@ struct SyncRulesTests {
         }
     }
 
+    @Test("A teacher whose new email fails validation keeps the email and status they have; a new one is created suspended")
+    func teacherEmailInvalid() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            fixture.teachers[1].email = "ben.obrien@example"  // a typo in the SIS: no top-level domain
+            fixture.teachers.append(.init(school: "S1", id: "T9", first: "Ivy", last: "New", email: "ivy@@example.org"))
+            let (first, second) = try await harness.syncTwice(fixture)
+            #expect(first.summary.count(.teacher, "suspend") == 0)
+            #expect(first.summary.count(.teacher, "update") == 0)
+            #expect(first.summary.count(.teacher, "create") == 1)
+            #expect(second.summary.total == 0)
+            #expect(try await database.strings("SELECT sis_id || ' ' || status || ' ' || coalesce(email, '-') || ' ' || coalesce(status_reason, '-') FROM roster.teachers WHERE sis_id IN ('T2', 'T9') ORDER BY sis_id") == [
+                "T2 active ben.obrien@example.org -", "T9 suspended - invalid_email",
+            ])
+            #expect(try await database.int("SELECT count(*) FROM staging.rejects WHERE run_id = \(first.runID ?? 0) AND reason = 'invalid_email' AND record_key IN ('T2', 'T9')") == 2)
+            // Fixed in the SIS: the new email flows through.
+            fixture.teachers[1].email = "ben.obrien@example.net"
+            let (fixed, _) = try await harness.syncTwice(fixture)
+            #expect(fixed.summary.count(.teacher, "update") == 1)
+        }
+    }
+
     @Test("Two teachers with one email: neither wins, the existing account is kept, the conflict is reported")
     func duplicateTeacherEmail() async throws {
         try await TestDatabase.withFresh { database in

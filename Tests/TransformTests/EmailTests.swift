@@ -11,6 +11,7 @@ struct EmailTests {
             ("o'brien+math@k12.ca.us", "o'brien+math@k12.ca.us"),
             ("a@b-c.io", "a@b-c.io"),
             ("x_y@d1.school.edu", "x_y@d1.school.edu"),
+            ("teacher@school.xn--p1ai", "teacher@school.xn--p1ai"),
         ])
     func valid(raw: String, expected: String) {
         #expect((try? EmailValidator.validate(raw).get()) == expected)

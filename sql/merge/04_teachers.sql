@@ -1,5 +1,6 @@
 -- Teachers. Rules: SYNC-RULES.md "Teacher accounts".
 -- * A teacher who leaves the feed, or whose email is gone, is suspended (suspended_by = 'sync').
+--   An email that fails validation is not gone: an existing teacher keeps the one they have.
 -- * Coming back with an email reactivates the account only if the sync suspended it; an
 --   admin's suspension stays.
 -- * One account per teacher at the primary school; the other schools go to other_school_ids.
@@ -20,7 +21,11 @@ WITH rows AS (
 SELECT p.sis_id, p.clever_id, p.school_id, p.email, p.first_name, p.middle_name, p.last_name, p.title,
        p.teacher_number, p.state_id,
        coalesce(o.other_school_ids, '{}') AS other_school_ids,
-       NULL::bigint AS adopt_id
+       NULL::bigint AS adopt_id,
+       -- An email that failed validation (a warning in staging.rejects) is not an email deleted.
+       p.email IS NULL AND p.sis_id IN (SELECT record_key FROM staging.rejects
+                                        WHERE run_id = etl.current_run_id() AND entity = 'teacher'
+                                          AND reason = 'invalid_email') AS email_invalid
 FROM rows p
 -- the other schools, aggregated once per teacher (a subquery per row rescanned every row: quadratic)
 LEFT JOIN (SELECT o.sis_id, array_agg(DISTINCT o.school_id ORDER BY o.school_id) AS other_school_ids
@@ -31,6 +36,12 @@ LEFT JOIN (SELECT o.sis_id, array_agg(DISTINCT o.school_id ORDER BY o.school_id)
 WHERE p.n = 1;
 CREATE UNIQUE INDEX ON feed_teachers (sis_id);
 ANALYZE feed_teachers;
+
+-- A teacher whose new email fails validation keeps the email (and so the status) they have:
+-- a typo in the SIS must not lock a teacher out. The warning names the email to fix.
+UPDATE feed_teachers f SET email = r.email
+FROM roster.teachers r
+WHERE f.email_invalid AND r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.sis_id = f.sis_id;
 
 -- First connection: adopt a manual account with the same email (case-insensitive), if exactly one.
 UPDATE feed_teachers f SET adopt_id = m.id
@@ -106,7 +117,7 @@ WITH created AS (
            f.middle_name, f.last_name, f.title, f.teacher_number, f.state_id,
            CASE WHEN f.email IS NULL THEN 'suspended' ELSE 'active' END,
            CASE WHEN f.email IS NULL THEN 'sync' END,
-           CASE WHEN f.email IS NULL THEN 'missing_email' END,
+           CASE WHEN f.email IS NULL THEN CASE WHEN f.email_invalid THEN 'invalid_email' ELSE 'missing_email' END END,
            CASE WHEN f.email IS NULL THEN now() END
     FROM feed_teachers f
     WHERE NOT EXISTS (SELECT 1 FROM roster.teachers r WHERE r.district_id = etl.current_district_id()
