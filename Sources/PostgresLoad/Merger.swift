@@ -167,6 +167,10 @@ public struct Merger: Sendable {
             // First, before any write: notes the roster tables with no Clever row of the district yet
             // (migration 0010).
             try await connection.runToCompletion("SELECT etl.begin_merge()", logger: logger)
+            // The district's row, for a preview of a district never synced (which did not create it).
+            try await connection.query(
+                "INSERT INTO roster.districts (id, name) SELECT etl.current_district_id(), etl.current_district_id() ON CONFLICT (id) DO NOTHING",
+                logger: logger)
             for step in steps {
                 // A cancelled run (SIGINT, SIGTERM, a timeout) rolls back between steps.
                 try Task.checkCancellation()

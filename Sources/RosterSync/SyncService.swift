@@ -51,7 +51,10 @@ public struct SyncService: Sendable {
         var logger = logger
         return try await withMainConnection(configuration.database, logger: logger) { main in
             try await Migrator(directory: configuration.sql).migrate(on: main, logger: logger)
-            let district = try await ensureDistrict(configuration.districtID, on: main, logger: logger)
+            // A preview changes nothing in roster, the district row included: the merge adds it
+            // inside its own transaction, which a preview rolls back.
+            let district = try await ensureDistrict(
+                configuration.districtID, on: main, logger: logger, create: !configuration.preview)
             try await lockDistrict(configuration.districtID, on: main, logger: logger)
             let ledger = RunLedger(connection: main, logger: logger)
             let runID = try await ledger.start(
@@ -448,9 +451,15 @@ public struct SyncService: Sendable {
         var settingsJSON: String
     }
 
-    func ensureDistrict(_ id: String, on connection: PostgresConnection, logger: Logger) async throws -> District {
-        try await connection.query(
-            "INSERT INTO roster.districts (id, name) VALUES (\(id), \(id)) ON CONFLICT (id) DO NOTHING", logger: logger)
+    /// The district's row, created first when absent unless `create` is false (then a district
+    /// not yet synced reads as one without settings).
+    func ensureDistrict(_ id: String, on connection: PostgresConnection, logger: Logger, create: Bool = true)
+        async throws -> District
+    {
+        if create {
+            try await connection.query(
+                "INSERT INTO roster.districts (id, name) VALUES (\(id), \(id)) ON CONFLICT (id) DO NOTHING", logger: logger)
+        }
         let rows = try await connection.query(
             "SELECT launch_date::text, settings::text FROM roster.districts WHERE id = \(id)", logger: logger)
         for try await (launch, settings) in rows.decode((String?, String).self) {
@@ -466,6 +475,7 @@ public struct SyncService: Sendable {
                 throw ConfigurationError("district \(id): \(error.description) (roster.districts.settings)")
             }
         }
+        guard create else { return District(launchDate: nil, settings: try DistrictSettings(json: "{}"), settingsJSON: "{}") }
         throw LoadError(.query, "district \(id) could not be read back")
     }
 

@@ -390,6 +390,22 @@ struct SafetyTests {
         }
     }
 
+    @Test("A preview before a district's first import writes nothing in roster, not even the district's row")
+    func previewFirstImport() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let report = try await harness.sync(.small(), preview: true)
+            #expect(report.status == .previewed, "\(report.message)")
+            #expect(report.summary.count(.student, "create") == 20)
+            #expect(try await database.int("SELECT count(*) FROM roster.districts") == 0)
+            #expect(try await harness.count("roster.students") == 0)
+            #expect(try await database.int("SELECT count(*) FROM staging.changes WHERE run_id = \(report.runID ?? 0) AND entity = 'student'") == 20)
+            // The import itself then creates the row.
+            #expect(try await harness.sync(.small()).summary.count(.student, "create") == 20)
+            #expect(try await database.int("SELECT count(*) FROM roster.districts") == 1)
+        }
+    }
+
     @Test("A second run of the same district cannot start while one holds the lock")
     func districtLock() async throws {
         try await TestDatabase.withFresh { database in
