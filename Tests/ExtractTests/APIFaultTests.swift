@@ -104,6 +104,18 @@ struct APIFaultTests {
         _ = expectError(result, .network)
     }
 
+    @Test("a body that stalls past the request timeout fails the attempt (the timeout covers the body); a short stall is fine")
+    func stalledBody() async throws {
+        let (result, requests, _) = try await readStudents(
+            Faults(skipRequests: 1, stalledBodies: 5, stallMilliseconds: 1_500), maxAttempts: 2,
+            requestTimeout: .milliseconds(300))
+        let error = expectError(result, .network)
+        #expect(error?.description.contains("no complete response within") == true, "\(String(describing: error))")
+        #expect(requests == 1 + 2)
+        let (stalledBriefly, _, _) = try await readStudents(Faults(stalledBodies: 2, stallMilliseconds: 50))
+        expectAllStudents(stalledBriefly)
+    }
+
     @Test("slow responses within the timeout are fine")
     func slowButInTime() async throws {
         let (result, _, _) = try await readStudents(Faults(delayMilliseconds: 30))

@@ -44,10 +44,14 @@ struct APIRequester: Sendable {
             let headers: HTTPHeaders
             let body: ByteBuffer
             do {
-                let response = try await client.execute(request, timeout: timeout, logger: logger)
-                status = response.status
-                headers = response.headers
-                body = try await response.body.collect(upTo: configuration.maxResponseBytes)
+                // AsyncHTTPClient's timeout ends when the head arrives; the body gets its own limit
+                // (the whole request's), so a server that stalls mid-body fails the attempt too.
+                let (client, request, logger) = (client, request, logger)
+                let maxBytes = configuration.maxResponseBytes
+                (status, headers, body) = try await Self.within(configuration.requestTimeout) {
+                    let response = try await client.execute(request, timeout: timeout, logger: logger)
+                    return (response.status, response.headers, try await response.body.collect(upTo: maxBytes))
+                }
             } catch let error as CancellationError {
                 throw error
             } catch is NIOTooManyBytesError {
@@ -117,6 +121,28 @@ struct APIRequester: Sendable {
             let error = try? JSONDecoder().decode(ErrorBody.self, from: Data(body.readableBytesView))
         else { return "" }
         return ": \(error.message)"
+    }
+
+    /// The request's time ran out (head and body).
+    struct TimedOut: Error, CustomStringConvertible {
+        var limit: Duration
+        var description: String { "no complete response within \(limit)" }
+    }
+
+    /// `operation`'s result, or ``TimedOut`` when it takes longer than `limit` (it is cancelled).
+    static func within<T: Sendable>(_ limit: Duration, _ operation: @escaping @Sendable () async throws -> T)
+        async throws -> T
+    {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else { throw TimedOut(limit: limit) }
+            return value
+        }
     }
 
     static func size(_ bytes: Int) -> String { bytes >= 1 << 20 ? "\(bytes >> 20) MiB" : "\(bytes) bytes" }

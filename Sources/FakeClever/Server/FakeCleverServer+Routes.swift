@@ -110,6 +110,18 @@ extension FakeCleverServer {
             response = Self.json(.ok, MissingEnvelopePage(results: objects, links: links))
         case .truncated:
             response = Self.raw(.ok, page.getSlice(at: page.readerIndex, length: max(1, page.readableBytes / 2)) ?? page)
+        case .stalled(let milliseconds):
+            let half = page.readableBytes / 2
+            let (head, rest) = (page.getSlice(at: page.readerIndex, length: half) ?? page,
+                                page.getSlice(at: page.readerIndex + half, length: page.readableBytes - half) ?? page)
+            response = Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody(contentLength: page.readableBytes) { writer in
+                    try await writer.write(head)
+                    try await Task.sleep(for: .milliseconds(milliseconds))
+                    try await writer.write(rest)
+                    try await writer.finish(nil)
+                })
         default:
             response = Self.raw(.ok, page)
         }

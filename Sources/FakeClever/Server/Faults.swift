@@ -1,7 +1,7 @@
 /// Failures the fake server injects, to test how a client copes with a real API's bad days.
 ///
-/// Counted faults (`rateLimited`, `serverErrors`, `truncatedBodies`, `missingEnvelopes`,
-/// `wrongTypes`) are consumed one per API request, in that order, after `skipRequests` requests
+/// Counted faults (`rateLimited`, `serverErrors`, `truncatedBodies`, `stalledBodies`,
+/// `missingEnvelopes`, `wrongTypes`) are consumed one per API request, in that order, after `skipRequests` requests
 /// were answered normally (so a test can break page 3 of a feed). `delayMilliseconds` and
 /// `loopingNextLink` apply to every request while set. Change them at run time with
 /// ``FakeCleverServer/setFaults(_:)`` or `POST /__faults` with this value as JSON.
@@ -19,6 +19,10 @@ public struct Faults: Sendable, Hashable, Codable {
     public var delayMilliseconds: Int
     /// The next N pages are cut in the middle of their JSON (with a consistent Content-Length).
     public var truncatedBodies: Int
+    /// The next N pages send their head and half their body, then wait `stallMilliseconds`
+    /// before the rest: a server that stalls mid-body.
+    public var stalledBodies: Int
+    public var stallMilliseconds: Int
     /// The next N pages come back as a 200 without the `data` envelope.
     public var missingEnvelopes: Int
     /// The next N pages hold objects of another type (teachers on `role=student`, terms on `/sections`).
@@ -29,8 +33,8 @@ public struct Faults: Sendable, Hashable, Codable {
 
     public init(
         skipRequests: Int = 0, rateLimited: Int = 0, retryAfterSeconds: Int = 1, serverErrors: Int = 0,
-        serverErrorStatus: Int = 503, delayMilliseconds: Int = 0, truncatedBodies: Int = 0, missingEnvelopes: Int = 0,
-        wrongTypes: Int = 0, loopingNextLink: Bool = false
+        serverErrorStatus: Int = 503, delayMilliseconds: Int = 0, truncatedBodies: Int = 0, stalledBodies: Int = 0,
+        stallMilliseconds: Int = 2_000, missingEnvelopes: Int = 0, wrongTypes: Int = 0, loopingNextLink: Bool = false
     ) {
         self.skipRequests = skipRequests
         self.rateLimited = rateLimited
@@ -39,6 +43,8 @@ public struct Faults: Sendable, Hashable, Codable {
         self.serverErrorStatus = serverErrorStatus
         self.delayMilliseconds = delayMilliseconds
         self.truncatedBodies = truncatedBodies
+        self.stalledBodies = stalledBodies
+        self.stallMilliseconds = stallMilliseconds
         self.missingEnvelopes = missingEnvelopes
         self.wrongTypes = wrongTypes
         self.loopingNextLink = loopingNextLink
@@ -58,6 +64,8 @@ public struct Faults: Sendable, Hashable, Codable {
             serverErrorStatus: try c.decodeIfPresent(Int.self, forKey: .serverErrorStatus) ?? 503,
             delayMilliseconds: try c.decodeIfPresent(Int.self, forKey: .delayMilliseconds) ?? 0,
             truncatedBodies: try c.decodeIfPresent(Int.self, forKey: .truncatedBodies) ?? 0,
+            stalledBodies: try c.decodeIfPresent(Int.self, forKey: .stalledBodies) ?? 0,
+            stallMilliseconds: try c.decodeIfPresent(Int.self, forKey: .stallMilliseconds) ?? 2_000,
             missingEnvelopes: try c.decodeIfPresent(Int.self, forKey: .missingEnvelopes) ?? 0,
             wrongTypes: try c.decodeIfPresent(Int.self, forKey: .wrongTypes) ?? 0,
             loopingNextLink: try c.decodeIfPresent(Bool.self, forKey: .loopingNextLink) ?? false)
@@ -81,6 +89,10 @@ public struct Faults: Sendable, Hashable, Codable {
             truncatedBodies -= 1
             return .truncated
         }
+        if stalledBodies > 0 {
+            stalledBodies -= 1
+            return .stalled(milliseconds: stallMilliseconds)
+        }
         if missingEnvelopes > 0 {
             missingEnvelopes -= 1
             return .missingEnvelope
@@ -99,6 +111,7 @@ enum Fault: Equatable {
     case rateLimited(retryAfter: Int)
     case serverError(status: Int)
     case truncated
+    case stalled(milliseconds: Int)
     case missingEnvelope
     case wrongType
 }
