@@ -88,6 +88,22 @@ struct APIMappingTests {
         #expect(error?.context == "GET /v3.0/test")
     }
 
+    @Test("next links: from Clever's root, kept under a base URL's path; another host is refused")
+    func nextLinks() throws {
+        let page = URL(string: "https://api.clever.com/v3.0/users?role=student")!
+        let next = "/v3.0/users?role=student&starting_after=abc"
+        #expect(try PageCursor.resolve(next, baseURL: URL(string: "https://api.clever.com")!, from: page).absoluteString
+            == "https://api.clever.com/v3.0/users?role=student&starting_after=abc")
+        let proxy = URL(string: "https://proxy.example.org/clever/")!
+        #expect(try PageCursor.resolve(next, baseURL: proxy, from: page).absoluteString
+            == "https://proxy.example.org/clever/v3.0/users?role=student&starting_after=abc")
+        #expect(try PageCursor.resolve("/clever/v3.0/users?starting_after=abc", baseURL: proxy, from: page).absoluteString
+            == "https://proxy.example.org/clever/v3.0/users?starting_after=abc", "a proxy that rewrote its links")
+        #expect(throws: ExtractError.self) {
+            _ = try PageCursor.resolve("https://evil.example.com/v3.0/users", baseURL: proxy, from: page)
+        }
+    }
+
     @Test("a teacher on a role=student page is a malformed response")
     func wrongRole() {
         let json = """

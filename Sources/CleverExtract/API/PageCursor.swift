@@ -31,7 +31,7 @@ actor PageCursor {
                 Result { () throws(ExtractError) in try mapper.map(bytes) }
             }
             let (batch, next) = try mapped.get()
-            nextURL = try next.map { try resolve($0, from: url) }
+            nextURL = try next.map { try Self.resolve($0, baseURL: baseURL, from: url) }
             if let nextURL, seen.contains(Self.key(nextURL)) {
                 throw ExtractError(
                     .pagingLoop,
@@ -52,7 +52,11 @@ actor PageCursor {
 
     /// Resolves a (usually relative) next link against the API root. It must stay on the same
     /// host: the token goes with every request.
-    private func resolve(_ link: String, from current: URL) throws(ExtractError) -> URL {
+    /// Clever's `next` link (`/v3.0/users?...`) on the API host. Under a base URL with a path
+    /// (a proxy at `https://proxy.example.org/clever`) a link from Clever's root keeps that path.
+    static func resolve(_ link: String, baseURL: URL, from current: URL) throws(ExtractError) -> URL {
+        let prefix = baseURL.path.hasSuffix("/") ? String(baseURL.path.dropLast()) : baseURL.path
+        let link = !prefix.isEmpty && link.hasPrefix("/v3.0/") ? prefix + link : link
         guard let url = URL(string: link, relativeTo: baseURL)?.absoluteURL,
             url.host == baseURL.host, url.scheme == baseURL.scheme, url.port == baseURL.port
         else {
