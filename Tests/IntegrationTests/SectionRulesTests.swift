@@ -269,6 +269,34 @@ struct SectionRulesTests {
         }
     }
 
+    @Test("A SIS id change recorded before the SIS switches waits: nothing is renamed, created or archived until the old id is gone")
+    func sisIDChangeRecordedEarly() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            let id = try await database.string("SELECT id FROM roster.students WHERE sis_id = 'ST5'")
+            try await database.execute("""
+                INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) VALUES ('d1', 'student', 'ST5', 'NEW5');
+                INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) VALUES ('d1', 'teacher', 'T2', 'NEWT2');
+                """)
+            let (early, again) = try await harness.syncTwice(fixture)
+            #expect(early.summary.total == 0, "\(early.summary.counts)")
+            #expect(again.summary.total == 0)
+            #expect(try await database.string("SELECT id FROM roster.students WHERE sis_id = 'ST5'") == id)
+            #expect(try await harness.count("roster.teachers", "sis_id = 'T2' AND status = 'active'") == 1)
+
+            // The night the SIS switches, the pair applies.
+            var renamed = fixture
+            renamed.students[4].id = "NEW5"
+            renamed.enrollments = renamed.enrollments.map { ($0.section, $0.student == "ST5" ? "NEW5" : $0.student) }
+            let (switched, _) = try await harness.syncTwice(renamed)
+            #expect(switched.summary.count(.student, "create") == 0)
+            #expect(switched.summary.count(.student, "archive") == 0)
+            #expect(try await database.string("SELECT id FROM roster.students WHERE sis_id = 'NEW5'") == id)
+        }
+    }
+
     @Test("Admins are never touched; allowed email domains are reported")
     func adminsAndDomains() async throws {
         try await TestDatabase.withFresh { database in

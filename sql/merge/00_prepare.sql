@@ -291,7 +291,9 @@ mine AS (
           JOIN feed f ON f.sis_id = c.new_sis_id
           WHERE c.district_id = etl.current_district_id() AND c.entity = 'teacher'
             AND NOT EXISTS (SELECT 1 FROM roster.teachers x WHERE x.district_id = c.district_id
-                            AND x.source = 'clever' AND x.sis_id = c.new_sis_id)) p
+                            AND x.source = 'clever' AND x.sis_id = c.new_sis_id)
+            AND NOT EXISTS (SELECT 1 FROM staging.teachers s WHERE s.run_id = etl.current_run_id()
+                            AND s.sis_id = c.old_sis_id)) p
     WHERE p.roster_id IS NOT NULL),
 owner AS (
     SELECT f.sis_id, f.email, f.source_ref, x.id AS other_id
