@@ -112,8 +112,8 @@ public struct Merger: Sendable {
     }
 
     /// The empty-feed guard: an entity with no loadable rows while the roster has active records
-    /// of it. `--allow-mass-changes` never lifts it.
-    public func emptyFeeds(on connection: PostgresConnection) async throws -> [String] {
+    /// of it. `--allow-mass-changes` never lifts it; only naming the entity in `allowed` does.
+    public func emptyFeeds(on connection: PostgresConnection, allowed: Set<String> = []) async throws -> [String] {
         // Each roster count runs only when its feed has no loadable row: a healthy feed costs one
         // index probe per entity, not a count over a million rows.
         func check(_ entity: String, staging: String, active: String) -> String {
@@ -139,7 +139,7 @@ public struct Merger: Sendable {
             PostgresQuery(unsafeSQL: "SELECT entity, active FROM (\(query)) e (entity, active) WHERE active > 0"),
             logger: logger)
         var problems: [String] = []
-        for try await (entity, active) in rows.decode((String, Int).self) {
+        for try await (entity, active) in rows.decode((String, Int).self) where !allowed.contains(entity) {
             problems.append("\(entity): the feed has no loadable rows but the roster has \(active) active \(entity)")
         }
         return problems

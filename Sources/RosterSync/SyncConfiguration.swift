@@ -48,6 +48,12 @@ public struct SyncConfiguration: Sendable {
     /// Stage and compare every row even when the feed files and the roster are exactly as the
     /// last successful run left them (otherwise such a run is verified by digests and skipped).
     public var compareInFull = false
+    /// Entities whose feed is meant to be empty this run (`--allow-empty-feed`, one person's
+    /// explicit word): the empty-feed guard lets them through and a header-only CSV file of
+    /// theirs reads as empty. The removal share still applies (`allowMassChanges` lifts it).
+    public var allowEmptyFeeds: Set<String> = []
+    /// What `allowEmptyFeeds` may name.
+    public static let emptiableFeeds = ["schools", "teachers", "students", "sections", "enrollments"]
 
     public init(
         districtID: String, source: Source, asOf: String, mode: String = "nightly", preview: Bool = false,

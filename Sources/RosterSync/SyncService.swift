@@ -113,7 +113,8 @@ public struct SyncService: Sendable {
             for try await reason in blockedBy.decode(String.self) { emptyFeed = reason == "empty_feed" }
             if emptyFeed {
                 throw ConfigurationError(
-                    "run \(runID) stopped on an empty feed; that guard cannot be overridden. Fix the feed and sync again.")
+                    "run \(runID) stopped on an empty feed, which approve does not lift. Fix the feed and sync again, "
+                        + "or if it is meant to be empty, sync again with --allow-empty-feed naming it.")
             }
             // Locked first: a nightly run that finished between the check and the lock would
             // otherwise be undone by this older run's rows.
@@ -267,10 +268,11 @@ public struct SyncService: Sendable {
             guard let pipelinePath = object["pipeline_file"] as? String else {
                 throw ConfigurationError("run \(runID) does not record its pipeline file; sync again instead")
             }
-            let configuration = SyncConfiguration(
+            var configuration = SyncConfiguration(
                 districtID: run.districtID, source: source, asOf: run.asOf, mode: run.mode,
                 preview: object["preview"] as? Bool ?? false, allowMassChanges: object["allow_mass_changes"] as? Bool ?? false,
                 pipelineFile: URL(fileURLWithPath: pipelinePath), sql: sql, database: database)
+            configuration.allowEmptyFeeds = Set(object["allow_empty_feeds"] as? [String] ?? [])
             let definition = try PipelineLoader.load(contentsOf: configuration.pipelineFile, knownKinds: Self.taskKinds)
             let district = try await ensureDistrict(run.districtID, on: main, logger: logger)
             try await lockDistrict(run.districtID, on: main, logger: logger)
@@ -376,7 +378,8 @@ public struct SyncService: Sendable {
             }
             if let stop = errors.compactMap({ $0 as? SafetyStop }).first {
                 let message = "empty feed: " + stop.violations.joined(separator: "; ")
-                    + ". Nothing was changed; the staged rows are kept for inspection. This guard cannot be overridden."
+                    + ". Nothing was changed; the staged rows are kept for inspection. If the feed is meant to be "
+                    + "empty, sync again with --allow-empty-feed naming it (and --allow-mass-changes for the removals)."
                 try await ledger.finish(
                     runID, status: .blocked, counts: Self.json(["staged": staged, "blocked_by": "empty_feed"]),
                     message: message)
@@ -608,6 +611,7 @@ public struct SyncService: Sendable {
     static func optionsJSON(_ configuration: SyncConfiguration) -> String {
         var object: [String: Any] = [
             "preview": configuration.preview, "allow_mass_changes": configuration.allowMassChanges,
+            "allow_empty_feeds": configuration.allowEmptyFeeds.sorted(),
             "pipeline_file": configuration.pipelineFile.path,
         ]
         switch configuration.source {

@@ -66,7 +66,7 @@ struct TaskExecutor: Sendable {
             return .init()
         case "guard":
             let problems = try await withBoundConnection { connection, merger in
-                try await merger.emptyFeeds(on: connection)
+                try await merger.emptyFeeds(on: connection, allowed: context.configuration.allowEmptyFeeds)
             }
             if !problems.isEmpty { throw SafetyStop(violations: problems) }
             return .init()
@@ -156,7 +156,9 @@ struct TaskExecutor: Sendable {
             // A replay reads the archive; it is not archived again.
             return LandingSource(folder: folder, batchSize: configuration.batchSize)
         case .csv(let directory):
-            source = CleverCSVSource(directory: directory, batchSize: configuration.batchSize)
+            source = CleverCSVSource(
+                directory: directory, batchSize: configuration.batchSize,
+                mayBeEmpty: Set(configuration.allowEmptyFeeds.compactMap(Feed.init(rawValue:))))
         case .clever(let baseURL, let token):
             guard let url = URL(string: baseURL), url.scheme == "http" || url.scheme == "https", url.host != nil else {
                 throw ConfigurationError("--clever-url '\(baseURL)' is not an http(s) URL")

@@ -44,6 +44,17 @@ struct SyncCommand: AsyncParsableCommand {
     @Flag(help: "Lift the removal-share safety check for this run (never the empty-feed guard).")
     var allowMassChanges = false
 
+    @Option(
+        name: .customLong("allow-empty-feed"),
+        help: ArgumentHelp(
+            "A feed meant to be empty this run (repeatable): schools, teachers, students, sections or enrollments.",
+            discussion: """
+                Lets the empty-feed guard pass for that entity and reads a header-only CSV file of it as empty. The \
+                removal share still applies: add --allow-mass-changes to apply the removals. One district only.
+                """,
+            valueName: "entity"))
+    var allowEmptyFeed: [String] = []
+
     @Flag(help: ArgumentHelp(
         "Stage and compare every row even when nothing changed.",
         discussion: """
@@ -83,6 +94,13 @@ struct SyncCommand: AsyncParsableCommand {
         if district.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--district must not be empty") }
         guard (1...10_000).contains(batchSize) else { throw ValidationError("--batch-size must be 1 to 10000") }
         guard (1...16).contains(maxParallel) else { throw ValidationError("--max-parallel must be 1 to 16") }
+        for entity in allowEmptyFeed where !SyncConfiguration.emptiableFeeds.contains(entity) {
+            throw ValidationError(
+                "--allow-empty-feed '\(entity)' is not one of \(SyncConfiguration.emptiableFeeds.joined(separator: ", "))")
+        }
+        if !allowEmptyFeed.isEmpty && district == "all" {
+            throw ValidationError("--allow-empty-feed names one district's feed; it cannot go with --district all")
+        }
     }
 
     func run() async throws {
@@ -162,6 +180,7 @@ struct SyncCommand: AsyncParsableCommand {
             database: try await global.database(logger: logger), maxParallelTasks: maxParallel, batchSize: batchSize,
             landingRoot: noLanding ? nil : landingRoot)
         configuration.compareInFull = full
+        configuration.allowEmptyFeeds = Set(allowEmptyFeed)
         return configuration
     }
 

@@ -69,6 +69,8 @@ struct CLITests {
         (["sync", "--district", "d1", "--csv", "/tmp", "--no-landing", "--landing-dir", "/tmp/x"], "contradict each other"),
         (["backfill", "--district", "d1", "--from", "2026-10-1", "--to", "2026-10-02"], "--from '2026-10-1' is not a date"),
         (["runs", "--database-url", "postgres://u@localhost/db?host=/tmp&sslmode=bogus"], "sslmode 'bogus' is not one of"),
+        (["sync", "--district", "d1", "--csv", "/tmp", "--allow-empty-feed", "pupils"], "'pupils' is not one of"),
+        (["sync", "--district", "all", "--csv", "/tmp", "--allow-empty-feed", "students"], "cannot go with --district all"),
     ])
     func badUsage(arguments: [String], mentions: String) async throws {
         let (code, error) = await Self.run(arguments)

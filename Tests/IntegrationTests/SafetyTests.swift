@@ -116,7 +116,7 @@ struct SafetyTests {
         ("enrollments", { district in district.enrollments = district.enrollments.map { ($0.section, "NOPE") } }),
     ]
 
-    @Test("A feed with no loadable row of an entity stops before the merge, and no override lifts it",
+    @Test("A feed with no loadable row of an entity stops before the merge; only --allow-empty-feed naming it lifts that",
           arguments: Self.emptied.indices)
     func emptyFeedGuard(case index: Int) async throws {
         let (entity, damage) = Self.emptied[index]
@@ -141,6 +141,45 @@ struct SafetyTests {
                 }
                 #expect(error?.description.contains("stopped on an empty feed") == true, "\(String(describing: error))")
             }
+            // Naming another entity lifts nothing for this one; naming it does (a damage may empty
+            // other feeds too: a school gone empties its students' enrollments).
+            let line = "\(entity): the feed has no loadable rows"
+            let other = SyncConfiguration.emptiableFeeds.first { $0 != entity } ?? ""
+            let elsewhere = try await harness.sync(broken) { $0.allowEmptyFeeds = [other] }
+            #expect(elsewhere.violations.contains { $0.hasPrefix(line) }, "\(entity): \(elsewhere.violations)")
+            let named = try await harness.sync(broken) { $0.allowEmptyFeeds = [entity] }
+            #expect(!named.violations.contains { $0.hasPrefix(line) }, "\(entity): \(named.violations)")
+            #expect(try await Self.snapshot(database) == before || named.status == .succeeded)
+            let applied = try await harness.sync(broken) {
+                $0.allowEmptyFeeds = Set(SyncConfiguration.emptiableFeeds)
+                $0.allowMassChanges = true
+            }
+            #expect(applied.status == .succeeded, "\(entity): \(applied.message)")
+        }
+    }
+
+    @Test("--allow-empty-feed lifts the empty-feed guard, not the removal share: that takes --allow-mass-changes too")
+    func allowEmptyFeedKeepsTheShare() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = Self.bigger()
+            _ = try await harness.sync(full)
+            let before = try await Self.snapshot(database)
+            var leaving = full
+            leaving.students = []
+            leaving.enrollments = []
+            let empty: Set<String> = ["students", "enrollments"]
+            let stopped = try await harness.sync(leaving) { $0.allowEmptyFeeds = empty }
+            #expect(stopped.status == .blocked)
+            #expect(stopped.violations.contains { $0.hasPrefix("student: 100 of 100") }, "\(stopped.violations)")
+            #expect(!stopped.violations.contains { $0.contains("no loadable rows") })
+            #expect(try await Self.snapshot(database) == before)
+            let applied = try await harness.sync(leaving) {
+                $0.allowEmptyFeeds = empty
+                $0.allowMassChanges = true
+            }
+            #expect(applied.status == .succeeded, "\(applied.message)")
+            #expect(applied.summary.count(.student, "archive") == 100)
         }
     }
 

@@ -18,6 +18,16 @@ struct SyncHarness {
         return try await SyncService(logger: logger).sync(configuration(.csv(folder), asOf: asOf, preview: preview, allowMassChanges: allowMassChanges, full: full))
     }
 
+    /// Syncs `fixture` with options the other helpers do not take, set by `adjust`.
+    func sync(_ fixture: DistrictFixture, adjust: (inout SyncConfiguration) -> Void) async throws -> SyncReport {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rostersync-\(UUID().uuidString)")
+        try fixture.write(to: folder)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var configuration = configuration(.csv(folder))
+        adjust(&configuration)
+        return try await SyncService(logger: TestDatabase.logger).sync(configuration)
+    }
+
     func configuration(
         _ source: SyncConfiguration.Source, asOf: String = "2026-11-23", preview: Bool = false,
         allowMassChanges: Bool = false, full: Bool = false

@@ -8,6 +8,7 @@ actor CSVFeedReader {
     private let feed: Feed
     private let spec: CSVFileSpec
     private let batchSize: Int
+    private let mustHaveRows: Bool
     private var parser: CSVParser?
     private var header: CSVHeader?
     private var mapper: CSVRowMapper?
@@ -16,11 +17,12 @@ actor CSVFeedReader {
     /// Term SIS ids already yielded: a district has a handful of terms and thousands of sections.
     private var seenTerms: Set<String> = []
 
-    init(directory: URL, feed: Feed, batchSize: Int) {
+    init(directory: URL, feed: Feed, batchSize: Int, mustHaveRows: Bool) {
         self.directory = directory
         self.feed = feed
         self.spec = CSVFileSpec.file(for: feed)
         self.batchSize = max(1, batchSize)
+        self.mustHaveRows = mustHaveRows
     }
 
     /// The next batch, or nil when the file is done.
@@ -33,7 +35,7 @@ actor CSVFeedReader {
         while batch.records.count + batch.rejections.count < batchSize {
             guard try parser.next() else {
                 finish()
-                if dataRows == 0 && spec.mustHaveRows { throw CleverCSVSource.emptyFileError(spec) }
+                if dataRows == 0 && mustHaveRows { throw CleverCSVSource.emptyFileError(spec) }
                 break
             }
             dataRows += 1

@@ -11,10 +11,14 @@ public struct CleverCSVSource: RosterSource {
     public let directory: URL
     /// The most records (plus rejections) in one batch.
     public let batchSize: Int
+    /// Feeds whose file may have a header and no rows (a person said the feed is meant to be
+    /// empty); for the others such a file is an error.
+    public let mayBeEmpty: Set<Feed>
 
-    public init(directory: URL, batchSize: Int = 2_000) {
+    public init(directory: URL, batchSize: Int = 2_000, mayBeEmpty: Set<Feed> = []) {
         self.directory = directory
         self.batchSize = max(1, batchSize)
+        self.mayBeEmpty = mayBeEmpty
     }
 
     public var description: String { "csv:\(directory.path)" }
@@ -29,17 +33,22 @@ public struct CleverCSVSource: RosterSource {
         for spec in CSVFileSpec.all where exists(spec) {
             let parser = try CSVParser(url: directory.appending(path: spec.name), fileName: spec.name)
             _ = try CSVHeader.read(from: parser, spec: spec)
-            if spec.mustHaveRows, try !parser.next() { throw Self.emptyFileError(spec) }
+            if mustHaveRows(spec), try !parser.next() { throw Self.emptyFileError(spec) }
         }
     }
 
     /// Streams one feed. Batches are read only when the consumer asks for them.
     public func batches(of feed: Feed) -> AsyncThrowingStream<ExtractBatch, any Error> {
-        let reader = CSVFeedReader(directory: directory, feed: feed, batchSize: batchSize)
+        let reader = CSVFeedReader(
+            directory: directory, feed: feed, batchSize: batchSize, mustHaveRows: mustHaveRows(CSVFileSpec.file(for: feed)))
         return AsyncThrowingStream(unfolding: { try await reader.nextBatch() })
     }
 
     // MARK: - Checks
+
+    private func mustHaveRows(_ spec: CSVFileSpec) -> Bool {
+        spec.mustHaveRows && !mayBeEmpty.contains { CSVFileSpec.file(for: $0).name == spec.name }
+    }
 
     private func exists(_ spec: CSVFileSpec) -> Bool {
         FileManager.default.fileExists(atPath: directory.appending(path: spec.name).path)
