@@ -73,7 +73,11 @@ struct TaskExecutor: Sendable {
         case "merge":
             let configuration = context.configuration
             let outcome = try await withBoundConnection { connection, merger in
-                try await configuration.database.withConnection(logger: context.logger) { export in
+                // The empty-feed guard again, whatever the pipeline file: one without a guard task
+                // must not merge an empty feed either (a few index probes).
+                let problems = try await merger.emptyFeeds(on: connection, allowed: configuration.allowEmptyFeeds)
+                if !problems.isEmpty { throw SafetyStop(violations: problems) }
+                return try await configuration.database.withConnection(logger: context.logger) { export in
                     try await Stager.prepare(export, logger: context.logger)
                     return try await merger.merge(
                         on: connection, exportConnection: export, runID: context.runID, safety: context.settings.safety,

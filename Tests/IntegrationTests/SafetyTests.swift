@@ -158,6 +158,33 @@ struct SafetyTests {
         }
     }
 
+    @Test("A pipeline file without a guard task still does not merge an empty feed: the merge checks it too")
+    func mergeGuardsWithoutGuardTask() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = DistrictFixture.small()
+            _ = try await harness.sync(full)
+            let before = try await Self.snapshot(database)
+            let nightly = try String(contentsOf: TestDatabase.nightly, encoding: .utf8)
+            let unguarded = nightly
+                .replacingOccurrences(of: "  guard:\n    kind: guard\n    needs: [prepare]\n", with: "")
+                .replacingOccurrences(of: "    needs: [guard]", with: "    needs: [prepare]")
+            #expect(!unguarded.contains("kind: guard"))
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("unguarded-\(UUID().uuidString).yml")
+            try unguarded.write(to: file, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(at: file) }
+            var broken = full
+            for index in broken.teachers.indices { broken.teachers[index].id = "" }
+            let report = try await harness.sync(broken) {
+                $0.pipelineFile = file
+                $0.allowMassChanges = true
+            }
+            #expect(report.status == .blocked, "\(report.message)")
+            #expect(report.violations.contains { $0.hasPrefix("teachers: the feed has no loadable rows") }, "\(report.violations)")
+            #expect(try await Self.snapshot(database) == before)
+        }
+    }
+
     @Test("--allow-empty-feed lifts the empty-feed guard, not the removal share: that takes --allow-mass-changes too")
     func allowEmptyFeedKeepsTheShare() async throws {
         try await TestDatabase.withFresh { database in
