@@ -400,7 +400,11 @@ public struct SyncService: Sendable {
             try await ledger.finish(
                 runID, status: cancelled ? .cancelled : .failed, counts: Self.countsJSON(staged: staged), message: message,
                 error: cause)
-            if let usage = errors.first(where: Self.isUsageError) { throw usage }
+            // Bad configuration found on the way (a file gone, a bad token) exits 2; a database lost
+            // after the run started is a failed run (1), not a wrong URL.
+            if let usage = errors.first(where: { Self.isUsageError($0) && ($0 as? LoadError)?.code != .unreachable }) {
+                throw usage
+            }
             return SyncReport(
                 runID: runID, districtID: context.configuration.districtID, status: .failed, summary: .init(),
                 violations: [], rejections: rejections, message: message)
