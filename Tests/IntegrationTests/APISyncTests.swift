@@ -119,6 +119,25 @@ struct APISyncTests {
         }
     }
 
+    @Test("An API feed cut short (no page after the first) stops at the safety threshold; the roster is unchanged")
+    func truncatedAPIFeedStops() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let district = SafetyTests.bigger()
+            _ = try await harness.sync(district)
+            let before = try await SafetyTests.snapshot(database)
+            try await Self.withServer(csv: district, faults: Faults(firstPagesOnly: true)) { url, _ in
+                var configuration = harness.configuration(.clever(baseURL: url.absoluteString, token: Self.token))
+                configuration.batchSize = 10  // pages of ten: students end after their first ten
+                let report = try await SyncService(logger: TestDatabase.logger).sync(configuration)
+                #expect(report.status == .blocked, "\(report.message)")
+                #expect(report.exitCode == 3)
+                #expect(report.violations.contains { $0.hasPrefix("student: 90 of 100") }, "\(report.violations)")
+            }
+            #expect(try await SafetyTests.snapshot(database) == before)
+        }
+    }
+
     @Test("A wrong token is a configuration error that names what to check, without the token")
     func unauthorized() async throws {
         try await TestDatabase.withFresh { database in

@@ -45,7 +45,7 @@ extension FakeCleverServer {
         guard let limit, (1...Self.maxLimit).contains(limit) else {
             return Self.error(.badRequest, "limit must be an integer from 1 to \(Self.maxLimit)")
         }
-        let (fault, delay, looping, district) = await state.begin()
+        let (fault, delay, looping, firstPagesOnly, district) = await state.begin()
         if delay > 0 { try? await Task.sleep(for: .milliseconds(delay)) }
         switch fault {
         case .rateLimited(let seconds):
@@ -97,7 +97,7 @@ extension FakeCleverServer {
         if looping, startingAfter != nil || nextAfter == nil {
             // Later pages (or a lone first page) link back to the first page.
             links.append(API.Link(rel: "next", uri: firstPage))
-        } else if let nextAfter {
+        } else if let nextAfter, !firstPagesOnly {
             links.append(API.Link(rel: "next", uri: "\(firstPage)&starting_after=\(nextAfter)"))
         }
         // Like Clever, an envelope's uri names the object's own collection, even on a wrong-type page.

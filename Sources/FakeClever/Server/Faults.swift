@@ -2,8 +2,8 @@
 ///
 /// Counted faults (`rateLimited`, `serverErrors`, `truncatedBodies`, `stalledBodies`,
 /// `missingEnvelopes`, `wrongTypes`) are consumed one per API request, in that order, after `skipRequests` requests
-/// were answered normally (so a test can break page 3 of a feed). `delayMilliseconds` and
-/// `loopingNextLink` apply to every request while set. Change them at run time with
+/// were answered normally (so a test can break page 3 of a feed). `delayMilliseconds`,
+/// `loopingNextLink` and `firstPagesOnly` apply to every request while set. Change them at run time with
 /// ``FakeCleverServer/setFaults(_:)`` or `POST /__faults` with this value as JSON.
 public struct Faults: Sendable, Hashable, Codable {
     /// API requests answered normally before counted faults start.
@@ -30,11 +30,15 @@ public struct Faults: Sendable, Hashable, Codable {
     /// While set, a page after the first links `next` back to the first page (the first page to itself
     /// when the feed has one page).
     public var loopingNextLink: Bool
+    /// While set, no page links to a next one: every feed ends after its first page, a
+    /// well-formed but truncated feed.
+    public var firstPagesOnly: Bool
 
     public init(
         skipRequests: Int = 0, rateLimited: Int = 0, retryAfterSeconds: Int = 1, serverErrors: Int = 0,
         serverErrorStatus: Int = 503, delayMilliseconds: Int = 0, truncatedBodies: Int = 0, stalledBodies: Int = 0,
-        stallMilliseconds: Int = 2_000, missingEnvelopes: Int = 0, wrongTypes: Int = 0, loopingNextLink: Bool = false
+        stallMilliseconds: Int = 2_000, missingEnvelopes: Int = 0, wrongTypes: Int = 0, loopingNextLink: Bool = false,
+        firstPagesOnly: Bool = false
     ) {
         self.skipRequests = skipRequests
         self.rateLimited = rateLimited
@@ -48,6 +52,7 @@ public struct Faults: Sendable, Hashable, Codable {
         self.missingEnvelopes = missingEnvelopes
         self.wrongTypes = wrongTypes
         self.loopingNextLink = loopingNextLink
+        self.firstPagesOnly = firstPagesOnly
     }
 
     /// A well-behaved server.
@@ -68,7 +73,8 @@ public struct Faults: Sendable, Hashable, Codable {
             stallMilliseconds: try c.decodeIfPresent(Int.self, forKey: .stallMilliseconds) ?? 2_000,
             missingEnvelopes: try c.decodeIfPresent(Int.self, forKey: .missingEnvelopes) ?? 0,
             wrongTypes: try c.decodeIfPresent(Int.self, forKey: .wrongTypes) ?? 0,
-            loopingNextLink: try c.decodeIfPresent(Bool.self, forKey: .loopingNextLink) ?? false)
+            loopingNextLink: try c.decodeIfPresent(Bool.self, forKey: .loopingNextLink) ?? false,
+            firstPagesOnly: try c.decodeIfPresent(Bool.self, forKey: .firstPagesOnly) ?? false)
     }
 
     /// What to do to one request; consumes one counted fault.
