@@ -128,6 +128,14 @@ public struct SyncService: Sendable {
                         + "Sync again (with --allow-mass-changes if the changes are expected).")
             }
             let settings = try await ensureDistrict(run.districtID, on: main, logger: logger).settings
+            // The feeds the run was told are meant to be empty (--allow-empty-feed) stay allowed.
+            let options = try await main.query(
+                "SELECT coalesce(options -> 'allow_empty_feeds', '[]')::text FROM etl.runs WHERE id = \(runID)",
+                logger: logger)
+            var allowedEmpty = Set<String>()
+            for try await text in options.decode(String.self) {
+                allowedEmpty = Set((try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? [])
+            }
             var logger = logger
             logger[metadataKey: "etl.run_id"] = "\(runID)"
             let merger = Merger(sql: sql, logger: logger)
@@ -137,7 +145,7 @@ public struct SyncService: Sendable {
                 // Approve merges with the removal share lifted, so the staged rows must still be
                 // there: rows deleted by hand (or lost) since the run stopped would otherwise read
                 // as a district that left, and archive it.
-                let empty = try await merger.emptyFeeds(on: connection)
+                let empty = try await merger.emptyFeeds(on: connection, allowed: allowedEmpty)
                 if !empty.isEmpty {
                     throw ConfigurationError(
                         "run \(runID)'s staged rows are no longer complete (\(empty.joined(separator: "; "))); "

@@ -201,12 +201,20 @@ struct SafetyTests {
             #expect(stopped.violations.contains { $0.hasPrefix("student: 100 of 100") }, "\(stopped.violations)")
             #expect(!stopped.violations.contains { $0.contains("no loadable rows") })
             #expect(try await Self.snapshot(database) == before)
-            let applied = try await harness.sync(leaving) {
+            // Reviewed, the stopped run is approved: its empty feeds stay allowed.
+            let applied = try await SyncService(logger: TestDatabase.logger).approve(
+                runID: stopped.runID ?? 0, database: database, sql: TestDatabase.sql)
+            #expect(applied.status == .succeeded, "\(applied.message)")
+            #expect(applied.summary.count(.student, "archive") == 100)
+            var again = full
+            again.students = []
+            again.enrollments = []
+            let quiet = try await harness.sync(again) {
                 $0.allowEmptyFeeds = empty
                 $0.allowMassChanges = true
             }
-            #expect(applied.status == .succeeded, "\(applied.message)")
-            #expect(applied.summary.count(.student, "archive") == 100)
+            #expect(quiet.status == .succeeded, "\(quiet.message)")
+            #expect(quiet.summary.total == 0)
         }
     }
 
