@@ -190,7 +190,7 @@ extension Clever.School: CleverObject {
         var low_grade: String?, high_grade: String?
         try reader.object { reader, key throws(JSONError) in
             if key == "id" { id = try reader.string() }
-            else if key == "name" { name = try reader.optionalString() }
+            else if key == "name" { name = try reader.string() }
             else if key == "sis_id" { sis_id = try reader.optionalString() }
             else if key == "school_number" { school_number = try reader.optionalString() }
             else if key == "state_id" { state_id = try reader.optionalString() }
@@ -199,9 +199,7 @@ extension Clever.School: CleverObject {
             else { try reader.skipValue() }
         }
         self.id = try reader.require(id, "id")
-        // A school without a name is one bad record, not a broken page: the transform rejects it
-        // by its SIS id, and the merge keeps the school it names (migration 0011).
-        self.name = name ?? ""
+        self.name = try reader.require(name, "name")
         (self.sis_id, self.school_number, self.state_id) = (sis_id, school_number, state_id)
         (self.low_grade, self.high_grade) = (low_grade, high_grade)
     }
