@@ -121,6 +121,15 @@ struct SyncRulesTests {
             fixture.teachers[1].email = "ben.obrien@example.net"
             let (fixed, _) = try await harness.syncTwice(fixture)
             #expect(fixed.summary.count(.teacher, "update") == 1)
+
+            // A teacher the sync suspended does not come back on an invalid email.
+            var without = fixture
+            without.removeTeacher("T3")
+            #expect(try await harness.sync(without).summary.count(.teacher, "suspend") == 1)
+            fixture.teachers[2].email = "chloe.dubois@"
+            let (invalid, _) = try await harness.syncTwice(fixture)
+            #expect(invalid.summary.count(.teacher, "reactivate") == 0)
+            #expect(try await harness.count("roster.teachers", "sis_id = 'T3' AND status = 'suspended'") == 1)
         }
     }
 

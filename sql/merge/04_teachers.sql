@@ -37,11 +37,13 @@ WHERE p.n = 1;
 CREATE UNIQUE INDEX ON feed_teachers (sis_id);
 ANALYZE feed_teachers;
 
--- A teacher whose new email fails validation keeps the email (and so the status) they have:
--- a typo in the SIS must not lock a teacher out. The warning names the email to fix.
+-- An active teacher whose new email fails validation keeps the email (and so the status) they
+-- have: a typo in the SIS must not lock a teacher out. The warning names the email to fix. A
+-- suspended one stays suspended: an invalid email is not an email to come back with.
 UPDATE feed_teachers f SET email = r.email
 FROM roster.teachers r
-WHERE f.email_invalid AND r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.sis_id = f.sis_id;
+WHERE f.email_invalid AND r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.sis_id = f.sis_id
+  AND r.status = 'active';
 
 -- First connection: adopt a manual account with the same email (case-insensitive), if exactly one.
 UPDATE feed_teachers f SET adopt_id = m.id
@@ -138,9 +140,10 @@ WITH gone AS (
       AND NOT EXISTS (SELECT 1 FROM feed_teachers f WHERE f.sis_id = r.sis_id)
       AND NOT EXISTS (SELECT 1 FROM staging.teachers s WHERE s.run_id = etl.current_run_id()
                       AND s.sis_id = r.sis_id AND s.excluded = 'duplicate_email')
-      -- In the feed but unreadable (migration 0011): kept as it is.
-      AND NOT EXISTS (SELECT 1 FROM staging.unreadable_rows u WHERE u.run_id = etl.current_run_id()
-                      AND u.entity = 'teacher' AND u.record_key = r.sis_id)
+      -- In the feed but unreadable (migration 0011; a hashed
+      -- list of a few keys, record_key never NULL): kept as it is.
+      AND r.sis_id NOT IN (SELECT record_key FROM staging.unreadable_rows
+                           WHERE run_id = etl.current_run_id() AND entity = 'teacher')
     RETURNING r.id, r.sis_id, r.status_reason)
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
 SELECT etl.current_run_id(), etl.current_district_id(), 'teacher', id::text, 'suspend',
