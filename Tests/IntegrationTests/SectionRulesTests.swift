@@ -286,9 +286,11 @@ struct SectionRulesTests {
             #expect(try await database.string("SELECT id FROM roster.students WHERE sis_id = 'ST5'") == id)
             #expect(try await harness.count("roster.teachers", "sis_id = 'T2' AND status = 'active'") == 1)
 
-            // The night the SIS switches, the pair applies.
+            // The night the SIS switches, the pair applies, even with a leftover ST5 row that does
+            // not load (its school is unknown): only a loadable old row makes the pair wait.
             var renamed = fixture
             renamed.students[4].id = "NEW5"
+            renamed.students.append(.init(school: "NOPE", id: "ST5", first: "Old", last: "Row", grade: "3", email: nil))
             renamed.enrollments = renamed.enrollments.map { ($0.section, $0.student == "ST5" ? "NEW5" : $0.student) }
             let (switched, _) = try await harness.syncTwice(renamed)
             #expect(switched.summary.count(.student, "create") == 0)
