@@ -106,11 +106,13 @@ extension Transformer {
             teachers.insert(Ref(), at: 0)
         }
         if teachers.count > Self.maxTeachersPerSection {
+            // A blank primary keeps its slot: one primary and nine co-teachers at most.
             let dropped = teachers[Self.maxTeachersPerSection...].map(describe)
             teachers.removeSubrange(Self.maxTeachersPerSection...)
+            let listed = teachers.filter { !$0.isEmpty }.count
             findings.warn(
                 .tooManyTeachers,
-                "\(teachers.count + dropped.count) teachers; only the first \(Self.maxTeachersPerSection) are loaded; "
+                "\(listed + dropped.count) teachers; only the first \(listed) are loaded; "
                     + "dropped: \(dropped.joined(separator: ", "))")
         }
         if teachers.isEmpty {

@@ -106,12 +106,14 @@ struct APIFaultTests {
 
     @Test("a body that stalls past the request timeout fails the attempt (the timeout covers the body); a short stall is fine")
     func stalledBody() async throws {
-        // Every attempt at the first page stalls for longer than the timeout: no timing race.
-        let (result, requests, _) = try await readStudents(
-            Faults(stalledBodies: 5, stallMilliseconds: 3_000), maxAttempts: 2, requestTimeout: .seconds(1))
+        // Every attempt at the first page stalls far longer than the timeout: no timing race, and
+        // the attempts end at the timeout, not when the stalled body would have finished.
+        let (result, requests, elapsed) = try await readStudents(
+            Faults(stalledBodies: 5, stallMilliseconds: 60_000), maxAttempts: 2, requestTimeout: .seconds(1))
         let error = expectError(result, .network)
         #expect(error?.description.contains("no complete response within") == true, "\(String(describing: error))")
         #expect(requests == 2)
+        #expect(elapsed < .seconds(20), "\(elapsed)")
         let (stalledBriefly, _, _) = try await readStudents(Faults(stalledBodies: 2, stallMilliseconds: 50))
         expectAllStudents(stalledBriefly)
     }

@@ -167,6 +167,8 @@ struct RunnerTests {
             #expect(stopped.status == .blocked, "\(stopped.message)")
             #expect(stopped.exitCode == 3)
             #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(stopped.runID ?? 0)") == "blocked")
+            #expect(try await database.string("SELECT status FROM etl.task_runs WHERE run_id = \(stopped.runID ?? 0) AND task = 'prune'") == "failed")
+            #expect(stopped.message.contains("task prune failed after the merge"), "\(stopped.message)")
         }
     }
 

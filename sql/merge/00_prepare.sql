@@ -191,21 +191,42 @@ WHERE e.run_id = etl.current_run_id() AND e.excluded IS NULL
               AND x.excluded = 'filtered_out');
 
 -- 4. References to records that are not in the feed.
---    A school whose row is unreadable (migration 0011) but which the roster has stays known:
---    the merge keeps it, and its people and classes load against it.
-DROP TABLE IF EXISTS pg_temp.held_schools;
-CREATE TEMP TABLE held_schools AS
-SELECT DISTINCT u.record_key AS sis_id
+--    A record whose row is unreadable (migration 0011) and which the roster has, active (and
+--    for a school, inside the district's school filter), stays known: the merge keeps it, and
+--    what refers to it (a school's people and classes, a student's or teacher's memberships, a
+--    section's members) loads as the feed says.
+DROP TABLE IF EXISTS pg_temp.held;
+CREATE TEMP TABLE held AS
+SELECT DISTINCT u.entity, u.record_key AS sis_id
 FROM staging.unreadable_rows u
-JOIN roster.schools r ON r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.sis_id = u.record_key
-WHERE u.run_id = etl.current_run_id() AND u.entity = 'school';
+WHERE u.run_id = etl.current_run_id()
+  AND CASE u.entity
+      WHEN 'school' THEN EXISTS (
+          SELECT 1 FROM roster.schools r JOIN roster.districts d ON d.id = r.district_id
+          WHERE r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.status = 'active'
+            AND r.sis_id = u.record_key
+            -- (coalesce: without a school filter the test is NULL, not false)
+            AND NOT coalesce(jsonb_typeof(d.settings -> 'filters' -> 'schools') = 'array'
+                             AND jsonb_array_length(d.settings -> 'filters' -> 'schools') > 0
+                             AND NOT (d.settings -> 'filters' -> 'schools') ? r.sis_id, false))
+      WHEN 'teacher' THEN EXISTS (
+          SELECT 1 FROM roster.teachers r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
+            AND r.status = 'active' AND r.sis_id = u.record_key)
+      WHEN 'student' THEN EXISTS (
+          SELECT 1 FROM roster.students r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
+            AND r.status = 'active' AND r.sis_id = u.record_key)
+      WHEN 'section' THEN EXISTS (
+          SELECT 1 FROM roster.sections r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
+            AND r.status = 'active' AND r.sis_id = u.record_key)
+      ELSE false END;
+ANALYZE held;
 
 WITH bad AS (
     UPDATE staging.teachers s SET excluded = 'unknown_reference'
     WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL
       AND NOT EXISTS (SELECT 1 FROM staging.schools x WHERE x.run_id = s.run_id AND x.sis_id = s.school_sis_id
                       AND x.excluded IS NULL)
-      AND NOT EXISTS (SELECT 1 FROM held_schools h WHERE h.sis_id = s.school_sis_id)
+      AND NOT EXISTS (SELECT 1 FROM held h WHERE h.entity = 'school' AND h.sis_id = s.school_sis_id)
     RETURNING s.source_ref, s.sis_id, coalesce(s.school_sis_id, s.school_clever_id) AS school)
 INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
 SELECT etl.current_run_id(), 'teacher', source_ref, sis_id, 'unknown_reference', 'rejected',
@@ -217,7 +238,7 @@ WITH bad AS (
     WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL
       AND NOT EXISTS (SELECT 1 FROM staging.schools x WHERE x.run_id = s.run_id AND x.sis_id = s.school_sis_id
                       AND x.excluded IS NULL)
-      AND NOT EXISTS (SELECT 1 FROM held_schools h WHERE h.sis_id = s.school_sis_id)
+      AND NOT EXISTS (SELECT 1 FROM held h WHERE h.entity = 'school' AND h.sis_id = s.school_sis_id)
     RETURNING s.source_ref, s.sis_id, coalesce(s.school_sis_id, s.school_clever_id) AS school)
 INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
 SELECT etl.current_run_id(), 'student', source_ref, sis_id, 'unknown_reference', 'rejected',
@@ -229,7 +250,7 @@ WITH bad AS (
     WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL
       AND NOT EXISTS (SELECT 1 FROM staging.schools x WHERE x.run_id = s.run_id AND x.sis_id = s.school_sis_id
                       AND x.excluded IS NULL)
-      AND NOT EXISTS (SELECT 1 FROM held_schools h WHERE h.sis_id = s.school_sis_id)
+      AND NOT EXISTS (SELECT 1 FROM held h WHERE h.entity = 'school' AND h.sis_id = s.school_sis_id)
     RETURNING s.source_ref, s.sis_id, coalesce(s.school_sis_id, s.school_clever_id) AS school)
 INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
 SELECT etl.current_run_id(), 'section', source_ref, sis_id, 'unknown_reference', 'rejected',
@@ -293,7 +314,7 @@ mine AS (
             AND NOT EXISTS (SELECT 1 FROM roster.teachers x WHERE x.district_id = c.district_id
                             AND x.source = 'clever' AND x.sis_id = c.new_sis_id)
             AND NOT EXISTS (SELECT 1 FROM staging.teachers s WHERE s.run_id = etl.current_run_id()
-                            AND s.sis_id = c.old_sis_id)) p
+                            AND s.sis_id = c.old_sis_id AND s.excluded IS NULL)) p
     WHERE p.roster_id IS NOT NULL),
 owner AS (
     SELECT f.sis_id, f.email, f.source_ref, x.id AS other_id
@@ -339,10 +360,12 @@ WITH bad AS (
     UPDATE staging.section_teachers s SET excluded = CASE WHEN s.position = 0 THEN 'missing_primary_teacher'
                                                           ELSE 'unknown_reference' END
     WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL
-      AND (NOT EXISTS (SELECT 1 FROM staging.sections x WHERE x.run_id = s.run_id AND x.sis_id = s.section_sis_id
-                       AND x.excluded IS NULL)
-        OR NOT EXISTS (SELECT 1 FROM staging.teachers x WHERE x.run_id = s.run_id AND x.sis_id = s.teacher_sis_id
-                       AND (x.excluded IS NULL OR x.excluded = 'duplicate_email')))
+      AND ((NOT EXISTS (SELECT 1 FROM staging.sections x WHERE x.run_id = s.run_id AND x.sis_id = s.section_sis_id
+                        AND x.excluded IS NULL)
+            AND NOT EXISTS (SELECT 1 FROM held h WHERE h.entity = 'section' AND h.sis_id = s.section_sis_id))
+        OR (NOT EXISTS (SELECT 1 FROM staging.teachers x WHERE x.run_id = s.run_id AND x.sis_id = s.teacher_sis_id
+                        AND (x.excluded IS NULL OR x.excluded = 'duplicate_email'))
+            AND NOT EXISTS (SELECT 1 FROM held h WHERE h.entity = 'teacher' AND h.sis_id = s.teacher_sis_id)))
     RETURNING s.source_ref, s.section_sis_id, s.teacher_sis_id, s.teacher_clever_id, s.position, s.excluded,
               EXISTS (SELECT 1 FROM staging.sections x WHERE x.run_id = s.run_id AND x.sis_id = s.section_sis_id
                       AND x.excluded IS NULL) AS section_loaded)
@@ -361,6 +384,7 @@ WITH bad AS (
     WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL
       AND NOT EXISTS (SELECT 1 FROM staging.sections x WHERE x.run_id = s.run_id AND x.sis_id = s.section_sis_id
                       AND x.excluded IS NULL)
+      AND NOT EXISTS (SELECT 1 FROM held h WHERE h.entity = 'section' AND h.sis_id = s.section_sis_id)
     RETURNING s.source_ref, s.section_sis_id, s.student_sis_id, s.section_clever_id, s.student_clever_id)
 INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
 SELECT etl.current_run_id(), 'enrollment', source_ref,
@@ -375,6 +399,7 @@ WITH bad AS (
     WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL
       AND NOT EXISTS (SELECT 1 FROM staging.students x WHERE x.run_id = s.run_id AND x.sis_id = s.student_sis_id
                       AND x.excluded IS NULL)
+      AND NOT EXISTS (SELECT 1 FROM held h WHERE h.entity = 'student' AND h.sis_id = s.student_sis_id)
     RETURNING s.source_ref, s.section_sis_id, s.student_sis_id, s.section_clever_id, s.student_clever_id)
 INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
 SELECT etl.current_run_id(), 'enrollment', source_ref,

@@ -46,9 +46,10 @@ WITH gone AS (
                                   AND s.sis_id = r.sis_id LIMIT 1), 'missing_from_feed')
     WHERE r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.status = 'active'
       AND NOT EXISTS (SELECT 1 FROM feed_schools f WHERE f.sis_id = r.sis_id)
-      -- In the feed but unreadable (migration 0011): kept as it is.
-      AND NOT EXISTS (SELECT 1 FROM staging.unreadable_rows u WHERE u.run_id = etl.current_run_id()
-                      AND u.entity = 'school' AND u.record_key = r.sis_id)
+      -- In the feed but unreadable (migration 0011; a hashed
+      -- list of a few keys, record_key never NULL): kept as it is.
+      AND r.sis_id NOT IN (SELECT record_key FROM staging.unreadable_rows
+                           WHERE run_id = etl.current_run_id() AND entity = 'school')
     RETURNING r.id, r.sis_id, r.status_reason)
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
 SELECT etl.current_run_id(), etl.current_district_id(), 'school', id::text, 'archive',

@@ -98,11 +98,29 @@ WITH gone AS (
                                   AND s.sis_id = r.sis_id AND s.excluded IS NOT NULL LIMIT 1), 'missing_from_feed')
     WHERE r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.status = 'active'
       AND NOT EXISTS (SELECT 1 FROM feed_sections f WHERE f.sis_id = r.sis_id)
-      -- In the feed but unreadable (migration 0011): kept as it is, with its members.
-      AND NOT EXISTS (SELECT 1 FROM staging.unreadable_rows u WHERE u.run_id = etl.current_run_id()
-                      AND u.entity = 'section' AND u.record_key = r.sis_id)
+      -- In the feed but unreadable (migration 0011; a hashed
+      -- list of a few keys, record_key never NULL): kept as it is, with its members.
+      AND r.sis_id NOT IN (SELECT record_key FROM staging.unreadable_rows
+                           WHERE run_id = etl.current_run_id() AND entity = 'section')
     RETURNING r.id, r.sis_id, r.status_reason)
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
 SELECT etl.current_run_id(), etl.current_district_id(), 'section', id::text, 'archive',
        jsonb_build_object('sis_id', sis_id, 'reason', status_reason)
 FROM gone;
+
+-- A section kept because its row is unreadable still ends with its term, which the roster knows:
+-- an SIS that writes one section's row badly every night must not keep it in a teacher's list
+-- after the semester. The calendar, as above: it does not count towards the safety threshold.
+WITH ended AS (
+    UPDATE roster.sections r
+    SET status = 'archived', status_reason = 'term_ended', archived_at = now(), updated_at = now()
+    FROM roster.terms t
+    WHERE t.id = r.term_id AND t.end_date < etl.current_as_of()
+      AND r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.status = 'active'
+      AND r.sis_id IN (SELECT record_key FROM staging.unreadable_rows
+                       WHERE run_id = etl.current_run_id() AND entity = 'section')
+    RETURNING r.id, r.sis_id)
+INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
+SELECT etl.current_run_id(), etl.current_district_id(), 'section', id::text, 'archive',
+       jsonb_build_object('sis_id', sis_id, 'status', jsonb_build_array('active', 'archived'), 'reason', 'term_ended')
+FROM ended;

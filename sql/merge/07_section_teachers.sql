@@ -54,9 +54,6 @@ WITH gone AS (
                       WHERE d.section_id = st.section_id AND d.teacher_id = st.teacher_id)
       AND (st.source = 'clever' OR t.source = 'clever'
            OR EXISTS (SELECT 1 FROM feed_section_teachers d WHERE d.section_id = st.section_id AND NOT d.is_primary))
-      -- A teacher whose row is unreadable (migration 0011) keeps their classes this run.
-      AND NOT EXISTS (SELECT 1 FROM staging.unreadable_rows u WHERE u.run_id = etl.current_run_id()
-                      AND u.entity = 'teacher' AND u.record_key = t.sis_id)
     RETURNING st.section_id, st.teacher_id, st.source AS row_source, t.source AS teacher_source)
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
 SELECT etl.current_run_id(), etl.current_district_id(), 'section_teacher', section_id || ':' || teacher_id, 'remove',

@@ -18,23 +18,18 @@ SELECT id, sis_id FROM roster.students
 WHERE district_id = etl.current_district_id() AND source = 'clever' AND status = 'active';
 ANALYZE enrollments_students;
 
--- Memberships kept as they are this run (migration 0011): those of a student whose row is
--- unreadable, and unreadable enrollment rows (keyed 'section SIS id/student SIS id').
+-- Memberships whose enrollment row is unreadable (migration 0011; keyed 'section SIS id/student
+-- SIS id') are kept as they are this run. (A student whose own row is unreadable is kept by
+-- 05_students.sql; prepare let their readable enrollment rows through, so those apply.)
 CREATE TEMP TABLE held_enrollments ON COMMIT DROP AS
-SELECT en.section_id, en.student_id
-FROM staging.unreadable_rows u
-JOIN roster.students st ON st.district_id = etl.current_district_id() AND st.source = 'clever'
-                       AND st.sis_id = u.record_key
-JOIN roster.enrollments en ON en.student_id = st.id
-WHERE u.run_id = etl.current_run_id() AND u.entity = 'student'
-UNION
-SELECT sec.id, st.id
+SELECT DISTINCT sec.id AS section_id, st.id AS student_id
 FROM staging.unreadable_rows u
 JOIN roster.sections sec ON sec.district_id = etl.current_district_id() AND sec.source = 'clever'
                         AND sec.sis_id = split_part(u.record_key, '/', 1)
 JOIN roster.students st ON st.district_id = etl.current_district_id() AND st.source = 'clever'
                        AND st.sis_id = split_part(u.record_key, '/', 2)
 WHERE u.run_id = etl.current_run_id() AND u.entity = 'enrollment';
+ANALYZE held_enrollments;
 
 -- Feed against roster in one pass: what to create (only in the feed), adopt (added by hand and
 -- listed by Clever) and remove (only in the roster, in a section the feed lists). One hashed full
