@@ -100,6 +100,25 @@ struct CSVParsingTests {
         #expect(error?.isUsageError == false, "a broken feed fails the run (exit 1), it is not configuration")
     }
 
+    @Test("a file that ends mid-row (too few fields, no line end) fails as cut short; a short row with its line end is one bad row")
+    func cutShort() async throws {
+        let header = "School_id,Section_id,Student_id\n"
+        let cut = try CSVFolder(["enrollments.csv": header + "SCH1,SEC1,S1\nSCH1,SEC1,S2\nSCH1,SE"])
+        defer { cut.remove() }
+        let error = await #expect(throws: ExtractError.self) { _ = try await cut.source().read(.enrollments) }
+        #expect(error?.code == .malformedFile)
+        #expect(error?.description.contains("enrollments.csv:4") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("looks cut short") == true, "\(String(describing: error))")
+
+        let short = try CSVFolder(["enrollments.csv": header + "SCH1,SEC1,S1\nSCH1,SEC1\n"])
+        defer { short.remove() }
+        let result = try await short.source().read(.enrollments)
+        #expect(result.rejections.map(\.reason) == [.malformedRow])
+        let whole = try CSVFolder(["enrollments.csv": header + "SCH1,SEC1,S1\nSCH1,SEC1,S2"])
+        defer { whole.remove() }
+        #expect(try await whole.source().read(.enrollments).rejections.isEmpty, "a whole last row needs no line end")
+    }
+
     @Test("a CRLF inside a quoted field, split between two reads of the file, counts as one line")
     func crlfAcrossChunks() async throws {
         let folder = try CSVFolder()

@@ -50,6 +50,16 @@ actor CSVFeedReader {
                         + "\(parser.fileName) and run again",
                     context: "\(parser.fileName):\(parser.line)")
             }
+            if parser.problem == nil, parser.endsFileWithoutLineEnd, parser.fields.count < header.columns.count {
+                // Rows lost after the cut would read as people who left (below the safety
+                // threshold, silently): the file fails instead of one row being quarantined.
+                throw ExtractError(
+                    .malformedFile,
+                    "\(parser.fileName) ends in the middle of line \(parser.line) (\(parser.fields.count) of "
+                        + "\(header.columns.count) fields and no line end): the file looks cut short. Export or upload "
+                        + "it again, then run again",
+                    context: "\(parser.fileName):\(parser.line)")
+            }
             if var rejection = Self.unreadableRow(parser, header: header, entity: mapper.feed.entity) {
                 // A broken row is reported once, by the sections feed, not again by terms.
                 if feed != .terms {

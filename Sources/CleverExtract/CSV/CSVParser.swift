@@ -44,6 +44,9 @@ final class CSVParser {
     private(set) var line = 0
     /// Why the current record is not well formed, if it is not.
     private(set) var problem: Problem?
+    /// The current record is the file's last and has no line end: with too few fields, the sign
+    /// of a file cut short (an upload or export interrupted mid-row).
+    private(set) var endsFileWithoutLineEnd = false
     private var recordStart = 0
     private var scratch: [UInt8] = []
 
@@ -91,6 +94,9 @@ final class CSVParser {
                 line = nextLine
                 nextLine += lines
                 self.problem = problem
+                endsFileWithoutLineEnd =
+                    eof && start == buffer.count && start > recordStart
+                    && buffer[start - 1] != Self.lf && buffer[start - 1] != Self.cr
                 if problem == nil, fields.count == 1, !fields[0].quoted, fields[0].start == fields[0].end {
                     continue  // a blank line
                 }
