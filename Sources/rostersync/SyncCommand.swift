@@ -15,8 +15,9 @@ struct SyncCommand: AsyncParsableCommand {
 
             Exit codes: 0 success (also a preview, or a district skipped before its launch date); 1 the run \
             failed and the roster is unchanged; 2 bad usage or configuration; 3 stopped at the safety \
-            threshold (roster unchanged, staging kept: review, then `rostersync approve RUN_ID`); 4 another \
-            run of the district is in progress.
+            threshold (roster unchanged, staging kept: review, then `rostersync approve RUN_ID`; a stop on an \
+            empty feed is not approved: fix the feed, or name it with --allow-empty-feed); 4 another run of the \
+            district is in progress.
 
             The Clever token is read from CLEVER_TOKEN, never from the command line.
             """)

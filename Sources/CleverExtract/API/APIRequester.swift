@@ -5,8 +5,9 @@ import NIOCore
 import NIOHTTP1
 
 /// GETs one API URL with the bearer token, retrying what a retry can fix: 429 (honouring
-/// `Retry-After` and `X-RateLimit-Reset`), 5xx, timeouts and connection failures, with exponential
-/// backoff and full jitter, at most `maxAttempts` times. 401/403 and other 4xx fail at once.
+/// `Retry-After` and `X-RateLimit-Reset`), 500, 502, 503, 504, timeouts and connection failures,
+/// with exponential backoff and full jitter, at most `maxAttempts` times. 401/403 fail at once as
+/// unauthorised; other statuses (400, 404, 501, ...) fail at once as refused.
 struct APIRequester: Sendable {
     let configuration: CleverAPISource.Configuration
     let client: HTTPClient
