@@ -226,8 +226,10 @@ public struct EmbeddedPostgres: Sendable {
         argv = ["/bin/sh", "-c", "cd / && exec \"$@\"", "sh"] + argv
         var cArguments = argv.map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
+        var cEnvironment = Self.serverEnvironment(ProcessInfo.processInfo.environment).map { strdup($0) } + [nil]
+        defer { for pointer in cEnvironment { free(pointer) } }
         var pid = pid_t()
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ)
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArguments, &cEnvironment)
         guard spawned == 0 else {
             throw LoadError(.embeddedServer, "cannot run \(argv[0]): \(String(cString: strerror(spawned)))")
         }
@@ -237,6 +239,15 @@ public struct EmbeddedPostgres: Sendable {
         // WIFEXITED / WEXITSTATUS, which Swift does not import as functions.
         let exitStatus: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return ProcessResult(status: exitStatus, output: output)
+    }
+
+    /// What the server and its tools inherit: the locale and PATH, nothing else. A server left
+    /// running (as another user, when this process is root) shows its environment in
+    /// /proc/PID/environ, and ours holds CLEVER_TOKEN and DATABASE_URL.
+    static func serverEnvironment(_ environment: [String: String]) -> [String] {
+        ["PATH", "LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ"].compactMap { key in
+            environment[key].map { "\(key)=\($0)" }
+        }
     }
 
     private static func findRunuser() throws -> String {

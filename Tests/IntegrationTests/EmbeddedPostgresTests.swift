@@ -1,0 +1,38 @@
+import Foundation
+import Logging
+@testable import PostgresLoad
+import Testing
+
+/// The embedded cluster the program starts when no database is configured.
+@Suite("Embedded PostgreSQL", .serialized)
+struct EmbeddedPostgresTests {
+    @Test("The server it starts inherits no secrets: only PATH and the locale, not CLEVER_TOKEN or DATABASE_URL")
+    func serverEnvironment() async throws {
+        #expect(
+            EmbeddedPostgres.serverEnvironment(["CLEVER_TOKEN": "secret", "PATH": "/usr/bin", "LANG": "C.UTF-8", "DATABASE_URL": "x"])
+                .sorted() == ["LANG=C.UTF-8", "PATH=/usr/bin"])
+
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("rs-embedded-\(UUID().uuidString)")
+        let embedded = EmbeddedPostgres(root: root)
+        defer {
+            try? embedded.stop(logger: TestDatabase.logger)
+            try? FileManager.default.removeItem(at: root)
+            if embedded.home != root { try? FileManager.default.removeItem(at: embedded.home) }
+        }
+        _ = try await embedded.start(logger: TestDatabase.logger)
+        let pidFile = try String(contentsOf: embedded.dataDirectory.appendingPathComponent("postmaster.pid"), encoding: .utf8)
+        let pid = try #require(pidFile.split(separator: "\n").first.flatMap { Int($0) })
+        let environ = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))
+        let keys = environ.split(separator: 0).compactMap { String(decoding: $0, as: UTF8.self).split(separator: "=").first }
+            .map(String.init)
+        #expect(!keys.isEmpty)
+        let allowed: Set<String> = [
+            "PATH", "LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ",
+            "PGDATA", "PG_GRANDPARENT_PID", "PGSYSCONFDIR", "PGLOCALEDIR",  // set by pg_ctl and postgres themselves
+        ]
+        // runuser (as root) adds the target user's own basics; nothing of ours gets through.
+        let fromRunuser: Set<String> = ["HOME", "SHELL", "USER", "LOGNAME", "MAIL", "PWD", "SHLVL", "_", "OLDPWD", "TERM"]
+        #expect(Set(keys).subtracting(allowed).subtracting(fromRunuser).isEmpty, "\(keys.sorted())")
+        #expect(!keys.contains("CLEVER_TOKEN") && !keys.contains("DATABASE_URL"))
+    }
+}
