@@ -121,6 +121,14 @@ public struct EmbeddedPostgres: Sendable {
         if serverUser != nil && !fileManager.fileExists(atPath: pointerFile.path) {
             try chooseHomeForServerUser(logger: logger)
         }
+        // Folders outside the working folder sit in world-writable /var/tmp or /tmp under names
+        // anyone can work out: one made in advance by someone else (or a link to /etc) must not
+        // be used, nor handed to the server user. Once made they belong to the server's user
+        // (as root: 'postgres', never root itself, so no pointer can lead to a folder of root's).
+        let owner = serverUser.flatMap(Self.uid(of:)) ?? getuid()
+        for folder in [home, socketDirectory] where !folder.path.hasPrefix(root.path + "/") && folder != root {
+            try Self.makePrivateDirectory(folder, ownedBy: owner)
+        }
         try fileManager.createDirectory(at: home, withIntermediateDirectories: true)
         try fileManager.createDirectory(at: socketDirectory, withIntermediateDirectories: true)
         try ownForServer(home)
@@ -185,9 +193,31 @@ public struct EmbeddedPostgres: Sendable {
         try home.path.write(to: pointerFile, atomically: true, encoding: .utf8)
     }
 
+    /// Creates `url` as a folder only this user can enter, or accepts it when it already is a
+    /// real folder (not a link) owned by `owner`.
+    static func makePrivateDirectory(_ url: URL, ownedBy owner: uid_t) throws {
+        if mkdir(url.path, 0o700) == 0 { return }
+        let made = errno
+        var info = stat()
+        guard made == EEXIST, lstat(url.path, &info) == 0 else {
+            throw LoadError(.embeddedServer, "cannot create \(url.path): \(String(cString: strerror(made)))")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == owner else {
+            throw LoadError(
+                .embeddedServer,
+                "\(url.path) already exists and is not this program's folder (a link, or owned by user \(info.st_uid)); "
+                    + "it is not used. Remove it, or set DATABASE_URL")
+        }
+    }
+
+    static func uid(of user: String) -> uid_t? {
+        getpwnam(user).map { $0.pointee.pw_uid }
+    }
+
     private func ownForServer(_ url: URL) throws {
         guard let serverUser else { return }
-        let result = try run("/bin/chown", ["\(serverUser):", url.path])
+        // -h: a link is never followed to hand its target over.
+        let result = try run("/bin/chown", ["-h", "\(serverUser):", url.path])
         guard result.status == 0 else {
             throw LoadError(.embeddedServer, "cannot hand \(url.path) to the '\(serverUser)' user: \(result.output)")
         }

@@ -35,4 +35,26 @@ struct EmbeddedPostgresTests {
         #expect(Set(keys).subtracting(allowed).subtracting(fromRunuser).isEmpty, "\(keys.sorted())")
         #expect(!keys.contains("CLEVER_TOKEN") && !keys.contains("DATABASE_URL"))
     }
+
+    @Test("A folder of the cluster's made in /tmp in advance by someone else (here a link) is refused, its target untouched")
+    func plantedFolderRefused() async throws {
+        // A deep working folder puts the socket folder at /tmp/rostersync-<hash>, a name anyone can work out.
+        let root = FileManager.default.temporaryDirectory
+            .appendingPathComponent("rs-planted-\(UUID().uuidString)-" + String(repeating: "d", count: 60))
+        let embedded = EmbeddedPostgres(root: root)
+        let planted = embedded.socketDirectory
+        #expect(planted.path.hasPrefix("/tmp/rostersync-"), "\(planted.path)")
+        let victim = FileManager.default.temporaryDirectory.appendingPathComponent("rs-victim-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: victim, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: planted, withDestinationURL: victim)
+        defer {
+            try? FileManager.default.removeItem(at: planted)
+            try? FileManager.default.removeItem(at: victim)
+            try? FileManager.default.removeItem(at: root)
+        }
+        let error = await #expect(throws: LoadError.self) { _ = try await embedded.start(logger: TestDatabase.logger) }
+        #expect(error?.description.contains("is not this program's folder") == true, "\(String(describing: error))")
+        let owner = try FileManager.default.attributesOfItem(atPath: victim.path)[.ownerAccountID] as? NSNumber
+        #expect(owner?.uint32Value == getuid(), "the link's target was not handed over")
+    }
 }
