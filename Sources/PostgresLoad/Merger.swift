@@ -232,7 +232,9 @@ public struct Merger: Sendable {
     private func activeCounts(
         on connection: PostgresConnection, district districtID: String, of entities: Set<String>
     ) async throws -> [String: Int] {
-        // `connection` is not bound to the run: the district is a parameter.
+        // `connection` is not bound to the run: the district is a parameter. Memberships count in
+        // active sections only: archived classes keep theirs for history, and counting them would
+        // weaken the threshold a little more every semester.
         let roster = "WHERE district_id = $1 AND source = 'clever' AND status = 'active'"
         let queries: [String: String] = [
             "school": "SELECT count(*) FROM roster.schools \(roster)",
@@ -241,11 +243,11 @@ public struct Merger: Sendable {
             "section": "SELECT count(*) FROM roster.sections \(roster)",
             "section_teacher": """
                 SELECT count(*) FROM roster.section_teachers st JOIN roster.sections s ON s.id = st.section_id
-                WHERE s.district_id = $1 AND s.source = 'clever'
+                WHERE s.district_id = $1 AND s.source = 'clever' AND s.status = 'active'
                 """,
             "enrollment": """
                 SELECT count(*) FROM roster.enrollments en JOIN roster.sections s ON s.id = en.section_id
-                WHERE s.district_id = $1 AND s.source = 'clever'
+                WHERE s.district_id = $1 AND s.source = 'clever' AND s.status = 'active'
                 """,
         ]
         var counts: [String: Int] = [:]

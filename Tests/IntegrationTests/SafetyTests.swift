@@ -415,6 +415,28 @@ struct SafetyTests {
             """)
     }
 
+    @Test("The removal share's base is the active classes' members: an archived class's kept history does not dilute it")
+    func archivedClassesDoNotDiluteTheShare() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var district = Self.bigger()
+            _ = try await harness.sync(district)
+            // SEC2 (94 members) leaves the feed: archived, its memberships kept as history.
+            var without = district
+            without.sections.removeAll { $0.id == "SEC2" }
+            without.enrollments.removeAll { $0.section == "SEC2" }
+            #expect(try await harness.sync(without).summary.count(.section, "archive") == 1)
+            let before = try await Self.snapshot(database)
+            // Ten of the active classes' 27 members dropped: 37%, not 10 of 121.
+            district = without
+            district.enrollments.removeAll { $0.section == "SEC1" && Int($0.student.dropFirst(2))! <= 10 }
+            let report = try await harness.sync(district)
+            #expect(report.status == .blocked, "\(report.message)")
+            #expect(report.violations.contains { $0.hasPrefix("enrollment: 10 of 27") }, "\(report.violations)")
+            #expect(try await Self.snapshot(database) == before)
+        }
+    }
+
     @Test("A filter mistake (grades left out of the list) that would archive most students stops at the threshold")
     func filterMistakeBlocks() async throws {
         try await TestDatabase.withFresh { database in
