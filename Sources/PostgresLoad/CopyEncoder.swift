@@ -1,7 +1,8 @@
 import NIOCore
 
 /// Writes rows in PostgreSQL's COPY text format straight into a `ByteBuffer`: tab-separated,
-/// `\N` for NULL, backslash escapes for backslash, tab, newline and carriage return.
+/// `\N` for NULL, backslash escapes for backslash, tab, newline and carriage return. A NUL byte,
+/// which no PostgreSQL text can hold (one in a name failed the whole feed every night), is dropped.
 struct CopyEncoder {
     var buffer: ByteBuffer
     private var firstField = true
@@ -29,6 +30,7 @@ struct CopyEncoder {
                 case 0x09: buffer.writeStaticString("\\t")
                 case 0x0A: buffer.writeStaticString("\\n")
                 case 0x0D: buffer.writeStaticString("\\r")
+                case 0x00: continue
                 default: buffer.writeInteger(byte)
                 }
             }
@@ -36,7 +38,7 @@ struct CopyEncoder {
     }
 
     private static func needsEscape(_ byte: UInt8) -> Bool {
-        byte == 0x5C || byte == 0x09 || byte == 0x0A || byte == 0x0D
+        byte == 0x5C || byte == 0x09 || byte == 0x0A || byte == 0x0D || byte == 0x00
     }
 
     mutating func field(_ value: Int64) {
