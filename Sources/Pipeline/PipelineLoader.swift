@@ -120,6 +120,11 @@ public enum PipelineLoader {
 
     /// Missing dependencies and cycles.
     static func validate(_ definition: PipelineDefinition, file: String) throws {
+        // YAML may hold `1:` and `"1":` as two keys that name one task.
+        var seen = Set<String>()
+        for task in definition.tasks where !seen.insert(task.name).inserted {
+            throw PipelineError(file: file, line: task.line, task: task.name, message: "a second task with this name")
+        }
         let names = Set(definition.tasks.map(\.name))
         for task in definition.tasks {
             for need in task.needs where !names.contains(need) {

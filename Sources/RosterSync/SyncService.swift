@@ -2,7 +2,7 @@ public import AsyncHTTPClient
 import CleverExtract
 public import Foundation
 public import Logging
-import Pipeline
+package import Pipeline
 public import PostgresLoad
 import PostgresNIO
 import RosterModel
@@ -13,6 +13,52 @@ import RosterTransform
 public struct SyncService: Sendable {
     /// The task kinds a pipeline file may use.
     public static let taskKinds: Set<String> = ["check-source", "stage", "prepare", "guard", "merge", "prune"]
+
+    /// Loads a pipeline file and checks that its tasks make a sync: at most one task of each kind
+    /// but `stage`, one stage per feed, `prepare` after every stage and `merge` after `prepare`
+    /// (two merges would run at once; a stage twice would stage every row twice).
+    package static func loadPipeline(_ url: URL) throws -> PipelineDefinition {
+        let definition = try PipelineLoader.load(contentsOf: url, knownKinds: taskKinds)
+        let file = url.path
+        func fail(_ task: TaskDefinition, _ message: String) -> PipelineError {
+            PipelineError(file: file, line: task.line, task: task.name, message: message)
+        }
+        var byKind: [String: TaskDefinition] = [:]
+        var byFeed: [String: TaskDefinition] = [:]
+        for task in definition.tasks {
+            if task.kind == "stage" {
+                let feed = task.settings["feed"] ?? ""
+                if let other = byFeed[feed] { throw fail(task, "stages feed '\(feed)' as task '\(other.name)' does") }
+                byFeed[feed] = task
+            } else if let other = byKind[task.kind] {
+                throw fail(task, "a second '\(task.kind)' task (after '\(other.name)'); a pipeline has at most one")
+            } else {
+                byKind[task.kind] = task
+            }
+        }
+        let tasks = Dictionary(uniqueKeysWithValues: definition.tasks.map { ($0.name, $0) })
+        func upstream(of task: TaskDefinition) -> Set<String> {
+            var found = Set<String>()
+            var queue = task.needs
+            while let name = queue.popLast() {
+                guard found.insert(name).inserted, let need = tasks[name] else { continue }
+                queue += need.needs
+            }
+            return found
+        }
+        if let prepare = byKind["prepare"] {
+            let before = upstream(of: prepare)
+            if let stage = byFeed.values.sorted(by: { $0.line < $1.line }).first(where: { !before.contains($0.name) }) {
+                throw fail(prepare, "must come after every stage task; it does not need '\(stage.name)'")
+            }
+        }
+        if let merge = byKind["merge"] {
+            guard let prepare = byKind["prepare"], upstream(of: merge).contains(prepare.name) else {
+                throw fail(merge, "must come after a 'prepare' task")
+            }
+        }
+        return definition
+    }
 
     public var logger: Logger
     public var httpClient: HTTPClient
@@ -39,7 +85,7 @@ public struct SyncService: Sendable {
     /// starts (bad pipeline file, unreachable database, a held lock); a run that fails later is
     /// recorded in the ledger and reported with status `failed`.
     public func sync(_ configuration: SyncConfiguration) async throws -> SyncReport {
-        let definition = try PipelineLoader.load(contentsOf: configuration.pipelineFile, knownKinds: Self.taskKinds)
+        let definition = try Self.loadPipeline(configuration.pipelineFile)
         var logger = logger
         logger[metadataKey: "etl.district_id"] = "\(configuration.districtID)"
         return try await logOutcome(logger: logger) { [logger] in try await sync(configuration, definition, logger: logger) }
@@ -281,7 +327,7 @@ public struct SyncService: Sendable {
                 preview: object["preview"] as? Bool ?? false, allowMassChanges: object["allow_mass_changes"] as? Bool ?? false,
                 pipelineFile: URL(fileURLWithPath: pipelinePath), sql: sql, database: database)
             configuration.allowEmptyFeeds = Set(object["allow_empty_feeds"] as? [String] ?? [])
-            let definition = try PipelineLoader.load(contentsOf: configuration.pipelineFile, knownKinds: Self.taskKinds)
+            let definition = try Self.loadPipeline(configuration.pipelineFile)
             let district = try await ensureDistrict(run.districtID, on: main, logger: logger)
             try await lockDistrict(run.districtID, on: main, logger: logger)
             if let newer = try await newerRun(than: runID, district: run.districtID, on: main) {

@@ -80,7 +80,7 @@ struct GraphCommand: ParsableCommand {
         }
         let definition: PipelineDefinition
         do {
-            definition = try PipelineLoader.load(contentsOf: url, knownKinds: SyncService.taskKinds)
+            definition = try SyncService.loadPipeline(url)
         } catch let error as PipelineError {
             throw ValidationError(error.description)
         }

@@ -2,6 +2,7 @@ import CleverExtract
 import FakeClever
 import Foundation
 import Logging
+import Pipeline
 import PostgresLoad
 import RosterSync
 import Testing
@@ -131,6 +132,27 @@ struct RunnerTests {
             #expect(kept == runs.suffix(7).map(String.init))
             #expect(try await database.int("SELECT count(*) FROM etl.runs") == 9, "the ledger itself is never pruned")
         }
+    }
+
+    @Test(
+        "A pipeline file whose tasks do not make a sync is refused before anything runs, naming the task",
+        arguments: [
+            ("  merge:\n    kind: merge\n", "  merge:\n    kind: merge\n    needs: [guard]\n  merge-again:\n    kind: merge\n", "a second 'merge' task"),
+            ("  stage-terms:\n    kind: stage\n    needs: [check-source]\n    settings: { feed: terms }",
+             "  stage-terms:\n    kind: stage\n    needs: [check-source]\n    settings: { feed: students }", "stages feed 'students'"),
+            ("    needs: [stage-schools, stage-terms, stage-teachers, stage-students, stage-sections, stage-enrollments]",
+             "    needs: [stage-schools, stage-terms, stage-teachers, stage-students, stage-sections]", "does not need 'stage-enrollments'"),
+            ("  merge:\n    kind: merge\n    needs: [guard]", "  merge:\n    kind: merge\n    needs: [check-source]", "must come after a 'prepare' task"),
+        ])
+    func pipelineShape(original: String, replacement: String, message: String) throws {
+        let nightly = try String(contentsOf: TestDatabase.nightly, encoding: .utf8)
+        #expect(nightly.contains(original), "the test's edit applies to nightly.yml")
+        #expect(throws: Never.self) { _ = try SyncService.loadPipeline(TestDatabase.nightly) }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("shape-\(UUID().uuidString).yml")
+        try nightly.replacingOccurrences(of: original, with: replacement).write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let error = #expect(throws: PipelineError.self) { _ = try SyncService.loadPipeline(file) }
+        #expect(error?.description.contains(message) == true, "\(String(describing: error))")
     }
 
     @Test("A task that fails after the merge committed leaves the run succeeded (or blocked), not 'roster unchanged'")

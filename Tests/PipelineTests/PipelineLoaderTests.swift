@@ -75,6 +75,24 @@ struct PipelineLoaderTests {
         #expect(error.message.contains("cannot read the pipeline file"))
     }
 
+    @Test("two YAML keys that name one task (1 and \"1\") are an error, not a crash")
+    func duplicateTaskName() throws {
+        let error = try #require(
+            throws: PipelineError.self,
+            performing: {
+                try PipelineLoader.parse(
+                    """
+                    tasks:
+                      1:
+                        kind: work
+                      "1":
+                        kind: work
+                    """, file: "twice.yml", knownKinds: Fixture.kinds)
+            })
+        #expect(error.task == "1")
+        #expect(error.message.contains("a second task with this name"))
+    }
+
     // MARK: - Valid shapes
 
     @Test("defaults: name from the file, no needs, settings, retries or timeout")
