@@ -230,7 +230,8 @@ public struct SyncService: Sendable {
     /// Replays the landing archive night by night, each night with its own as-of date, in date
     /// order. Stops at the first night that does not succeed (later nights build on it).
     /// A night that already has a successful run is done and is skipped, so re-running a backfill
-    /// changes nothing.
+    /// changes nothing. A night older than one already applied is refused: replaying it would
+    /// take the roster back to that night (people who joined since archived, until the next run).
     ///
     /// `template` gives the database, SQL and pipeline; its source and as-of are replaced.
     public func backfill(_ template: SyncConfiguration, landingRoot: URL, from: String, to: String) async throws
@@ -253,6 +254,12 @@ public struct SyncService: Sendable {
                         rejections: [], message: "night \(night) was already applied by run \(done)"))
                 continue
             }
+            if let (latest, run) = try await latestApplied(template), latest > night {
+                throw ConfigurationError(
+                    "night \(night) is older than \(latest), which run \(run) already applied: replaying it would take "
+                        + "district \(template.districtID)'s roster back to \(night). Backfill nights after \(latest), or "
+                        + "replay into a fresh database")
+            }
             var configuration = template
             configuration.source = .landing(archive.folder(district: template.districtID, date: night))
             configuration.asOf = night
@@ -263,6 +270,20 @@ public struct SyncService: Sendable {
             guard report.status == .succeeded || report.status == .skipped else { break }
         }
         return reports
+    }
+
+    /// The latest as-of date a run applied to the district, and that run.
+    private func latestApplied(_ template: SyncConfiguration) async throws -> (String, Int64)? {
+        try await template.database.withConnection(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT as_of::text, id FROM etl.runs WHERE district_id = \(template.districtID)
+                  AND status = 'succeeded' AND mode <> 'preview'
+                ORDER BY as_of DESC, id DESC LIMIT 1
+                """, logger: logger)
+            for try await (asOf, id) in rows.decode((String, Int64).self) { return (asOf, id) }
+            return nil
+        }
     }
 
     /// The latest run that applied this night, if any (previews apply nothing).

@@ -46,6 +46,15 @@ struct RunnerTests {
             #expect(again.map(\.status) == [.skipped, .skipped])
             #expect(try await database.int("SELECT count(*) FROM roster.change_log") == changes)
             #expect(try await database.strings("SELECT sis_id || ':' || status || ':' || coalesce(email, '') FROM roster.students ORDER BY sis_id") == live)
+
+            // A night older than one applied is not replayed over it (here: the first night's run
+            // is forgotten, the second's stands).
+            try await database.execute("UPDATE etl.runs SET status = 'failed' WHERE as_of = '2026-11-20';")
+            let error = await #expect(throws: ConfigurationError.self) {
+                _ = try await service.backfill(template, landingRoot: landing, from: "2026-11-01", to: "2026-11-30")
+            }
+            #expect(error?.description.contains("night 2026-11-20 is older than 2026-11-21") == true, "\(String(describing: error))")
+            #expect(try await database.int("SELECT count(*) FROM roster.change_log") == changes)
         }
     }
 
