@@ -349,8 +349,13 @@ public struct SyncService: Sendable {
                 pipelineFile: URL(fileURLWithPath: pipelinePath), sql: sql, database: database)
             configuration.allowEmptyFeeds = Set(object["allow_empty_feeds"] as? [String] ?? [])
             let definition = try Self.loadPipeline(configuration.pipelineFile)
-            let district = try await ensureDistrict(run.districtID, on: main, logger: logger)
+            let district = try await ensureDistrict(
+                run.districtID, on: main, logger: logger, create: !configuration.preview)
             try await lockDistrict(run.districtID, on: main, logger: logger)
+            // Under the lock: another resume of this run may have finished meanwhile.
+            if let now = try await ledger.run(runID), !["failed", "cancelled"].contains(now.status) {
+                throw ConfigurationError("run \(runID) is \(now.status) now (resumed meanwhile?); only a failed or cancelled run can be resumed")
+            }
             if let newer = try await newerRun(than: runID, district: run.districtID, on: main) {
                 throw ConfigurationError("run \(newer) is newer than run \(runID); resuming would apply stale data. Sync again.")
             }

@@ -243,6 +243,28 @@ struct RunnerTests {
         }
     }
 
+    @Test("A failed preview of a first import, resumed, still writes nothing in roster, not even the district's row")
+    func resumedPreviewWritesNothing() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            try await database.execute(
+                """
+                CREATE FUNCTION public.boom() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+                CREATE TRIGGER boom BEFORE INSERT ON roster.sections FOR EACH ROW EXECUTE FUNCTION public.boom();
+                """)
+            let failed = try await harness.sync(.small(), preview: true)
+            #expect(failed.status == .failed, "\(failed.message)")
+            try await database.execute("DROP TRIGGER boom ON roster.sections;")
+            let resumed = try await SyncService(logger: TestDatabase.logger).resume(
+                runID: try #require(failed.runID), database: database, sql: TestDatabase.sql, cleverToken: nil)
+            #expect(resumed.status == .previewed, "\(resumed.message)")
+            #expect(resumed.summary.count(.student, "create") == 20)
+            #expect(try await database.int("SELECT count(*) FROM roster.districts") == 0)
+            #expect(try await harness.count("roster.students") == 0)
+        }
+    }
+
     @Test("A run that failed in the merge resumes from the failed task, reusing the staged feeds")
     func resumeAfterFailure() async throws {
         try await TestDatabase.withFresh { database in
