@@ -229,12 +229,7 @@ struct RunnerTests {
             #expect(try await harness.count("roster.sections") == 4)
 
             // Any other merge failure is not retried: the run fails after one attempt.
-            try await database.execute(
-                """
-                CREATE FUNCTION public.boom() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN RAISE EXCEPTION 'injected failure'; END $$;
-                CREATE TRIGGER boom BEFORE UPDATE ON roster.students FOR EACH ROW EXECUTE FUNCTION public.boom();
-                """)
+            try await database.injectFailure("UPDATE", on: "roster.students")
             var renamed = DistrictFixture.small()
             renamed.students[0].first = "Renamed"
             let failed = try await harness.sync(renamed)
@@ -247,12 +242,7 @@ struct RunnerTests {
     func resumedPreviewWritesNothing() async throws {
         try await TestDatabase.withFresh { database in
             let harness = SyncHarness(database: database)
-            try await database.execute(
-                """
-                CREATE FUNCTION public.boom() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN RAISE EXCEPTION 'injected failure'; END $$;
-                CREATE TRIGGER boom BEFORE INSERT ON roster.sections FOR EACH ROW EXECUTE FUNCTION public.boom();
-                """)
+            try await database.injectFailure("INSERT", on: "roster.sections")
             let failed = try await harness.sync(.small(), preview: true)
             #expect(failed.status == .failed, "\(failed.message)")
             try await database.execute("DROP TRIGGER boom ON roster.sections;")
@@ -269,12 +259,7 @@ struct RunnerTests {
     func resumeAfterFailure() async throws {
         try await TestDatabase.withFresh { database in
             let harness = SyncHarness(database: database)
-            try await database.execute(
-                """
-                CREATE FUNCTION public.boom() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN RAISE EXCEPTION 'injected failure'; END $$;
-                CREATE TRIGGER boom BEFORE INSERT ON roster.sections FOR EACH ROW EXECUTE FUNCTION public.boom();
-                """)
+            try await database.injectFailure("INSERT", on: "roster.sections")
             let failed = try await harness.sync(.small())
             #expect(failed.status == .failed)
             #expect(failed.message.contains("rostersync resume \(failed.runID ?? 0)"))

@@ -492,12 +492,7 @@ struct SafetyTests {
             var fixture = DistrictFixture.small()
             _ = try await harness.sync(fixture)
             // Sections are merged after schools, teachers and students: fail there.
-            try await database.execute(
-                """
-                CREATE FUNCTION public.boom() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN RAISE EXCEPTION 'injected failure'; END $$;
-                CREATE TRIGGER boom BEFORE INSERT ON roster.sections FOR EACH ROW EXECUTE FUNCTION public.boom();
-                """)
+            try await database.injectFailure("INSERT", on: "roster.sections")
             let before = try await Self.snapshot(database)
             fixture.removeStudent("ST1")
             fixture.teachers[0].last = "Changed"

@@ -62,6 +62,17 @@ enum TestDatabase {
 }
 
 extension DatabaseTarget {
+    /// Makes every `event` (INSERT, UPDATE) on `table` fail with "injected failure", until the
+    /// trigger `boom` is dropped: a merge step that breaks half-way.
+    func injectFailure(_ event: String, on table: String) async throws {
+        try await execute(
+            """
+            CREATE OR REPLACE FUNCTION public.boom() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+            CREATE TRIGGER boom BEFORE \(event) ON \(table) FOR EACH ROW EXECUTE FUNCTION public.boom();
+            """)
+    }
+
     /// Runs a query and returns the first column of every row as text (NULL as "NULL").
     func strings(_ sql: String) async throws -> [String] {
         try await withConnection(logger: TestDatabase.logger) { connection in
