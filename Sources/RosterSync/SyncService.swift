@@ -683,6 +683,11 @@ public struct SyncService: Sendable {
             }
             return error.code == .unreachable
         }
+        if let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] {
+            // The same rows fail the same way again: data exceptions (22), constraint violations
+            // (23), syntax and access errors (42). Connection and resource errors may pass.
+            return !["22", "23", "42"].contains(String(state.prefix(2)))
+        }
         return error is PSQLError
     }
 

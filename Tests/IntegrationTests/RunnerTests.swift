@@ -238,6 +238,23 @@ struct RunnerTests {
         }
     }
 
+    @Test("A stage that fails on the data itself (a data exception) is not retried: the same rows fail the same way")
+    func dataErrorsNotRetried() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            try await database.execute(
+                """
+                CREATE FUNCTION public.bad_data() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'bad data' USING ERRCODE = 'invalid_parameter_value'; END $$;
+                CREATE TRIGGER bad_data BEFORE INSERT ON staging.students FOR EACH ROW EXECUTE FUNCTION public.bad_data();
+                """)
+            let report = try await harness.sync(.small())
+            #expect(report.status == .failed)
+            #expect(report.message.contains("bad data (SQLSTATE 22023)"), "\(report.message)")
+            #expect(try await database.int("SELECT count(*) FROM etl.task_runs WHERE run_id = \(report.runID ?? 0) AND task = 'stage-students'") == 1)
+        }
+    }
+
     @Test("A failed preview of a first import, resumed, still writes nothing in roster, not even the district's row")
     func resumedPreviewWritesNothing() async throws {
         try await TestDatabase.withFresh { database in
