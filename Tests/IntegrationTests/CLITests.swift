@@ -256,8 +256,30 @@ struct CLITests {
             #expect(code == 0)
             // Nobody by that id or email anywhere: one line and exit 1, as grep does.
             #expect(await Self.run(["explain", "student", "NOBODY9", "--database-url", Self.url(database)]).code == 1)
-            // The words printed come from the same queries; check the data they read.
             #expect(try await database.string("SELECT status || '/' || status_reason FROM roster.students WHERE sis_id = 'ST4'") == "archived/missing_from_feed")
+
+            // What it says: ST4 left the feed; ST6 is listed in sections but missing from the
+            // students file, so its enrollments are rejected; a wildcard matches nobody.
+            fixture.students.removeAll { $0.id == "ST6" }
+            let last = try await harness.sync(fixture, allowMassChanges: true)
+            let answer = try await database.withConnection(logger: TestDatabase.logger) { connection in
+                try await ExplainCommand.explain(key: "ST4", district: nil, on: connection, logger: TestDatabase.logger)
+            }
+            #expect(answer.found)
+            let text = answer.lines.joined(separator: "\n")
+            #expect(text.contains("latest staged run \(last.runID ?? 0) (nightly, succeeded)"), "\(text)")
+            #expect(text.contains("In the feed: no"), "\(text)")
+            #expect(text.contains("archived (missing_from_feed"), "\(text)")
+            let missing = try await database.withConnection(logger: TestDatabase.logger) { connection in
+                try await ExplainCommand.explain(key: "ST6", district: "d1", on: connection, logger: TestDatabase.logger)
+            }
+            let missingText = missing.lines.joined(separator: "\n")
+            #expect(missingText.contains("Sections in the feed: SEC1 (not loaded: unknown_reference), SEC2 (not loaded: unknown_reference), SEC3 (not loaded: unknown_reference)"), "\(missingText)")
+            #expect(missingText.contains("Rejected (enrollment"), "\(missingText)")
+            let wildcard = try await database.withConnection(logger: TestDatabase.logger) { connection in
+                try await ExplainCommand.explain(key: "%", district: nil, on: connection, logger: TestDatabase.logger)
+            }
+            #expect(!wildcard.found, "\(wildcard.lines)")
         }
     }
 }
