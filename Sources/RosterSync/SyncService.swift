@@ -108,37 +108,55 @@ public struct SyncService: Sendable {
                 asOf: configuration.asOf, source: configuration.source.description,
                 options: Self.optionsJSON(configuration))
             logger[metadataKey: "etl.run_id"] = "\(runID)"
-
-            if let launch = district.launchDate, launch > configuration.asOf {
-                let message = "district \(configuration.districtID) launches on \(launch); skipped (as of \(configuration.asOf))"
-                logger.notice("\(message)")
-                try await ledger.finish(runID, status: .skipped, message: message)
-                return SyncReport(
-                    runID: runID, districtID: configuration.districtID, status: .skipped, summary: .init(),
-                    violations: [], rejections: [], message: message)
+            do {
+                return try await run(runID, configuration, definition, district: district, ledger: ledger, on: main, logger: logger)
+            } catch {
+                // The pipeline records its own outcome; anything else that ends the run here (the
+                // unchanged-night check, a lost connection) must not leave it 'running' for ever,
+                // where resume refuses it and the lock message points at it.
+                let status: RunLedger.Status = error is CancellationError ? .cancelled : .failed
+                if (try? await ledger.run(runID))?.status == "running" {
+                    try? await ledger.finish(
+                        runID, status: status, message: "run \(runID) stopped: \(Self.describe(error))", error: Self.describe(error))
+                }
+                throw error
             }
-            logger.info(
-                "sync started",
-                metadata: [
-                    "etl.source": "\(configuration.source.description)", "etl.as_of": "\(configuration.asOf)",
-                    "etl.mode": "\(configuration.mode)",
-                ])
-            if let unchanged = try await unchangedRun(
-                configuration, definition: definition, runID: runID, district: district, on: main, logger: logger)
-            {
-                return try await finishUnchanged(
-                    unchanged, configuration: configuration, runID: runID, ledger: ledger, on: main, logger: logger)
-            }
-            let context = RunContext(
-                runID: runID, configuration: configuration, settings: district.settings, logger: logger,
-                httpClient: httpClient)
-            return try await execute(definition, context: context, ledger: ledger, completed: [])
         }
+    }
+
+    private func run(
+        _ runID: Int64, _ configuration: SyncConfiguration, _ definition: PipelineDefinition, district: District,
+        ledger: RunLedger, on main: PostgresConnection, logger: Logger
+    ) async throws -> SyncReport {
+        if let launch = district.launchDate, launch > configuration.asOf {
+            let message = "district \(configuration.districtID) launches on \(launch); skipped (as of \(configuration.asOf))"
+            logger.notice("\(message)")
+            try await ledger.finish(runID, status: .skipped, message: message)
+            return SyncReport(
+                runID: runID, districtID: configuration.districtID, status: .skipped, summary: .init(),
+                violations: [], rejections: [], message: message)
+        }
+        logger.info(
+            "sync started",
+            metadata: [
+                "etl.source": "\(configuration.source.description)", "etl.as_of": "\(configuration.asOf)",
+                "etl.mode": "\(configuration.mode)",
+            ])
+        if let unchanged = try await unchangedRun(
+            configuration, definition: definition, runID: runID, district: district, on: main, logger: logger)
+        {
+            return try await finishUnchanged(
+                unchanged, configuration: configuration, runID: runID, ledger: ledger, on: main, logger: logger)
+        }
+        let context = RunContext(
+            runID: runID, configuration: configuration, settings: district.settings, logger: logger,
+            httpClient: httpClient)
+        return try await execute(definition, context: context, ledger: ledger, completed: [])
     }
 
     /// Applies a run that stopped at the safety threshold, after a person reviewed it. Refuses
     /// when a newer run of the district exists (its staged data would be stale) and for an
-    /// empty feed, which no override lifts.
+    /// empty feed the run was not told to expect (`--allow-empty-feed`).
     public func approve(runID: Int64, database: DatabaseTarget, sql: SQLDirectory) async throws -> SyncReport {
         try await logOutcome(logger: logger) { try await approveRun(runID, database: database, sql: sql) }
     }

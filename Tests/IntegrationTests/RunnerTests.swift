@@ -238,6 +238,27 @@ struct RunnerTests {
         }
     }
 
+    @Test("A run that fails outside its pipeline (here the unchanged-night check) is recorded as failed, not left running")
+    func failureBeforeThePipelineIsRecorded() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rostersync-\(UUID().uuidString)")
+            try DistrictFixture.small().write(to: folder)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let service = SyncService(logger: TestDatabase.logger)
+            #expect(try await service.sync(harness.configuration(.csv(folder))).status == .succeeded)
+            // The same files again: the unchanged-night check asks for the roster's digest, which now fails.
+            try await database.execute(
+                """
+                CREATE OR REPLACE FUNCTION etl.roster_digest(district text) RETURNS text LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'digest unavailable'; END $$;
+                """)
+            await #expect(throws: (any Error).self) { _ = try await service.sync(harness.configuration(.csv(folder))) }
+            #expect(try await database.strings("SELECT status FROM etl.runs ORDER BY id") == ["succeeded", "failed"])
+            #expect(try await database.string("SELECT message FROM etl.runs ORDER BY id DESC LIMIT 1")?.contains("digest unavailable") == true)
+        }
+    }
+
     @Test("A stage that fails on the data itself (a data exception) is not retried: the same rows fail the same way")
     func dataErrorsNotRetried() async throws {
         try await TestDatabase.withFresh { database in
