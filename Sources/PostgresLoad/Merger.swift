@@ -71,6 +71,10 @@ public struct Merger: Sendable {
 
     public var sql: SQLDirectory
     public var logger: Logger
+    /// The longest a statement waits for a row someone else holds (an admin's open psql
+    /// transaction). Past it the merge fails, and is retried, instead of hanging the nightly run,
+    /// and its district lock, until the other session ends.
+    public var lockTimeout: Duration = .seconds(600)
 
     /// Session settings for prepare and the merge.
     /// - `work_mem`: the hash joins over a district's rows fit in memory up to about a million
@@ -78,7 +82,10 @@ public struct Merger: Sendable {
     /// - `jit`: the merge's statements are estimated as expensive, which turns on JIT compilation,
     ///   and compiling cost more than it saved (470 of 520 ms in one filter step at 100,000
     ///   students, measured with auto_explain).
-    static let settings = ["work_mem = '64MB'", "jit = off"]
+    static let fixedSettings = ["work_mem = '64MB'", "jit = off"]
+    var settings: [String] {
+        Self.fixedSettings + ["lock_timeout = '\(Int(lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000))ms'"]
+    }
 
     public init(sql: SQLDirectory, logger: Logger) {
         self.sql = sql
@@ -101,11 +108,11 @@ public struct Merger: Sendable {
     /// Runs `sql/merge/00_prepare.sql`: resolves references, rejects what cannot load, applies
     /// filters, reports conflicts. Outside the merge transaction, so its findings stay.
     public func prepare(on connection: PostgresConnection) async throws {
-        for setting in Self.settings {
+        for setting in settings {
             try await connection.query(PostgresQuery(unsafeSQL: "SET \(setting)"), logger: logger)
         }
         try await run(try sql.mergeScript("00_prepare"), on: connection)
-        for setting in Self.settings {
+        for setting in settings {
             let name = setting.prefix(while: { $0 != " " })
             try await connection.query(PostgresQuery(unsafeSQL: "RESET \(name)"), logger: logger)
         }
@@ -161,7 +168,7 @@ public struct Merger: Sendable {
         let steps = try sql.mergeSteps()
         try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ", logger: logger)
         do {
-            for setting in Self.settings {
+            for setting in settings {
                 try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL \(setting)"), logger: logger)
             }
             // First, before any write: notes the roster tables with no Clever row of the district yet

@@ -696,7 +696,10 @@ public struct SyncService: Sendable {
         if let error = error as? LoadError {
             // The merge runs REPEATABLE READ: a row someone else changed while it ran is a
             // serialization failure, and the whole merge can simply run again.
-            if error.code == .query, let cause = error.cause as? PSQLError, cause.serverInfo?[.sqlState] == "40001" {
+            // A lock wait past lock_timeout (55P03): the other session may have ended by the retry.
+            if error.code == .query, let cause = error.cause as? PSQLError,
+                let state = cause.serverInfo?[.sqlState], ["40001", "55P03"].contains(state)
+            {
                 return true
             }
             return error.code == .unreachable

@@ -106,7 +106,9 @@ struct TaskExecutor: Sendable {
             try await Merger.bind(
                 connection, runID: context.runID, districtID: configuration.districtID, asOf: configuration.asOf,
                 logger: context.logger)
-            return try await body(connection, Merger(sql: configuration.sql, logger: context.logger))
+            var merger = Merger(sql: configuration.sql, logger: context.logger)
+            merger.lockTimeout = configuration.lockTimeout
+            return try await body(connection, merger)
         }
     }
 

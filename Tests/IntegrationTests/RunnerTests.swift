@@ -3,7 +3,7 @@ import FakeClever
 import Foundation
 import Logging
 import Pipeline
-import PostgresLoad
+@testable import PostgresLoad
 import RosterSync
 import Testing
 
@@ -235,6 +235,31 @@ struct RunnerTests {
             let failed = try await harness.sync(renamed)
             #expect(failed.status == .failed)
             #expect(try await database.int("SELECT count(*) FROM etl.task_runs WHERE run_id = \(failed.runID ?? 0) AND task = 'merge'") == 1)
+        }
+    }
+
+    @Test("A merge waiting on a row someone else holds gives up at the lock timeout and is retried, instead of hanging the night")
+    func lockTimeout() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            fixture.students[0].first = "Renamed"
+            let before = try await SafetyTests.snapshot(database)
+            // An admin's psql session holds the student's row and never commits.
+            let report = try await database.withConnection(logger: TestDatabase.logger) { holder in
+                try await holder.runToCompletion("BEGIN", logger: TestDatabase.logger)
+                try await holder.runToCompletion(
+                    "SELECT id FROM roster.students WHERE sis_id = 'ST1' FOR UPDATE", logger: TestDatabase.logger)
+                let report = try await harness.sync(fixture) { $0.lockTimeout = .seconds(1) }
+                try await holder.runToCompletion("ROLLBACK", logger: TestDatabase.logger)
+                return report
+            }
+            #expect(report.status == .failed, "\(report.message)")
+            #expect(report.message.contains("lock timeout") || report.message.contains("55P03"), "\(report.message)")
+            #expect(try await database.int("SELECT count(*) FROM etl.task_runs WHERE run_id = \(report.runID ?? 0) AND task = 'merge'") == 3)
+            #expect(try await SafetyTests.snapshot(database) == before)
+            #expect(try await harness.sync(fixture).summary.count(.student, "update") == 1, "once the row is free")
         }
     }
 
