@@ -84,7 +84,7 @@ public struct Merger: Sendable {
     ///   students, measured with auto_explain).
     static let fixedSettings = ["work_mem = '64MB'", "jit = off"]
     var settings: [String] {
-        Self.fixedSettings + ["lock_timeout = '\(Int(lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000))ms'"]
+        Self.fixedSettings + ["lock_timeout = '\(max(1, lockTimeout.components.seconds))s'"]
     }
 
     public init(sql: SQLDirectory, logger: Logger) {

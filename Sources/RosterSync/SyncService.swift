@@ -193,13 +193,7 @@ public struct SyncService: Sendable {
             }
             let settings = try await ensureDistrict(run.districtID, on: main, logger: logger).settings
             // The feeds the run was told are meant to be empty (--allow-empty-feed) stay allowed.
-            let options = try await main.query(
-                "SELECT coalesce(options -> 'allow_empty_feeds', '[]')::text FROM etl.runs WHERE id = \(runID)",
-                logger: logger)
-            var allowedEmpty = Set<String>()
-            for try await text in options.decode(String.self) {
-                allowedEmpty = Set((try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? [])
-            }
+            let allowedEmpty = Set(try await runOptions(runID, on: main)["allow_empty_feeds"] as? [String] ?? [])
             var logger = logger
             logger[metadataKey: "etl.run_id"] = "\(runID)"
             let merger = Merger(sql: sql, logger: logger)
@@ -264,6 +258,8 @@ public struct SyncService: Sendable {
                     + "etl.runs.counts names as unchanged_since; `rostersync runs --district \(template.districtID)`)")
         }
         var reports: [SyncReport] = []
+        // Nights replay oldest first, so only what was applied before this backfill can be newer.
+        let applied = try await latestApplied(template)
         for night in nights {
             if let done = try await succeededRun(template, asOf: night) {
                 reports.append(
@@ -272,7 +268,7 @@ public struct SyncService: Sendable {
                         rejections: [], message: "night \(night) was already applied by run \(done)"))
                 continue
             }
-            if let (latest, run) = try await latestApplied(template), latest > night {
+            if let (latest, run) = applied, latest > night {
                 throw ConfigurationError(
                     "night \(night) is older than \(latest), which run \(run) already applied: replaying it would take "
                         + "district \(template.districtID)'s roster back to \(night). Backfill nights after \(latest), or "
@@ -288,6 +284,14 @@ public struct SyncService: Sendable {
             guard report.status == .succeeded || report.status == .skipped else { break }
         }
         return reports
+    }
+
+    /// The options a run was started with (`etl.runs.options`, written by ``optionsJSON(_:)``).
+    private func runOptions(_ runID: Int64, on connection: PostgresConnection) async throws -> [String: Any] {
+        let rows = try await connection.query("SELECT options::text FROM etl.runs WHERE id = \(runID)", logger: logger)
+        var text = "{}"
+        for try await options in rows.decode(String.self) { text = options }
+        return (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
     }
 
     /// The latest as-of date a run applied to the district, and that run.
@@ -341,10 +345,7 @@ public struct SyncService: Sendable {
             guard ["failed", "cancelled"].contains(run.status) else {
                 throw ConfigurationError("run \(runID) is \(run.status); only a failed or cancelled run can be resumed")
             }
-            let options = try await main.query("SELECT options::text FROM etl.runs WHERE id = \(runID)", logger: logger)
-            var optionsText = "{}"
-            for try await text in options.decode(String.self) { optionsText = text }
-            let object = (try? JSONSerialization.jsonObject(with: Data(optionsText.utf8))) as? [String: Any] ?? [:]
+            let object = try await runOptions(runID, on: main)
             let source: SyncConfiguration.Source
             if let csv = object["csv"] as? String {
                 source = .csv(URL(fileURLWithPath: csv))
@@ -457,17 +458,18 @@ public struct SyncService: Sendable {
             return try await finish(outcome, context: context, ledger: ledger, staged: staged, rejections: rejections)
         case .failed, .cancelled, .running:
             let errors = await state.errors
+            let failedTasks: [String]
+            if case .failed(let tasks) = planner.outcome { failedTasks = tasks } else { failedTasks = [] }
+            // A task stopped by a timeout or by another task's failure reports a cancellation; the cause is elsewhere.
+            let cause = (errors.last { !($0 is CancellationError) } ?? errors.last).map(Self.describe) ?? "cancelled"
             if let outcome = await state.mergeOutcome {
                 // The merge committed (or stopped at the threshold, or previewed) before a later
                 // task failed or the run was cancelled: its outcome stands. Reporting "failed, the
                 // roster is unchanged" here would be false, and a blocked run must stay approvable.
-                let failed: [String]
-                if case .failed(let tasks) = planner.outcome { failed = tasks } else { failed = [] }
-                let cause = (errors.last { !($0 is CancellationError) } ?? errors.last).map(Self.describe) ?? "cancelled"
                 let note =
-                    failed.isEmpty
+                    failedTasks.isEmpty
                     ? "the run was cancelled after the merge (\(cause))"
-                    : "task \(failed.joined(separator: ", ")) failed after the merge: \(cause)"
+                    : "task \(failedTasks.joined(separator: ", ")) failed after the merge: \(cause)"
                 logger.warning(
                     "a task after the merge did not finish; the merge's outcome stands",
                     metadata: ["etl.run_id": "\(runID)", "error": "\(note)"])
@@ -485,11 +487,7 @@ public struct SyncService: Sendable {
                     runID: runID, districtID: context.configuration.districtID, status: .blocked, summary: .init(),
                     violations: stop.violations, rejections: rejections, message: message)
             }
-            let failedTasks: [String]
-            if case .failed(let tasks) = planner.outcome { failedTasks = tasks } else { failedTasks = [] }
             let cancelled = planner.outcome == .cancelled
-            // A task stopped by a timeout or by another task's failure reports a cancellation; the cause is elsewhere.
-            let cause = (errors.last { !($0 is CancellationError) } ?? errors.last).map(Self.describe) ?? "cancelled"
             let message =
                 cancelled
                 ? "run \(runID) was cancelled; the roster is unchanged"

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// A small district in Clever's SFTP CSV format, built in code so each test says exactly what
 /// changed between two nights.
@@ -101,5 +102,16 @@ struct DistrictFixture: Sendable {
                 ? "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : value
         }
         return ([header] + rows).map { $0.map(quote).joined(separator: ",") }.joined(separator: "\n") + "\n"
+    }
+}
+
+extension DistrictFixture {
+    /// Rewrites one file of a fixture written to `folder`: a test's damage. The edit must change it.
+    static func edit(_ name: String, in folder: URL, _ change: (String) -> String) throws {
+        let url = folder.appendingPathComponent(name)
+        let text = try String(contentsOf: url, encoding: .utf8)
+        let edited = change(text)
+        #expect(edited != text, "\(name) was edited")
+        try edited.write(to: url, atomically: true, encoding: .utf8)
     }
 }

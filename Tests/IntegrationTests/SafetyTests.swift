@@ -321,11 +321,7 @@ struct SafetyTests {
             defer { try? FileManager.default.removeItem(at: folder) }
             try district.write(to: folder)
             func damage(_ file: String, _ edit: (String) -> String) throws {
-                let url = folder.appendingPathComponent(file)
-                let text = try String(contentsOf: url, encoding: .utf8)
-                let edited = edit(text)
-                #expect(edited != text, "\(file) was damaged")
-                try edited.write(to: url, atomically: true, encoding: .utf8)
+                try DistrictFixture.edit(file, in: folder, edit)
             }
             try damage("students.csv") { $0.replacingOccurrences(of: "ST5,Family5,Kid5", with: "ST5,Family5,Kid5,Jr.") }
             try damage("students.csv") { $0.replacingOccurrences(of: "ST16,Family16,Kid16", with: "ST16,Family16,Kid16,Jr.") }
@@ -389,9 +385,7 @@ struct SafetyTests {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("unreadable-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: folder) }
             try district.write(to: folder)
-            let schools = folder.appendingPathComponent("schools.csv")
-            let text = try String(contentsOf: schools, encoding: .utf8)
-            try text.replacingOccurrences(of: "S2,Oak Middle", with: "S2,").write(to: schools, atomically: true, encoding: .utf8)
+            try DistrictFixture.edit("schools.csv", in: folder) { $0.replacingOccurrences(of: "S2,Oak Middle", with: "S2,") }
             let report = try await SyncService(logger: TestDatabase.logger).sync(
                 harness.configuration(.csv(folder), allowMassChanges: true))
             #expect(report.status == .succeeded, "\(report.message)")

@@ -118,6 +118,17 @@ struct SectionRulesTests {
             #expect(second.summary.total == 0)
             #expect(try await database.strings(Self.sectionTeachers) == ["T2:clever:false"])
             #expect(try await database.strings("SELECT record_key || ': ' || detail FROM staging.rejects WHERE run_id = \(first.runID ?? 0) AND reason = 'missing_primary_teacher'") == ["SEC1: no primary teacher is listed; T2 load as co-teachers"])
+
+            // T2 is a Clever co-teacher all the same: a co-teacher added by hand then goes.
+            try await database.execute(
+                """
+                INSERT INTO roster.teachers (district_id, email, first_name, last_name, source) VALUES ('d1', 'aide@example.org', 'Ada', 'Aide', 'manual');
+                INSERT INTO roster.section_teachers (section_id, teacher_id, district_id, source)
+                  SELECT s.id, t.id, 'd1', 'manual' FROM roster.sections s, roster.teachers t WHERE s.sis_id = 'SEC1' AND t.email = 'aide@example.org';
+                """)
+            let (aideGone, _) = try await harness.syncTwice(fixture)
+            #expect(aideGone.summary.count(.sectionTeacher, "remove") == 1)
+            #expect(try await database.strings(Self.sectionTeachers) == ["T2:clever:false"])
         }
     }
 

@@ -140,10 +140,8 @@ struct SyncRulesTests {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("nul-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: folder) }
             try DistrictFixture.small().write(to: folder)
-            let students = folder.appendingPathComponent("students.csv")
-            let text = try String(contentsOf: students, encoding: .utf8)
-            try text.replacingOccurrences(of: ",Kid5,", with: ",Ki\u{0}d5,").write(to: students, atomically: true, encoding: .utf8)
-            #expect(try String(contentsOf: students, encoding: .utf8).contains("\u{0}"))
+            try DistrictFixture.edit("students.csv", in: folder) { $0.replacingOccurrences(of: ",Kid5,", with: ",Ki\u{0}d5,") }
+            #expect(try String(contentsOf: folder.appendingPathComponent("students.csv"), encoding: .utf8).contains("\u{0}"))
             let report = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
             #expect(report.status == .succeeded, "\(report.message)")
             #expect(try await database.string("SELECT first_name FROM roster.students WHERE sis_id = 'ST5'") == "Kid5")
