@@ -74,9 +74,11 @@ WITH created AS (
     -- random pages of an index larger than the buffer cache (a first sync of a large district).
     ORDER BY c.section_id, c.student_id
     RETURNING section_id, student_id)
-INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
-SELECT etl.current_run_id(), etl.current_district_id(), 'enrollment', section_id || ':' || student_id, 'create',
-       jsonb_build_object('section_id', section_id, 'student_id', student_id)
+-- No details: the record id ('section id:student id') is the whole change. A first sync of a
+-- million students logs five million of these, and building the same two ids again as jsonb was
+-- 5 of the 27 s this statement took.
+INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action)
+SELECT etl.current_run_id(), etl.current_district_id(), 'enrollment', section_id || ':' || student_id, 'create'
 FROM created;
 
 SELECT etl.end_bulk_insert();
