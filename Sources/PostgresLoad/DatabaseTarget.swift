@@ -104,18 +104,70 @@ public struct DatabaseTarget: Sendable, CustomStringConvertible {
     }
 
     /// Runs `body` with a fresh connection and closes it afterwards, whatever happens.
+    ///
+    /// Cancelling the calling task (a task past its timeout, SIGTERM) also cancels the statement
+    /// the connection is running. postgres-nio sends no cancel request of its own, so a merge
+    /// statement of a minute, or one waiting on a lock, went on to its end while the run waited.
     @discardableResult
     public func withConnection<T: Sendable>(
         logger: Logger, _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {
         let connection = try await connect(logger: logger)
         do {
-            let result = try await body(connection)
+            let backend = try await Backend(of: connection, logger: logger)
+            let result = try await withTaskCancellationHandler {
+                try await body(connection)
+            } onCancel: {
+                Task { await cancelStatement(of: backend, logger: logger) }
+            }
             try? await connection.close()
             return result
         } catch {
             try? await connection.close()
             throw error
+        }
+    }
+
+    /// One server process, named by its pid and start time: a pid alone may have been reused by
+    /// someone else's session by the time a cancel arrives.
+    struct Backend: Sendable {
+        var pid: Int32
+        var started: String
+
+        init(of connection: PostgresConnection, logger: Logger) async throws {
+            let rows = try await connection.query(
+                "SELECT pid, backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()", logger: logger
+            ).collect()
+            guard let row = rows.first else {
+                throw LoadError(.query, "the database did not list this connection in pg_stat_activity")
+            }
+            (pid, started) = try row.decode((Int32, String).self)
+        }
+    }
+
+    /// Cancels what `backend` is running, over a connection of its own (`pg_cancel_backend`: the
+    /// same role may cancel its own sessions). Best effort: if it cannot connect, the statement
+    /// runs to its end as before.
+    func cancelStatement(of backend: Backend, logger: Logger) async {
+        do {
+            let connection = try await connect(logger: logger)
+            do {
+                _ = try await connection.query(
+                    """
+                    SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+                    WHERE pid = \(backend.pid) AND backend_start::text = \(backend.started)
+                    """, logger: logger
+                ).collect()
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+            try? await connection.close()
+            logger.debug("cancelled the statement of a cancelled task", metadata: ["db.pid": "\(backend.pid)"])
+        } catch {
+            logger.warning(
+                "could not cancel a cancelled task's statement; it runs to its end",
+                metadata: ["db.pid": "\(backend.pid)", "error": "\(String(reflecting: error))"])
         }
     }
 }

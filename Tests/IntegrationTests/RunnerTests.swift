@@ -131,6 +131,77 @@ struct RunnerTests {
         }
     }
 
+    /// Makes the merge's student insert sleep for five minutes, on the server.
+    static func stallStudentInsert(_ database: DatabaseTarget) async throws {
+        try await database.execute(
+            """
+            CREATE FUNCTION public.stall() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN PERFORM pg_sleep(300); RETURN NULL; END $$;
+            CREATE TRIGGER stall BEFORE INSERT ON roster.students FOR EACH STATEMENT EXECUTE FUNCTION public.stall();
+            """)
+    }
+
+    /// Server processes of this database asleep in `pg_sleep`.
+    static func sleepers(_ database: DatabaseTarget) async throws -> Int {
+        try await database.int(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'")
+    }
+
+    @Test("A merge statement past its task's timeout is cancelled on the server, not waited for")
+    func timeoutCancelsStatement() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            try await Self.stallStudentInsert(database)
+            let nightly = try String(contentsOf: TestDatabase.nightly, encoding: .utf8)
+            let mergeTask = "    retries: 2\n    timeout: 2h\n  prune:"
+            #expect(nightly.contains(mergeTask), "the test's edit applies to nightly.yml")
+            let pipeline = FileManager.default.temporaryDirectory.appendingPathComponent("stall-\(UUID().uuidString).yml")
+            try nightly.replacingOccurrences(of: mergeTask, with: "    retries: 2\n    timeout: 2s\n  prune:")
+                .write(to: pipeline, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(at: pipeline) }
+
+            let started = ContinuousClock.now
+            let report = try await harness.sync(.small()) { $0.pipelineFile = pipeline }
+            // 2 s, against 300 s if the sleep ran to its end. (A timeout is not retried.)
+            #expect(ContinuousClock.now - started < .seconds(120))
+            #expect(report.status == .failed)
+            #expect(report.message.contains("task 'merge' ran longer than its timeout of 2.0 seconds"), "\(report.message)")
+            let runID = try #require(report.runID)
+            let errors = try await database.strings(
+                "SELECT coalesce(error, '') FROM etl.task_runs WHERE run_id = \(runID) AND task = 'merge' ORDER BY attempt")
+            #expect(errors == ["task 'merge' ran longer than its timeout of 2.0 seconds"])
+            #expect(try await Self.sleepers(database) == 0)
+            #expect(try await harness.count("roster.students") == 0)
+            #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(runID)") == "failed")
+        }
+    }
+
+    @Test("Cancelling a run (SIGTERM) cancels the statement it is running; the run is recorded cancelled, the roster unchanged")
+    func cancelStopsStatement() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            try await Self.stallStudentInsert(database)
+            let started = ContinuousClock.now
+            let run = Task { try await harness.sync(.small()) }
+            // Cancelled once the merge is asleep inside its insert.
+            while try await Self.sleepers(database) == 0 {
+                try #require(ContinuousClock.now - started < .seconds(60), "the merge never reached the insert")
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            run.cancel()
+            let report = try await run.value
+            // Not the 300 s of the sleep: the run waits for its merge task, which waits for its statement.
+            #expect(ContinuousClock.now - started < .seconds(120))
+            #expect(report.status == .failed)
+            #expect(report.message.contains("was cancelled; the roster is unchanged"), "\(report.message)")
+            let runID = try #require(report.runID)
+            #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(runID)") == "cancelled")
+            #expect(try await database.string("SELECT status FROM etl.task_runs WHERE run_id = \(runID) AND task = 'merge'") == "cancelled")
+            #expect(try await Self.sleepers(database) == 0)
+            #expect(try await harness.count("roster.students") == 0)
+        }
+    }
+
     @Test("Staged rows are kept for the last seven runs of a district, older ones pruned")
     func stagingPruned() async throws {
         try await TestDatabase.withFresh { database in
