@@ -26,6 +26,9 @@ public struct LoadError: Error, Sendable, CustomStringConvertible {
         public static let locked = Code(name: "locked")
         /// A run id that does not exist or is not in the expected state.
         public static let runState = Code(name: "run_state")
+        /// The connection was lost during COMMIT and the server could not be asked whether the
+        /// transaction committed.
+        public static let commitUnknown = Code(name: "commit_unknown")
     }
 
     public var code: Code

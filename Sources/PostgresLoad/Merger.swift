@@ -75,6 +75,10 @@ public struct Merger: Sendable {
     /// transaction). Past it the merge fails, and is retried, instead of hanging the nightly run,
     /// and its district lock, until the other session ends.
     public var lockTimeout: Duration = .seconds(600)
+    /// Where to ask, over a new connection, whether a COMMIT whose answer was lost committed.
+    public var database: DatabaseTarget?
+    /// How long to keep asking while the server still reports the transaction in progress.
+    public var commitCheckDeadline: Duration = .seconds(60)
 
     /// Session settings for prepare and the merge.
     /// - `work_mem`: the hash joins over a district's rows fit in memory up to about a million
@@ -161,6 +165,8 @@ public struct Merger: Sendable {
     /// merge (serialization failure; nothing is applied, and the pipeline's retries run it again
     /// from the roster as it then is) instead of being overwritten, and the
     /// roster digest 09_finish records is exactly the merge's result (see migration 0008).
+    ///
+    /// When it throws, `connection` is closed.
     public func merge(
         on connection: PostgresConnection, exportConnection: PostgresConnection, runID: Int64, safety: Safety,
         options: Options
@@ -214,13 +220,77 @@ public struct Merger: Sendable {
                 return .previewed(summary)
             }
             try Task.checkCancellation()
-            try await connection.commit(logger: logger)
-            return .applied(summary)
+            return try await commit(on: connection, runID: runID, summary: summary)
         } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            // Closed rather than sent a ROLLBACK: the server rolls the transaction back either way,
+            // and a ROLLBACK over a connection the network half-closed waited for ever (the test of
+            // a lost COMMIT hung on it). The caller is done with this connection.
+            try? await connection.close()
             if error is LoadError || error is CancellationError { throw error }
             throw LoadError(.query, "the merge failed and was rolled back; the roster is unchanged", cause: error)
         }
+    }
+
+    /// COMMIT, and when its answer does not arrive (the connection lost on the way back), the
+    /// server's own word on what became of the transaction, instead of "rolled back, the roster
+    /// is unchanged", which may be false. Read before COMMIT: the transaction's id.
+    private func commit(on connection: PostgresConnection, runID: Int64, summary: Summary) async throws -> Outcome {
+        let transaction = try await connection.query("SELECT pg_current_xact_id()::text", logger: logger)
+            .collect().first?.decode(String.self)
+        do {
+            try await connection.commit(logger: logger)
+            return .applied(summary)
+        } catch {
+            // Closed first: a transaction that did not commit is then rolled back for certain.
+            try? await connection.close()
+            guard let transaction else { throw error }
+            switch await transactionStatus(transaction) {
+            case "committed":
+                logger.warning(
+                    "the merge's COMMIT got no answer, but the server committed it",
+                    metadata: ["etl.run_id": "\(runID)", "error": "\(LoadError.describe(error))"])
+                return .applied(summary)
+            case "aborted":
+                // Retriable: the merge runs again from the roster as it is.
+                throw LoadError(
+                    .unreachable, "the merge's COMMIT failed and the server rolled the merge back; the roster is unchanged",
+                    cause: error)
+            default:
+                throw LoadError(
+                    .commitUnknown,
+                    "the connection was lost during the merge's COMMIT and the server could not be asked whether it "
+                        + "committed. If it did, roster.change_log has this run's rows (SELECT count(*) FROM "
+                        + "roster.change_log WHERE run_id = \(runID)). Syncing again is safe either way: a merge "
+                        + "changes nothing already applied",
+                    cause: error)
+            }
+        }
+    }
+
+    /// `pg_xact_status` of `transaction` over a new connection, asked again while the server still
+    /// has it in progress (it has not yet seen the connection close), until `commitCheckDeadline`.
+    /// Nil when there is no answer. In a task of its own: a run cancelled meanwhile (a timeout)
+    /// still needs the answer, and a cancelled task's queries are cancelled.
+    private func transactionStatus(_ transaction: String) async -> String? {
+        guard let database else { return nil }
+        let (logger, deadline) = (logger, ContinuousClock.now + commitCheckDeadline)
+        return await Task { () async -> String? in
+            await Self.poll(transaction, database: database, until: deadline, logger: logger)
+        }.value
+    }
+
+    private static func poll(
+        _ transaction: String, database: DatabaseTarget, until deadline: ContinuousClock.Instant, logger: Logger
+    ) async -> String? {
+        while ContinuousClock.now < deadline {
+            let status = try? await database.withConnection(logger: logger) { connection in
+                try await connection.query("SELECT pg_xact_status(\(transaction)::xid8)", logger: logger)
+                    .collect().first?.decode(String?.self)
+            }
+            if let status, status != "in progress" { return status }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        return nil
     }
 
     private func run(_ script: SQLScript, on connection: PostgresConnection) async throws {

@@ -55,6 +55,8 @@ public struct SyncConfiguration: Sendable {
     /// The longest the merge waits for a roster row someone else holds before it fails (and the
     /// pipeline retries it).
     public var lockTimeout: Duration = .seconds(600)
+    /// How long the merge keeps asking whether a COMMIT whose answer was lost committed.
+    public var commitCheckDeadline: Duration = .seconds(60)
     /// What `allowEmptyFeeds` may name.
     public static let emptiableFeeds = ["schools", "teachers", "students", "sections", "enrollments"]
 

@@ -488,8 +488,12 @@ public struct SyncService: Sendable {
                     violations: stop.violations, rejections: rejections, message: message)
             }
             let cancelled = planner.outcome == .cancelled
+            // The cause says how to find out whether the merge committed.
+            let unknown = errors.contains { ($0 as? LoadError)?.code == .commitUnknown }
             let message =
-                cancelled
+                unknown
+                ? "run \(runID) failed in its merge: \(cause)."
+                : cancelled
                 ? "run \(runID) was cancelled; the roster is unchanged"
                 : "task \(failedTasks.joined(separator: ", ")) of run \(runID) failed: \(cause). The roster is unchanged. "
                     + "Fix the cause, then `rostersync resume \(runID)` or sync again."

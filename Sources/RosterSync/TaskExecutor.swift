@@ -108,6 +108,8 @@ struct TaskExecutor: Sendable {
                 logger: context.logger)
             var merger = Merger(sql: configuration.sql, logger: context.logger)
             merger.lockTimeout = configuration.lockTimeout
+            merger.database = configuration.database
+            merger.commitCheckDeadline = configuration.commitCheckDeadline
             return try await body(connection, merger)
         }
     }

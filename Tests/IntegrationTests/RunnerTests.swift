@@ -202,6 +202,60 @@ struct RunnerTests {
         }
     }
 
+    @Test("A merge whose COMMIT's answer is lost, though the server committed it, is reported applied, not 'roster unchanged'")
+    func commitAnswerLost() async throws {
+        try await TestDatabase.withFresh { database in
+            let proxy = try CommitLossProxy(upstream: database, fault: .afterCommit)
+            defer { proxy.stop() }
+            let report = try await SyncHarness(database: proxy.target).sync(.small())
+            #expect(proxy.firings == 1)
+            #expect(report.status == .succeeded, "\(report.message)")
+            #expect(!report.message.contains("unchanged"), "\(report.message)")
+            let runID = try #require(report.runID)
+            // Applied once, by the one attempt: the answer was lost, not the commit.
+            #expect(try await database.strings("SELECT attempt || ':' || status FROM etl.task_runs WHERE run_id = \(runID) AND task = 'merge' ORDER BY attempt") == ["1:succeeded"])
+            #expect(try await database.int("SELECT count(*) FROM roster.students") == 20)
+            #expect(try await database.int("SELECT count(*) FROM roster.change_log WHERE run_id = \(runID)") == report.summary.total)
+            #expect(report.summary.count(.student, "create") == 20)
+            #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(runID)") == "succeeded")
+        }
+    }
+
+    @Test("A merge whose COMMIT's fate cannot be learnt fails saying how to check, not that the roster is unchanged")
+    func commitOutcomeUnknown() async throws {
+        try await TestDatabase.withFresh { database in
+            let proxy = try CommitLossProxy(upstream: database, fault: .afterCommitThenGone)
+            defer { proxy.stop() }
+            let report = try await SyncHarness(database: proxy.target).sync(.small()) { $0.commitCheckDeadline = .seconds(2) }
+            #expect(proxy.firings == 1)
+            #expect(report.status == .failed)
+            #expect(report.exitCode == 1)
+            #expect(report.message.contains("could not be asked whether it committed"), "\(report.message)")
+            #expect(report.message.contains("WHERE run_id = \(report.runID ?? 0)"), "\(report.message)")
+            #expect(!report.message.contains("unchanged"), "\(report.message)")
+            // It did commit: the message must not have said otherwise.
+            #expect(try await database.int("SELECT count(*) FROM roster.students") == 20)
+        }
+    }
+
+    @Test("A merge whose connection is lost before its COMMIT reaches the server is rolled back, retried, and applied once")
+    func commitNeverSent() async throws {
+        try await TestDatabase.withFresh { database in
+            let proxy = try CommitLossProxy(upstream: database, fault: .beforeCommit)
+            defer { proxy.stop() }
+            let report = try await SyncHarness(database: proxy.target).sync(.small())
+            #expect(proxy.firings == 1)
+            #expect(report.status == .succeeded, "\(report.message)")
+            let runID = try #require(report.runID)
+            #expect(try await database.strings("SELECT attempt || ':' || status FROM etl.task_runs WHERE run_id = \(runID) AND task = 'merge' ORDER BY attempt") == ["1:failed", "2:succeeded"])
+            #expect(try await database.string("SELECT error FROM etl.task_runs WHERE run_id = \(runID) AND task = 'merge' AND attempt = 1")?
+                .contains("the server rolled the merge back") == true)
+            #expect(try await database.int("SELECT count(*) FROM roster.students") == 20)
+            #expect(try await database.int("SELECT count(*) FROM roster.change_log WHERE run_id = \(runID)") == report.summary.total)
+            #expect(report.summary.count(.student, "create") == 20)
+        }
+    }
+
     @Test("Staged rows are kept for the last seven runs of a district, older ones pruned")
     func stagingPruned() async throws {
         try await TestDatabase.withFresh { database in
