@@ -251,9 +251,16 @@ public struct SyncService: Sendable {
     {
         let archive = LandingArchive(root: landingRoot)
         let nights = try archive.nights(district: template.districtID, from: from, to: to)
+        let incomplete = try archive.incompleteNights(district: template.districtID, from: from, to: to)
+        if !incomplete.isEmpty {
+            logger.warning(
+                "nights in the landing archive that are incomplete (an extract that failed part-way) are not replayed",
+                metadata: ["etl.district_id": "\(template.districtID)", "landing.nights": "\(incomplete.joined(separator: ","))"])
+        }
         guard !nights.isEmpty else {
+            let skipped = incomplete.isEmpty ? "" : " (incomplete, not replayed: \(incomplete.joined(separator: ", ")))"
             throw ConfigurationError(
-                "no complete night of district \(template.districtID) in \(landingRoot.path) from \(from) to \(to) "
+                "no complete night of district \(template.districtID) in \(landingRoot.path) from \(from) to \(to)\(skipped) "
                     + "(a night verified unchanged keeps no landing folder: its files are those of the run its "
                     + "etl.runs.counts names as unchanged_since; `rostersync runs --district \(template.districtID)`)")
         }

@@ -10,7 +10,8 @@ struct BackfillCommand: AsyncParsableCommand {
         discussion: """
             Every sync keeps its extract in the landing archive (.rostersync/landing/<district>/<date>/ by default). \
             A backfill runs the nightly pipeline on each complete night from --from to --to, in order, and stops at \
-            the first night that does not succeed. Running the same backfill again changes nothing.
+            the first night that does not succeed. An incomplete night (its extract failed part-way) is named in a \
+            warning and not replayed. Running the same backfill again changes nothing.
             """)
 
     @OptionGroup var global: GlobalOptions

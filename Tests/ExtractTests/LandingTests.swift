@@ -205,6 +205,9 @@ struct LandingTests {
             at: root.url.appending(path: "d1/2024-09-04"), withIntermediateDirectories: true)
 
         #expect(try root.archive.nights(district: "d1", from: "2024-09-02", to: "2024-09-30") == ["2024-09-02", "2024-09-05"])
+        // What a backfill names as not replayed: the failed extract and the folder without a manifest.
+        #expect(try root.archive.incompleteNights(district: "d1", from: "2024-09-02", to: "2024-09-30") == ["2024-09-03", "2024-09-04"])
+        #expect(try root.archive.incompleteNights(district: "d1", from: "2024-09-05", to: "2024-12-31").isEmpty)
         #expect(
             try root.archive.nights(district: "d1", from: "2024-01-01", to: "2024-12-31")
                 == ["2024-09-01", "2024-09-02", "2024-09-05", "2024-10-01"])

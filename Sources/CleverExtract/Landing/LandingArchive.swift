@@ -28,6 +28,18 @@ public struct LandingArchive: Sendable {
     ///
     /// Throws ``ExtractError`` when a date is not `YYYY-MM-DD` or the district has no folder.
     public func nights(district: String, from: String, to: String) throws -> [String] {
+        try datedNights(district: district, from: from, to: to).filter(\.complete).map(\.date)
+    }
+
+    /// The nights of `district` from `from` to `to` that ``nights(district:from:to:)`` leaves out:
+    /// a folder whose manifest is missing or does not list all six feeds (the extract failed
+    /// part-way, or the folder was copied in by hand). A backfill names them rather than passing
+    /// over them in silence.
+    public func incompleteNights(district: String, from: String, to: String) throws -> [String] {
+        try datedNights(district: district, from: from, to: to).filter { !$0.complete }.map(\.date)
+    }
+
+    private func datedNights(district: String, from: String, to: String) throws -> [(date: String, complete: Bool)] {
         try Self.validate(district: district, date: from)
         try Self.validate(district: district, date: to)
         let districtFolder = root.appending(path: district, directoryHint: .isDirectory)
@@ -41,12 +53,10 @@ public struct LandingArchive: Sendable {
                 context: districtFolder.path, cause: error)
         }
         // `YYYY-MM-DD` sorts as text in date order, so string comparison is date comparison.
-        return names.filter { Self.isDate($0) && $0 >= from && $0 <= to }
-            .filter { name in
-                (try? LandingManifest.read(in: districtFolder.appending(path: name, directoryHint: .isDirectory)))?
-                    .isComplete ?? false
-            }
-            .sorted()
+        return names.filter { Self.isDate($0) && $0 >= from && $0 <= to }.sorted().map { name in
+            let manifest = try? LandingManifest.read(in: districtFolder.appending(path: name, directoryHint: .isDirectory))
+            return (name, manifest?.isComplete ?? false)
+        }
     }
 
     /// The manifest of one night. Throws ``ExtractError`` with code `missingFile` when the night was
