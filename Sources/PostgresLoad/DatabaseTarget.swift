@@ -105,27 +105,41 @@ public struct DatabaseTarget: Sendable, CustomStringConvertible {
 
     /// Runs `body` with a fresh connection and closes it afterwards, whatever happens.
     ///
-    /// Cancelling the calling task (a task past its timeout, SIGTERM) also cancels the statement
-    /// the connection is running. postgres-nio sends no cancel request of its own, so a merge
+    /// With `cancelsStatements`, cancelling the calling task (a task past its timeout, SIGTERM)
+    /// also cancels the statement the connection is running, and `body`'s failure then reads as
+    /// the `CancellationError` it is. postgres-nio sends no cancel request of its own, so a merge
     /// statement of a minute, or one waiting on a lock, went on to its end while the run waited.
+    /// For a task's own work only: the run ledger's connection must still record the cancellation.
     @discardableResult
     public func withConnection<T: Sendable>(
-        logger: Logger, _ body: (PostgresConnection) async throws -> T
+        logger: Logger, cancelsStatements: Bool = false, _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {
         let connection = try await connect(logger: logger)
         do {
-            let backend = try await Backend(of: connection, logger: logger)
-            let result = try await withTaskCancellationHandler {
-                try await body(connection)
-            } onCancel: {
-                Task { await cancelStatement(of: backend, logger: logger) }
+            let result: T
+            if cancelsStatements {
+                let backend = try await Backend(of: connection, logger: logger)
+                result = try await withTaskCancellationHandler {
+                    try await body(connection)
+                } onCancel: {
+                    Task { await cancelStatement(of: backend, logger: logger) }
+                }
+            } else {
+                result = try await body(connection)
             }
             try? await connection.close()
             return result
         } catch {
             try? await connection.close()
+            if cancelsStatements && Task.isCancelled && Self.isCancelledStatement(error) { throw CancellationError() }
             throw error
         }
+    }
+
+    /// "canceling statement due to user request" (57014), also inside a ``LoadError``.
+    static func isCancelledStatement(_ error: any Error) -> Bool {
+        let cause = (error as? LoadError)?.cause ?? error
+        return (cause as? PSQLError)?.serverInfo?[.sqlState] == "57014"
     }
 
     /// One server process, named by its pid and start time: a pid alone may have been reused by
@@ -155,7 +169,7 @@ public struct DatabaseTarget: Sendable, CustomStringConvertible {
                 _ = try await connection.query(
                     """
                     SELECT pg_cancel_backend(pid) FROM pg_stat_activity
-                    WHERE pid = \(backend.pid) AND backend_start::text = \(backend.started)
+                    WHERE pid = \(backend.pid) AND backend_start::text = \(backend.started) AND state = 'active'
                     """, logger: logger
                 ).collect()
             } catch {

@@ -241,6 +241,9 @@ public struct Merger: Sendable {
             try await connection.commit(logger: logger)
             return .applied(summary)
         } catch {
+            // The server's own answer (ROLLBACK, or an error such as a deferred check failing) is
+            // certain: the merge did not commit, and fails as any statement does.
+            if error is LoadError || (error as? PSQLError)?.serverInfo != nil { throw error }
             // Closed first: a transaction that did not commit is then rolled back for certain.
             try? await connection.close()
             guard let transaction else { throw error }
@@ -283,14 +286,37 @@ public struct Merger: Sendable {
         _ transaction: String, database: DatabaseTarget, until deadline: ContinuousClock.Instant, logger: Logger
     ) async -> String? {
         while ContinuousClock.now < deadline {
-            let status = try? await database.withConnection(logger: logger) { connection in
-                try await connection.query("SELECT pg_xact_status(\(transaction)::xid8)", logger: logger)
-                    .collect().first?.decode(String?.self)
+            if let status = try? await ask(transaction, database: database, until: deadline, logger: logger),
+                status != "in progress"
+            {
+                return status
             }
-            if let status, status != "in progress" { return status }
             try? await Task.sleep(for: .milliseconds(200))
         }
         return nil
+    }
+
+    /// One question, given up at `deadline`: the connection is closed under a query that has not
+    /// answered by then (a network that drops packets rather than connections), which fails it.
+    private static func ask(
+        _ transaction: String, database: DatabaseTarget, until deadline: ContinuousClock.Instant, logger: Logger
+    ) async throws -> String? {
+        let connection = try await database.connect(logger: logger)
+        defer { Task { try? await connection.close() } }
+        return try await withThrowingTaskGroup(of: String?.self) { group in
+            group.addTask {
+                try await connection.query("SELECT pg_xact_status(\(transaction)::xid8)", logger: logger)
+                    .collect().first?.decode(String?.self)
+            }
+            group.addTask {
+                try await Task.sleep(until: deadline)
+                try? await connection.close()
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
     }
 
     private func run(_ script: SQLScript, on connection: PostgresConnection) async throws {

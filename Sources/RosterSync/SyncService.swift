@@ -196,7 +196,8 @@ public struct SyncService: Sendable {
             let allowedEmpty = Set(try await runOptions(runID, on: main)["allow_empty_feeds"] as? [String] ?? [])
             var logger = logger
             logger[metadataKey: "etl.run_id"] = "\(runID)"
-            let merger = Merger(sql: sql, logger: logger)
+            var merger = Merger(sql: sql, logger: logger)
+            merger.database = database
             let outcome = try await database.withConnection(logger: logger) { connection in
                 try await Stager.prepare(connection, logger: logger)
                 try await Merger.bind(connection, runID: runID, districtID: run.districtID, asOf: run.asOf, logger: logger)

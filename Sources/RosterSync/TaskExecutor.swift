@@ -101,7 +101,8 @@ struct TaskExecutor: Sendable {
 
     private func withBoundConnection<T: Sendable>(_ body: (PostgresConnection, Merger) async throws -> T) async throws -> T {
         let configuration = context.configuration
-        return try await configuration.database.withConnection(logger: context.logger) { connection in
+        return try await configuration.database.withConnection(logger: context.logger, cancelsStatements: true) {
+            connection in
             try await Stager.prepare(connection, logger: context.logger)
             try await Merger.bind(
                 connection, runID: context.runID, districtID: configuration.districtID, asOf: configuration.asOf,
@@ -121,8 +122,8 @@ struct TaskExecutor: Sendable {
         let runID = context.runID
         let transformer = Transformer(settings: .init(allowedEmailDomains: context.settings.allowedEmailDomains))
         let source = try makeSource()
-        let counts = try await database.withConnection(logger: logger) { rows in
-            try await database.withConnection(logger: logger) { rejects in
+        let counts = try await database.withConnection(logger: logger, cancelsStatements: true) { rows in
+            try await database.withConnection(logger: logger, cancelsStatements: true) { rejects in
                 try await Stager.prepare(rows, logger: logger)
                 try await Stager.prepare(rejects, logger: logger)
                 try await clear(feed, runID: runID, on: rows)

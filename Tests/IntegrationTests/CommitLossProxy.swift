@@ -69,8 +69,12 @@ final class CommitLossProxy: Sendable {
             close(client)
             return
         }
+        // Both descriptors are closed only once the other direction's thread is done with them: a
+        // number closed early is soon another connection's.
+        let pumped = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             Self.pump(from: server, to: client)
+            pumped.signal()
         }
         var merging = false
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -81,6 +85,8 @@ final class CommitLossProxy: Sendable {
             if Self.contains(bytes, "etl.begin_merge") { merging = true }
             if merging, Self.isCommit(bytes), let fault = armed.withLock({ armed in defer { armed = nil }; return armed }) {
                 fired.add(1, ordering: .relaxed)
+                // The client's side is cut before the COMMIT goes on, so its answer cannot get through.
+                shutdown(client, Int32(SHUT_RDWR))
                 if fault != .beforeCommit { Self.writeAll(server, bytes) }
                 if fault == .afterCommitThenGone { stop() }
                 break
@@ -89,6 +95,7 @@ final class CommitLossProxy: Sendable {
         }
         shutdown(client, Int32(SHUT_RDWR))
         shutdown(server, Int32(SHUT_RDWR))
+        pumped.wait()
         close(client)
         close(server)
     }

@@ -207,8 +207,11 @@ struct RunnerTests {
         try await TestDatabase.withFresh { database in
             let proxy = try CommitLossProxy(upstream: database, fault: .afterCommit)
             defer { proxy.stop() }
-            let report = try await SyncHarness(database: proxy.target).sync(.small())
+            let handler = RecordingLogHandler()
+            let report = try await SyncHarness(database: proxy.target).sync(.small(), logger: Logger(label: "test") { _ in handler })
             #expect(proxy.firings == 1)
+            // Learnt from the server, not from COMMIT's answer.
+            #expect(handler.entries.contains { $0.level == .warning && $0.message == "the merge's COMMIT got no answer, but the server committed it" })
             #expect(report.status == .succeeded, "\(report.message)")
             #expect(!report.message.contains("unchanged"), "\(report.message)")
             let runID = try #require(report.runID)
@@ -235,6 +238,25 @@ struct RunnerTests {
             #expect(!report.message.contains("unchanged"), "\(report.message)")
             // It did commit: the message must not have said otherwise.
             #expect(try await database.int("SELECT count(*) FROM roster.students") == 20)
+        }
+    }
+
+    @Test("A COMMIT the server refuses (a deferred check failing) is a certain failure: not retried, the roster unchanged")
+    func commitRefused() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.execute(
+                """
+                CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'refused at commit'; END $$;
+                CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON roster.students
+                    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.refuse();
+                """)
+            let report = try await SyncHarness(database: database).sync(.small())
+            #expect(report.status == .failed)
+            #expect(report.message.contains("refused at commit") && report.message.contains("roster is unchanged"), "\(report.message)")
+            let runID = try #require(report.runID)
+            #expect(try await database.strings("SELECT attempt || ':' || status FROM etl.task_runs WHERE run_id = \(runID) AND task = 'merge' ORDER BY attempt") == ["1:failed"])
+            #expect(try await database.int("SELECT count(*) FROM roster.students") == 0)
         }
     }
 
