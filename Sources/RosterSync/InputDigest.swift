@@ -40,6 +40,23 @@ struct InputDigest {
         return "program \(path) \(size) \(inode) \(modified)\n"
     }()
 
+    /// Each feed file's identity (size, modification time, inode), by name: what `resume` compares
+    /// to learn whether the files a run read were replaced since. Cheap (no reading), and errs the
+    /// safe way: the same bytes uploaded again count as replaced. Empty when the folder cannot be
+    /// listed.
+    static func feedFiles(in folder: URL) -> [String: String] {
+        guard let files = try? files(under: folder, recursive: false) else { return [:] }
+        var identities: [String: String] = [:]
+        for (name, url) in files {
+            let attributes = (try? FileManager.default.attributesOfItem(atPath: url.path)) ?? [:]
+            let size = (attributes[.size] as? NSNumber)?.int64Value ?? -1
+            let inode = (attributes[.systemFileNumber] as? NSNumber)?.int64Value ?? -1
+            let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            identities[name] = "\(size) \(modified) \(inode)"
+        }
+        return identities
+    }
+
     /// Files in (or below) `root`, by path relative to it, in a fixed order. Links are followed,
     /// as the readers follow them: a feed file may be a link to the night's upload.
     private static func files(under root: URL, recursive: Bool) throws -> [(String, URL)] {

@@ -294,6 +294,32 @@ public struct SyncService: Sendable {
         return reports
     }
 
+    /// Refuses to resume a run whose stages still to run would read feed files replaced since the
+    /// run read the others: one run would then hold two nights' extracts (a student from the new
+    /// file enrolled by the old one, or missing from it and archived). When every stage is done,
+    /// the staged rows are one extract and the files no longer matter.
+    static func checkFeedFiles(
+        of runID: Int64, options: [String: Any], source: SyncConfiguration.Source, definition: PipelineDefinition,
+        completed: Set<String>
+    ) throws {
+        let folder: URL
+        switch source {
+        case .csv(let url), .landing(let url): folder = url
+        case .clever: return
+        }
+        // Runs recorded before feed_files existed are not checked.
+        guard let recorded = options["feed_files"] as? [String: String] else { return }
+        let stages = definition.tasks.filter { $0.kind == "stage" && !completed.contains($0.name) }.map(\.name)
+        let current = InputDigest.feedFiles(in: folder)
+        let changed = Set(recorded.keys).union(current.keys).filter { recorded[$0] != current[$0] }.sorted()
+        guard !stages.isEmpty, !changed.isEmpty else { return }
+        throw ConfigurationError(
+            "the feed files in \(folder.path) were replaced or changed since run \(runID) read them "
+                + "(\(changed.joined(separator: ", "))): resuming would stage \(stages.joined(separator: ", ")) "
+                + "from these files and use the other feeds as the run staged them, two extracts in one run. "
+                + "Sync again instead.")
+    }
+
     /// The options a run was started with (`etl.runs.options`, written by ``optionsJSON(_:)``).
     private func runOptions(_ runID: Int64, on connection: PostgresConnection) async throws -> [String: Any] {
         let rows = try await connection.query("SELECT options::text FROM etl.runs WHERE id = \(runID)", logger: logger)
@@ -390,6 +416,7 @@ public struct SyncService: Sendable {
             let tasks = try await main.query(
                 "SELECT DISTINCT task FROM etl.task_runs WHERE run_id = \(runID) AND status = 'succeeded'", logger: logger)
             for try await task in tasks.decode(String.self) { completed.insert(task) }
+            try Self.checkFeedFiles(of: runID, options: object, source: source, definition: definition, completed: completed)
             try await main.query(
                 // Files may have changed since the run started: its digest no longer says what it staged.
                 "UPDATE etl.runs SET status = 'running', finished_at = NULL, error = NULL, input_digest = NULL WHERE id = \(runID)",
@@ -735,9 +762,13 @@ public struct SyncService: Sendable {
             "pipeline_file": configuration.pipelineFile.path,
         ]
         switch configuration.source {
-        case .csv(let url): object["csv"] = url.path
+        case .csv(let url):
+            object["csv"] = url.path
+            object["feed_files"] = InputDigest.feedFiles(in: url)
         case .clever(let baseURL, _): object["clever_url"] = baseURL
-        case .landing(let url): object["landing"] = url.path
+        case .landing(let url):
+            object["landing"] = url.path
+            object["feed_files"] = InputDigest.feedFiles(in: url)
         }
         return json(object)
     }

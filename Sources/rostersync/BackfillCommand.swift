@@ -54,7 +54,11 @@ struct ResumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resume",
         abstract: "Continue a failed or cancelled run from its failed task, reusing what earlier tasks staged.",
-        discussion: "Refuses when a newer run of the district exists. An API run reads CLEVER_TOKEN again.")
+        discussion: """
+            Refuses when a newer run of the district exists, and when a stage still to run would read feed files \
+            replaced since the run read the others (two extracts in one run: sync again instead). An API run reads \
+            CLEVER_TOKEN again.
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The failed run's id (see `rostersync runs`).") var runID: Int64

@@ -1,6 +1,9 @@
 import CleverExtract
 import FakeClever
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Pipeline
 @testable import PostgresLoad
@@ -462,6 +465,48 @@ struct RunnerTests {
             #expect(resumed.summary.count(.student, "create") == 20)
             #expect(try await database.int("SELECT count(*) FROM roster.districts") == 0)
             #expect(try await harness.count("roster.students") == 0)
+        }
+    }
+
+    @Test("A run whose stage failed is not resumed over feed files replaced since: that would mix two extracts")
+    func resumeRefusesReplacedFiles() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID().uuidString)")
+            try DistrictFixture.small().write(to: folder)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try await database.injectFailure("INSERT", on: "staging.enrollments")
+            let failed = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
+            let runID = try #require(failed.runID)
+            #expect(failed.status == .failed)
+            #expect(try await database.string("SELECT string_agg(DISTINCT status, ',') FROM etl.task_runs WHERE run_id = \(runID) AND task = 'stage-enrollments'") == "failed")
+            try await database.execute("DROP TRIGGER boom ON staging.enrollments;")
+            let resume = { try await SyncService(logger: TestDatabase.logger).resume(runID: runID, database: database, sql: TestDatabase.sql, cleverToken: nil) }
+
+            // The next night's export lands in the folder: students.csv is another file now.
+            let students = folder.appendingPathComponent("students.csv")
+            let original = try Data(contentsOf: students)
+            var info = stat()
+            #expect(stat(students.path, &info) == 0)
+            let handle = try FileHandle(forWritingTo: students)
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data("\n".utf8))
+            let error = await #expect(throws: ConfigurationError.self) { _ = try await resume() }
+            #expect(error?.description.contains("were replaced or changed since run \(runID) read them (students.csv)") == true, "\(String(describing: error))")
+            #expect(error?.description.contains("stage-enrollments") == true, "\(String(describing: error))")
+            #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(runID)") == "failed")
+            #expect(try await harness.count("roster.students") == 0)
+
+            // The same file as the run read it: the resume goes ahead and stages only enrollments.
+            try handle.truncate(atOffset: UInt64(original.count))
+            try handle.close()
+            // To the nanosecond, as the run saw it.
+            let times = [info.st_atim, info.st_mtim]
+            #expect(utimensat(AT_FDCWD, students.path, times, 0) == 0)
+            let resumed = try await resume()
+            #expect(resumed.status == .succeeded, "\(resumed.message)")
+            #expect(try await harness.count("roster.students") == 20)
+            #expect(try await database.int("SELECT count(*) FROM etl.task_runs WHERE run_id = \(runID) AND task = 'stage-students'") == 1)
         }
     }
 
