@@ -2,30 +2,117 @@ public import Foundation
 
 /// A `.sql` file split into the statements PostgreSQL's extended protocol accepts one at a time.
 ///
-/// A statement ends at a line whose last non-blank character is `;`, outside a `$$ ... $$` body.
-/// That keeps the files plain SQL that a data engineer can also paste into `psql`.
+/// A statement ends at a `;` outside quotes (`'...'`, `E'...'`, `"..."`), dollar-quoted bodies
+/// (`$$ ... $$`, `$fn$ ... $fn$`) and comments (`--`, nested `/* */`), as psql splits a file. That
+/// keeps the files plain SQL that a data engineer can also paste into `psql`. Comments and blank
+/// lines before a statement are left out of it; pieces with nothing else are dropped.
 public struct SQLScript: Sendable {
     public var name: String
     public var statements: [String]
 
     public init(name: String, text: String) {
         self.name = name
+        statements = Self.split(text)
+    }
+
+    /// The lexer behind ``init(name:text:)``. Works on UTF-8 bytes: every delimiter is ASCII, and
+    /// a multi-byte character never contains an ASCII byte.
+    static func split(_ text: String) -> [String] {
+        let bytes = Array(text.utf8)
         var statements: [String] = []
-        var current: [Substring] = []
-        var inDollarBody = false
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if current.isEmpty && (trimmed.isEmpty || trimmed.hasPrefix("--")) { continue }
-            current.append(line)
-            if line.components(separatedBy: "$$").count % 2 == 0 { inDollarBody.toggle() }
-            if !inDollarBody && trimmed.hasSuffix(";") {
-                statements.append(current.joined(separator: "\n"))
-                current = []
+        var codeStart: Int?  // the current statement's first byte that is not blank or comment
+        var index = 0
+
+        func at(_ offset: Int) -> UInt8? { index + offset < bytes.count ? bytes[index + offset] : nil }
+        func isWordByte(_ byte: UInt8?) -> Bool {
+            guard let byte else { return false }
+            return byte == UInt8(ascii: "_") || byte >= 0x80 || (byte >= 0x30 && byte <= 0x39)
+                || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A)
+        }
+        func finish(at end: Int) {
+            if let start = codeStart {
+                let statement = String(decoding: bytes[start..<end], as: UTF8.self)
+                statements.append(statement.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            codeStart = nil
+        }
+
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "-") where at(1) == UInt8(ascii: "-"):
+                while index < bytes.count && bytes[index] != UInt8(ascii: "\n") { index += 1 }
+                continue
+            case UInt8(ascii: "/") where at(1) == UInt8(ascii: "*"):
+                var depth = 0
+                repeat {
+                    if at(0) == UInt8(ascii: "/") && at(1) == UInt8(ascii: "*") {
+                        depth += 1
+                        index += 2
+                    } else if at(0) == UInt8(ascii: "*") && at(1) == UInt8(ascii: "/") {
+                        depth -= 1
+                        index += 2
+                    } else {
+                        index += 1
+                    }
+                } while depth > 0 && index < bytes.count
+                continue
+            case UInt8(ascii: ";"):
+                index += 1
+                finish(at: index)
+                continue
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
+                index += 1
+                continue
+            default:
+                break
+            }
+            if codeStart == nil { codeStart = index }
+            switch byte {
+            case UInt8(ascii: "'"):
+                // E'...' strings take backslash escapes; every string takes '' for a quote.
+                let escapes = index > 0 && (bytes[index - 1] | 0x20) == UInt8(ascii: "e") && !isWordByte(index > 1 ? bytes[index - 2] : nil)
+                index += 1
+                while index < bytes.count {
+                    if escapes && bytes[index] == UInt8(ascii: "\\") {
+                        index += 2
+                    } else if bytes[index] == UInt8(ascii: "'") {
+                        if at(1) == UInt8(ascii: "'") { index += 2 } else { index += 1; break }
+                    } else {
+                        index += 1
+                    }
+                }
+            case UInt8(ascii: "\""):
+                index += 1
+                while index < bytes.count {
+                    if bytes[index] == UInt8(ascii: "\"") {
+                        if at(1) == UInt8(ascii: "\"") { index += 2 } else { index += 1; break }
+                    } else {
+                        index += 1
+                    }
+                }
+            case UInt8(ascii: "$") where !isWordByte(index > 0 ? bytes[index - 1] : nil):
+                // $tag$ (or $$) opens a body that ends at the same tag; $1 is a parameter.
+                var end = index + 1
+                while end < bytes.count && isWordByte(bytes[end]) && !(bytes[end] >= 0x30 && bytes[end] <= 0x39 && end == index + 1) {
+                    end += 1
+                }
+                guard end < bytes.count, bytes[end] == UInt8(ascii: "$") else {
+                    index += 1
+                    continue
+                }
+                let tag = Array(bytes[index...end])
+                index = end + 1
+                while index < bytes.count && !(bytes[index] == UInt8(ascii: "$") && bytes[index...].starts(with: tag)) {
+                    index += 1
+                }
+                index = min(bytes.count, index + tag.count)
+            default:
+                index += 1
             }
         }
-        let rest = current.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
-        if !rest.isEmpty { statements.append(rest) }
-        self.statements = statements
+        finish(at: bytes.count)
+        return statements
     }
 
     public init(contentsOf url: URL) throws {
