@@ -298,6 +298,7 @@ public struct Merger: Sendable {
 
     /// One question, given up at `deadline`: the connection is closed under a query that has not
     /// answered by then (a network that drops packets rather than connections), which fails it.
+    /// Connecting is bounded by the client's own connect timeout (10 s), not by `deadline`.
     private static func ask(
         _ transaction: String, database: DatabaseTarget, until deadline: ContinuousClock.Instant, logger: Logger
     ) async throws -> String? {
@@ -321,6 +322,8 @@ public struct Merger: Sendable {
 
     private func run(_ script: SQLScript, on connection: PostgresConnection) async throws {
         for (index, statement) in script.statements.enumerated() {
+            // A cancellation that came between two statements found nothing running to cancel.
+            try Task.checkCancellation()
             do {
                 try await connection.runToCompletion(statement, logger: logger)
             } catch {

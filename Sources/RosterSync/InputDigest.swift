@@ -40,14 +40,14 @@ struct InputDigest {
         return "program \(path) \(size) \(inode) \(modified)\n"
     }()
 
-    /// Each feed file's identity (size, modification time, inode), by name: what `resume` compares
-    /// to learn whether the files a run read were replaced since. Cheap (no reading), and errs the
-    /// safe way: the same bytes uploaded again count as replaced. Empty when the folder cannot be
-    /// listed.
-    static func feedFiles(in folder: URL) -> [String: String] {
+    /// The identity (size, modification time, inode) of each file of `folder` named in `names`:
+    /// what `resume` compares to learn whether the files a run read were replaced since. Cheap (no
+    /// reading), and errs the safe way: the same bytes uploaded again count as replaced. A file
+    /// that is missing has none.
+    static func feedFiles(in folder: URL, named names: Set<String>) -> [String: String] {
         guard let files = try? files(under: folder, recursive: false) else { return [:] }
         var identities: [String: String] = [:]
-        for (name, url) in files {
+        for (name, url) in files where names.contains(name) {
             let attributes = (try? FileManager.default.attributesOfItem(atPath: url.path)) ?? [:]
             let size = (attributes[.size] as? NSNumber)?.int64Value ?? -1
             let inode = (attributes[.systemFileNumber] as? NSNumber)?.int64Value ?? -1

@@ -255,7 +255,7 @@ public struct SyncService: Sendable {
         let incomplete = try archive.incompleteNights(district: template.districtID, from: from, to: to)
         if !incomplete.isEmpty {
             logger.warning(
-                "nights in the landing archive that are incomplete (an extract that failed part-way) are not replayed",
+                "nights in the landing archive that are incomplete (not all six feeds archived: an extract that failed part-way) are not replayed",
                 metadata: ["etl.district_id": "\(template.districtID)", "landing.nights": "\(incomplete.joined(separator: ","))"])
         }
         guard !nights.isEmpty else {
@@ -295,24 +295,31 @@ public struct SyncService: Sendable {
     }
 
     /// Refuses to resume a run whose stages still to run would read feed files replaced since the
-    /// run read the others: one run would then hold two nights' extracts (a student from the new
-    /// file enrolled by the old one, or missing from it and archived). When every stage is done,
-    /// the staged rows are one extract and the files no longer matter.
+    /// run's finished stages read theirs: one run would then hold two nights' extracts (a student
+    /// from the new file enrolled by the old one, or missing from it and archived). When no stage
+    /// has finished, or every stage has, the staged rows are one extract whatever the files are.
+    /// (An API run re-reads its remaining feeds from Clever as it is then: not checked.)
     static func checkFeedFiles(
         of runID: Int64, options: [String: Any], source: SyncConfiguration.Source, definition: PipelineDefinition,
         completed: Set<String>
     ) throws {
         let folder: URL
+        let fileName: (Feed) -> String
         switch source {
-        case .csv(let url), .landing(let url): folder = url
+        case .csv(let url): (folder, fileName) = (url, \.csvFileName)
+        case .landing(let url): (folder, fileName) = (url, \.landingFileName)
         case .clever: return
         }
         // Runs recorded before feed_files existed are not checked.
         guard let recorded = options["feed_files"] as? [String: String] else { return }
-        let stages = definition.tasks.filter { $0.kind == "stage" && !completed.contains($0.name) }.map(\.name)
-        let current = InputDigest.feedFiles(in: folder)
-        let changed = Set(recorded.keys).union(current.keys).filter { recorded[$0] != current[$0] }.sorted()
-        guard !stages.isEmpty, !changed.isEmpty else { return }
+        let stageTasks = definition.tasks.filter { $0.kind == "stage" }
+        let remaining = stageTasks.filter { !completed.contains($0.name) }
+        guard remaining.count < stageTasks.count, !remaining.isEmpty else { return }
+        let names = Set(remaining.compactMap { $0.settings["feed"].flatMap(Feed.init(rawValue:)).map(fileName) })
+        let current = InputDigest.feedFiles(in: folder, named: names)
+        let changed = names.filter { recorded[$0] != current[$0] }.sorted()
+        guard !changed.isEmpty else { return }
+        let stages = remaining.map(\.name)
         throw ConfigurationError(
             "the feed files in \(folder.path) were replaced or changed since run \(runID) read them "
                 + "(\(changed.joined(separator: ", "))): resuming would stage \(stages.joined(separator: ", ")) "
@@ -401,6 +408,7 @@ public struct SyncService: Sendable {
                 preview: object["preview"] as? Bool ?? false, allowMassChanges: object["allow_mass_changes"] as? Bool ?? false,
                 pipelineFile: URL(fileURLWithPath: pipelinePath), sql: sql, database: database)
             configuration.allowEmptyFeeds = Set(object["allow_empty_feeds"] as? [String] ?? [])
+            configuration.landingRoot = (object["landing_root"] as? String).map { URL(fileURLWithPath: $0) }
             let definition = try Self.loadPipeline(configuration.pipelineFile)
             let district = try await ensureDistrict(
                 run.districtID, on: main, logger: logger, create: !configuration.preview)
@@ -764,12 +772,14 @@ public struct SyncService: Sendable {
         switch configuration.source {
         case .csv(let url):
             object["csv"] = url.path
-            object["feed_files"] = InputDigest.feedFiles(in: url)
+            object["feed_files"] = InputDigest.feedFiles(in: url, named: Set(Feed.allCases.map(\.csvFileName)))
         case .clever(let baseURL, _): object["clever_url"] = baseURL
         case .landing(let url):
             object["landing"] = url.path
-            object["feed_files"] = InputDigest.feedFiles(in: url)
+            object["feed_files"] = InputDigest.feedFiles(in: url, named: Set(Feed.allCases.map(\.landingFileName)))
         }
+        // A resumed run archives the feeds it extracts again where the run archived the others.
+        if let landingRoot = configuration.landingRoot { object["landing_root"] = landingRoot.path }
         return json(object)
     }
 

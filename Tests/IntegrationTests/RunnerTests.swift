@@ -476,37 +476,43 @@ struct RunnerTests {
             try DistrictFixture.small().write(to: folder)
             defer { try? FileManager.default.removeItem(at: folder) }
             try await database.injectFailure("INSERT", on: "staging.enrollments")
-            let failed = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
+            var configuration = harness.configuration(.csv(folder))
+            configuration.landingRoot = folder.appendingPathComponent("landing")
+            let failed = try await SyncService(logger: TestDatabase.logger).sync(configuration)
             let runID = try #require(failed.runID)
             #expect(failed.status == .failed)
             #expect(try await database.string("SELECT string_agg(DISTINCT status, ',') FROM etl.task_runs WHERE run_id = \(runID) AND task = 'stage-enrollments'") == "failed")
             try await database.execute("DROP TRIGGER boom ON staging.enrollments;")
             let resume = { try await SyncService(logger: TestDatabase.logger).resume(runID: runID, database: database, sql: TestDatabase.sql, cleverToken: nil) }
 
-            // The next night's export lands in the folder: students.csv is another file now.
-            let students = folder.appendingPathComponent("students.csv")
-            let original = try Data(contentsOf: students)
+            // The next night's export lands in the folder: enrollments.csv, still to be staged, is
+            // another file now.
+            let enrollments = folder.appendingPathComponent("enrollments.csv")
+            let original = try Data(contentsOf: enrollments)
             var info = stat()
-            #expect(stat(students.path, &info) == 0)
-            let handle = try FileHandle(forWritingTo: students)
+            #expect(stat(enrollments.path, &info) == 0)
+            let handle = try FileHandle(forWritingTo: enrollments)
             try handle.seekToEnd()
             try handle.write(contentsOf: Data("\n".utf8))
             let error = await #expect(throws: ConfigurationError.self) { _ = try await resume() }
-            #expect(error?.description.contains("were replaced or changed since run \(runID) read them (students.csv)") == true, "\(String(describing: error))")
-            #expect(error?.description.contains("stage-enrollments") == true, "\(String(describing: error))")
+            #expect(error?.description.contains("were replaced or changed since run \(runID) read them (enrollments.csv)") == true, "\(String(describing: error))")
+            #expect(error?.description.contains("resuming would stage stage-enrollments") == true, "\(String(describing: error))")
             #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(runID)") == "failed")
             #expect(try await harness.count("roster.students") == 0)
 
-            // The same file as the run read it: the resume goes ahead and stages only enrollments.
+            // enrollments.csv as the run read it (to the nanosecond): the resume goes ahead. A new
+            // students.csv does not matter: the run staged its students already and reuses them.
             try handle.truncate(atOffset: UInt64(original.count))
             try handle.close()
-            // To the nanosecond, as the run saw it.
             let times = [info.st_atim, info.st_mtim]
-            #expect(utimensat(AT_FDCWD, students.path, times, 0) == 0)
+            #expect(utimensat(AT_FDCWD, enrollments.path, times, 0) == 0)
+            try DistrictFixture.edit("students.csv", in: folder) { $0 + "\n" }
             let resumed = try await resume()
             #expect(resumed.status == .succeeded, "\(resumed.message)")
             #expect(try await harness.count("roster.students") == 20)
             #expect(try await database.int("SELECT count(*) FROM etl.task_runs WHERE run_id = \(runID) AND task = 'stage-students'") == 1)
+            // The feed extracted again is archived beside the others: the night can be replayed.
+            #expect(try LandingArchive(root: configuration.landingRoot!).nights(district: "d1", from: "2026-11-23", to: "2026-11-23") == ["2026-11-23"])
         }
     }
 
