@@ -134,8 +134,7 @@ struct CLITests {
         ])
     func brokenFile(name: String, headerOnly: Bool) async throws {
         try await TestDatabase.withFresh { database in
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
-            try DistrictFixture.small().write(to: folder)
+            let folder = try DistrictFixture.small().writeTemporary("cli")
             defer { try? FileManager.default.removeItem(at: folder) }
             let arguments = ["sync", "--district", "d1", "--csv", folder.path, "--database-url", Self.url(database), "--no-landing"]
             #expect(await Self.run(arguments).code == 0)

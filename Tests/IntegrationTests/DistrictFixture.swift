@@ -68,6 +68,14 @@ struct DistrictFixture: Sendable {
         for index in sections.indices { sections[index].teachers.removeAll { $0 == id } }
     }
 
+    /// Writes the files to a new folder in the temporary directory, named `prefix-UUID`; the
+    /// caller removes it.
+    func writeTemporary(_ prefix: String) throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try write(to: folder)
+        return folder
+    }
+
     func write(to directory: URL) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try csv(["School_id", "School_name", "Low_grade", "High_grade"], schools.map { [$0.id, $0.name, $0.low, $0.high] })

@@ -65,8 +65,7 @@ struct RunnerTests {
     func taskRetried() async throws {
         try await TestDatabase.withFresh { database in
             let harness = SyncHarness(database: database)
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("retry-\(UUID().uuidString)")
-            try DistrictFixture.small().write(to: folder)
+            let folder = try DistrictFixture.small().writeTemporary("retry")
             defer { try? FileManager.default.removeItem(at: folder) }
             // The client gives up at once; the first two requests (check-source) get 503s.
             let server = try FakeCleverServer(
@@ -417,8 +416,7 @@ struct RunnerTests {
     func failureBeforeThePipelineIsRecorded() async throws {
         try await TestDatabase.withFresh { database in
             let harness = SyncHarness(database: database)
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rostersync-\(UUID().uuidString)")
-            try DistrictFixture.small().write(to: folder)
+            let folder = try DistrictFixture.small().writeTemporary("rostersync")
             defer { try? FileManager.default.removeItem(at: folder) }
             let service = SyncService(logger: TestDatabase.logger)
             #expect(try await service.sync(harness.configuration(.csv(folder))).status == .succeeded)
@@ -472,8 +470,7 @@ struct RunnerTests {
     func resumeRefusesReplacedFiles() async throws {
         try await TestDatabase.withFresh { database in
             let harness = SyncHarness(database: database)
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID().uuidString)")
-            try DistrictFixture.small().write(to: folder)
+            let folder = try DistrictFixture.small().writeTemporary("resume")
             defer { try? FileManager.default.removeItem(at: folder) }
             try await database.injectFailure("INSERT", on: "staging.enrollments")
             var configuration = harness.configuration(.csv(folder))
@@ -513,6 +510,32 @@ struct RunnerTests {
             #expect(try await database.int("SELECT count(*) FROM etl.task_runs WHERE run_id = \(runID) AND task = 'stage-students'") == 1)
             // The feed extracted again is archived beside the others: the night can be replayed.
             #expect(try LandingArchive(root: configuration.landingRoot!).nights(district: "d1", from: "2026-11-23", to: "2026-11-23") == ["2026-11-23"])
+        }
+    }
+
+    @Test("A run stopped before any stage finished resumes over files fixed since: nothing staged to mix with")
+    func resumeAfterFixedFiles() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let folder = try DistrictFixture.small().writeTemporary("fixed")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let students = folder.appendingPathComponent("students.csv")
+            let moved = folder.appendingPathComponent("students.csv.partial")
+            try FileManager.default.moveItem(at: students, to: moved)
+            // check-source stops the run, which the sync reports by throwing (exit 2: fix the input).
+            await #expect(throws: (any Error).self) {
+                _ = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
+            }
+            let runID = Int64(try await database.int("SELECT max(id) FROM etl.runs"))
+            #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(runID)") == "failed")
+            #expect(try await database.int("SELECT count(*) FROM etl.task_runs WHERE run_id = \(runID) AND task LIKE 'stage-%'") == 0)
+
+            // The upload finishes, as the error said to wait for: the file the run missed is there now.
+            try FileManager.default.moveItem(at: moved, to: students)
+            let resumed = try await SyncService(logger: TestDatabase.logger).resume(
+                runID: runID, database: database, sql: TestDatabase.sql, cleverToken: nil)
+            #expect(resumed.status == .succeeded, "\(resumed.message)")
+            #expect(try await harness.count("roster.students") == 20)
         }
     }
 
@@ -567,8 +590,7 @@ struct RunOutcomeLogTests {
             #expect(finished.last?.metadata["etl.message"]?.description.contains("safety threshold") == true)
 
             // A run that throws (here a missing file: bad configuration) gets its record too.
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rostersync-\(UUID().uuidString)")
-            try full.write(to: folder)
+            let folder = try full.writeTemporary("rostersync")
             defer { try? FileManager.default.removeItem(at: folder) }
             try FileManager.default.removeItem(at: folder.appendingPathComponent("students.csv"))
             await #expect(throws: ExtractError.self) {

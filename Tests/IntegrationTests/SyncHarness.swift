@@ -12,16 +12,14 @@ struct SyncHarness {
         _ fixture: DistrictFixture, asOf: String = "2026-11-23", preview: Bool = false, allowMassChanges: Bool = false,
         full: Bool = false, logger: Logger = TestDatabase.logger
     ) async throws -> SyncReport {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rostersync-\(UUID().uuidString)")
-        try fixture.write(to: folder)
+        let folder = try fixture.writeTemporary("rostersync")
         defer { try? FileManager.default.removeItem(at: folder) }
         return try await SyncService(logger: logger).sync(configuration(.csv(folder), asOf: asOf, preview: preview, allowMassChanges: allowMassChanges, full: full))
     }
 
     /// Syncs `fixture` with options the other helpers do not take, set by `adjust`.
     func sync(_ fixture: DistrictFixture, adjust: (inout SyncConfiguration) -> Void) async throws -> SyncReport {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rostersync-\(UUID().uuidString)")
-        try fixture.write(to: folder)
+        let folder = try fixture.writeTemporary("rostersync")
         defer { try? FileManager.default.removeItem(at: folder) }
         var configuration = configuration(.csv(folder))
         adjust(&configuration)

@@ -198,8 +198,7 @@ struct UnchangedNightTests {
             defer { try? FileManager.default.removeItem(at: sql) }
             let finish = sql.appendingPathComponent("merge/09_finish.sql")
             try (try String(contentsOf: finish, encoding: .utf8) + "\n-- a later version\n").write(to: finish, atomically: true, encoding: .utf8)
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rostersync-\(UUID().uuidString)")
-            try renamed.write(to: folder)
+            let folder = try renamed.writeTemporary("rostersync")
             defer { try? FileManager.default.removeItem(at: folder) }
             let unchanged = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
             #expect(try await compared(unchanged, database) == false, "the same SQL: unchanged")
