@@ -3,9 +3,11 @@ public import Foundation
 /// A `.sql` file split into the statements PostgreSQL's extended protocol accepts one at a time.
 ///
 /// A statement ends at a `;` outside quotes (`'...'`, `E'...'`, `"..."`), dollar-quoted bodies
-/// (`$$ ... $$`, `$fn$ ... $fn$`) and comments (`--`, nested `/* */`), as psql splits a file. That
-/// keeps the files plain SQL that a data engineer can also paste into `psql`. Comments and blank
-/// lines before a statement are left out of it; pieces with nothing else are dropped.
+/// (`$$ ... $$`, `$fn$ ... $fn$`) and comments (`--`, nested `/* */`). That keeps the files plain
+/// SQL that a data engineer can also paste into `psql`. Unlike psql it does not look inside
+/// parentheses or `BEGIN ATOMIC` bodies: write function bodies dollar-quoted, as `sql/` does.
+/// Plain strings are read as `standard_conforming_strings` (the default) reads them. Comments and
+/// blank lines before a statement are left out of it; pieces with nothing else are dropped.
 public struct SQLScript: Sendable {
     public var name: String
     public var statements: [String]
@@ -29,10 +31,13 @@ public struct SQLScript: Sendable {
             return byte == UInt8(ascii: "_") || byte >= 0x80 || (byte >= 0x30 && byte <= 0x39)
                 || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A)
         }
+        // Inside a name a `$` is one more letter (`a$b`), not the start of a dollar quote.
+        func isNameByte(_ byte: UInt8?) -> Bool { byte == UInt8(ascii: "$") || isWordByte(byte) }
         func finish(at end: Int) {
             if let start = codeStart {
                 let statement = String(decoding: bytes[start..<end], as: UTF8.self)
-                statements.append(statement.trimmingCharacters(in: .whitespacesAndNewlines))
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                if !statement.isEmpty { statements.append(statement) }
             }
             codeStart = nil
         }
@@ -61,7 +66,7 @@ public struct SQLScript: Sendable {
                 index += 1
                 finish(at: index)
                 continue
-            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"), 0x0B, 0x0C:
                 index += 1
                 continue
             default:
@@ -71,7 +76,7 @@ public struct SQLScript: Sendable {
             switch byte {
             case UInt8(ascii: "'"):
                 // E'...' strings take backslash escapes; every string takes '' for a quote.
-                let escapes = index > 0 && (bytes[index - 1] | 0x20) == UInt8(ascii: "e") && !isWordByte(index > 1 ? bytes[index - 2] : nil)
+                let escapes = index > 0 && (bytes[index - 1] | 0x20) == UInt8(ascii: "e") && !isNameByte(index > 1 ? bytes[index - 2] : nil)
                 index += 1
                 while index < bytes.count {
                     if escapes && bytes[index] == UInt8(ascii: "\\") {
@@ -91,7 +96,7 @@ public struct SQLScript: Sendable {
                         index += 1
                     }
                 }
-            case UInt8(ascii: "$") where !isWordByte(index > 0 ? bytes[index - 1] : nil):
+            case UInt8(ascii: "$") where !isNameByte(index > 0 ? bytes[index - 1] : nil):
                 // $tag$ (or $$) opens a body that ends at the same tag; $1 is a parameter.
                 var end = index + 1
                 while end < bytes.count && isWordByte(bytes[end]) && !(bytes[end] >= 0x30 && bytes[end] <= 0x39 && end == index + 1) {

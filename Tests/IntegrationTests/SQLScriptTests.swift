@@ -19,6 +19,9 @@ struct SQLScriptTests {
             ("/* outer /* inner; */ still; */ SELECT 1;", ["SELECT 1;"]),
             ("SELECT 1; SELECT $1;", ["SELECT 1;", "SELECT $1;"]),
             ("SELECT a$b FROM t; SELECT 2", ["SELECT a$b FROM t;", "SELECT 2"]),
+            ("SELECT a$$b$ ; SELECT $x$;$x$;", ["SELECT a$$b$ ;", "SELECT $x$;$x$;"]),
+            ("SELECT x$e'\\'; SELECT 2;", ["SELECT x$e'\\';", "SELECT 2;"]),
+            ("SELECT 1;\u{0C}\r\n", ["SELECT 1;"]),
             ("-- only a comment;\n\n/* and another */\n", []),
         ])
     func splits(text: String, expected: [String]) {
