@@ -299,26 +299,31 @@ public struct SyncService: Sendable {
     /// from the new file enrolled by the old one, or missing from it and archived). When no stage
     /// has finished, or every stage has, the staged rows are one extract whatever the files are.
     /// (An API run re-reads its remaining feeds from Clever as it is then: not checked.)
+    ///
+    /// Returns the files' identities as they are now when no stage has finished: the resume reads
+    /// them all afresh, so a later resume compares with these, not with the ones the run began on.
     static func checkFeedFiles(
         of runID: Int64, options: [String: Any], source: SyncConfiguration.Source, definition: PipelineDefinition,
         completed: Set<String>
-    ) throws {
+    ) throws -> [String: String]? {
         let folder: URL
         let fileName: (Feed) -> String
         switch source {
         case .csv(let url): (folder, fileName) = (url, \.csvFileName)
         case .landing(let url): (folder, fileName) = (url, \.landingFileName)
-        case .clever: return
+        case .clever: return nil
         }
-        // Runs recorded before feed_files existed are not checked.
-        guard let recorded = options["feed_files"] as? [String: String] else { return }
         let stageTasks = definition.tasks.filter { $0.kind == "stage" }
         let remaining = stageTasks.filter { !completed.contains($0.name) }
-        guard remaining.count < stageTasks.count, !remaining.isEmpty else { return }
+        if remaining.count == stageTasks.count {
+            return InputDigest.feedFiles(in: folder, named: Set(Feed.allCases.map(fileName)))
+        }
+        // Runs recorded before feed_files existed are not checked.
+        guard let recorded = options["feed_files"] as? [String: String], !remaining.isEmpty else { return nil }
         let names = Set(remaining.compactMap { $0.settings["feed"].flatMap(Feed.init(rawValue:)).map(fileName) })
         let current = InputDigest.feedFiles(in: folder, named: names)
         let changed = names.filter { recorded[$0] != current[$0] }.sorted()
-        guard !changed.isEmpty else { return }
+        guard !changed.isEmpty else { return nil }
         let stages = remaining.map(\.name)
         throw ConfigurationError(
             "the feed files in \(folder.path) were replaced or changed since run \(runID) read them "
@@ -424,7 +429,13 @@ public struct SyncService: Sendable {
             let tasks = try await main.query(
                 "SELECT DISTINCT task FROM etl.task_runs WHERE run_id = \(runID) AND status = 'succeeded'", logger: logger)
             for try await task in tasks.decode(String.self) { completed.insert(task) }
-            try Self.checkFeedFiles(of: runID, options: object, source: source, definition: definition, completed: completed)
+            if let files = try Self.checkFeedFiles(
+                of: runID, options: object, source: source, definition: definition, completed: completed)
+            {
+                try await main.query(
+                    "UPDATE etl.runs SET options = jsonb_set(options, '{feed_files}', \(Self.json(files))::jsonb) WHERE id = \(runID)",
+                    logger: logger)
+            }
             try await main.query(
                 // Files may have changed since the run started: its digest no longer says what it staged.
                 "UPDATE etl.runs SET status = 'running', finished_at = NULL, error = NULL, input_digest = NULL WHERE id = \(runID)",

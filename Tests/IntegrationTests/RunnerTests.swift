@@ -536,6 +536,8 @@ struct RunnerTests {
                 runID: runID, database: database, sql: TestDatabase.sql, cleverToken: nil)
             #expect(resumed.status == .succeeded, "\(resumed.message)")
             #expect(try await harness.count("roster.students") == 20)
+            // What a later resume of the run would compare with: the files this one read.
+            #expect(try await database.string("SELECT options -> 'feed_files' ? 'students.csv' FROM etl.runs WHERE id = \(runID)") == "true")
         }
     }
 
