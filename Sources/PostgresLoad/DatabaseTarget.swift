@@ -164,19 +164,15 @@ public struct DatabaseTarget: Sendable, CustomStringConvertible {
     /// runs to its end as before.
     func cancelStatement(of backend: Backend, logger: Logger) async {
         do {
-            let connection = try await connect(logger: logger)
-            do {
+            // Called from a task of its own, which nothing cancels.
+            try await withConnection(logger: logger) { connection in
                 _ = try await connection.query(
                     """
                     SELECT pg_cancel_backend(pid) FROM pg_stat_activity
                     WHERE pid = \(backend.pid) AND backend_start::text = \(backend.started) AND state = 'active'
                     """, logger: logger
                 ).collect()
-            } catch {
-                try? await connection.close()
-                throw error
             }
-            try? await connection.close()
             logger.debug("cancelled the statement of a cancelled task", metadata: ["db.pid": "\(backend.pid)"])
         } catch {
             logger.warning(

@@ -302,21 +302,21 @@ public struct Merger: Sendable {
     private static func ask(
         _ transaction: String, database: DatabaseTarget, until deadline: ContinuousClock.Instant, logger: Logger
     ) async throws -> String? {
-        let connection = try await database.connect(logger: logger)
-        defer { Task { try? await connection.close() } }
-        return try await withThrowingTaskGroup(of: String?.self) { group in
-            group.addTask {
-                try await connection.query("SELECT pg_xact_status(\(transaction)::xid8)", logger: logger)
-                    .collect().first?.decode(String?.self)
+        try await database.withConnection(logger: logger) { connection in
+            try await withThrowingTaskGroup(of: String?.self) { group in
+                group.addTask {
+                    try await connection.query("SELECT pg_xact_status(\(transaction)::xid8)", logger: logger)
+                        .collect().first?.decode(String?.self)
+                }
+                group.addTask {
+                    try await Task.sleep(until: deadline)
+                    try? await connection.close()
+                    return nil
+                }
+                let first = try await group.next() ?? nil
+                group.cancelAll()
+                return first
             }
-            group.addTask {
-                try await Task.sleep(until: deadline)
-                try? await connection.close()
-                return nil
-            }
-            let first = try await group.next() ?? nil
-            group.cancelAll()
-            return first
         }
     }
 

@@ -96,3 +96,15 @@ struct InputDigest {
         }
     }
 }
+
+extension SyncConfiguration.Source {
+    /// The folder a file source reads, and the file each feed is in there (terms are columns of
+    /// sections.csv in a CSV folder, a file of their own in a landing night); nil for the API.
+    var feedFolder: (url: URL, fileName: (Feed) -> String)? {
+        switch self {
+        case .csv(let url): (url, { $0.csvFileName })
+        case .landing(let url): (url, { $0.landingFileName })
+        case .clever: nil
+        }
+    }
+}

@@ -23,11 +23,8 @@ extension SyncService {
         _ configuration: SyncConfiguration, definition: PipelineDefinition, runID: Int64, district: District,
         on connection: PostgresConnection, logger: Logger
     ) async throws -> Unchanged? {
-        let folder: URL
-        switch configuration.source {
-        case .csv(let url), .landing(let url): folder = url
-        case .clever: return nil  // nothing to hash before the pages are read
-        }
+        // An API source has nothing to hash before the pages are read.
+        guard let folder = configuration.source.feedFolder?.url else { return nil }
         guard !configuration.preview, definition.tasks.contains(where: { $0.kind == "merge" }) else { return nil }
         let digest: String
         do {

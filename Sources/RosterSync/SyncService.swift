@@ -306,13 +306,7 @@ public struct SyncService: Sendable {
         of runID: Int64, options: [String: Any], source: SyncConfiguration.Source, definition: PipelineDefinition,
         completed: Set<String>
     ) throws -> [String: String]? {
-        let folder: URL
-        let fileName: (Feed) -> String
-        switch source {
-        case .csv(let url): (folder, fileName) = (url, \.csvFileName)
-        case .landing(let url): (folder, fileName) = (url, \.landingFileName)
-        case .clever: return nil
-        }
+        guard let (folder, fileName) = source.feedFolder else { return nil }
         let stageTasks = definition.tasks.filter { $0.kind == "stage" }
         let remaining = stageTasks.filter { !completed.contains($0.name) }
         if remaining.count == stageTasks.count {
@@ -429,16 +423,17 @@ public struct SyncService: Sendable {
             let tasks = try await main.query(
                 "SELECT DISTINCT task FROM etl.task_runs WHERE run_id = \(runID) AND status = 'succeeded'", logger: logger)
             for try await task in tasks.decode(String.self) { completed.insert(task) }
-            if let files = try Self.checkFeedFiles(
-                of: runID, options: object, source: source, definition: definition, completed: completed)
-            {
-                try await main.query(
-                    "UPDATE etl.runs SET options = jsonb_set(options, '{feed_files}', \(Self.json(files))::jsonb) WHERE id = \(runID)",
-                    logger: logger)
-            }
+            let files = try Self.checkFeedFiles(
+                of: runID, options: object, source: source, definition: definition, completed: completed
+            ).map(Self.json)
             try await main.query(
-                // Files may have changed since the run started: its digest no longer says what it staged.
-                "UPDATE etl.runs SET status = 'running', finished_at = NULL, error = NULL, input_digest = NULL WHERE id = \(runID)",
+                // Files may have changed since the run started: its digest no longer says what it
+                // staged. (jsonb_set of NULL is NULL: options stay as they are without new files.)
+                """
+                UPDATE etl.runs SET status = 'running', finished_at = NULL, error = NULL, input_digest = NULL,
+                    options = coalesce(jsonb_set(options, '{feed_files}', \(files)::jsonb), options)
+                WHERE id = \(runID)
+                """,
                 logger: logger)
             var logger = logger
             logger[metadataKey: "etl.run_id"] = "\(runID)"
@@ -781,13 +776,12 @@ public struct SyncService: Sendable {
             "pipeline_file": configuration.pipelineFile.path,
         ]
         switch configuration.source {
-        case .csv(let url):
-            object["csv"] = url.path
-            object["feed_files"] = InputDigest.feedFiles(in: url, named: Set(Feed.allCases.map(\.csvFileName)))
+        case .csv(let url): object["csv"] = url.path
         case .clever(let baseURL, _): object["clever_url"] = baseURL
-        case .landing(let url):
-            object["landing"] = url.path
-            object["feed_files"] = InputDigest.feedFiles(in: url, named: Set(Feed.allCases.map(\.landingFileName)))
+        case .landing(let url): object["landing"] = url.path
+        }
+        if let (folder, fileName) = configuration.source.feedFolder {
+            object["feed_files"] = InputDigest.feedFiles(in: folder, named: Set(Feed.allCases.map(fileName)))
         }
         // A resumed run archives the feeds it extracts again where the run archived the others.
         if let landingRoot = configuration.landingRoot { object["landing_root"] = landingRoot.path }
