@@ -62,6 +62,6 @@ public struct ExtractError: Error, Sendable, CustomStringConvertible {
     /// Failures that mean the configuration or input is wrong (exit code 2) rather than
     /// a run that failed on the way (exit code 1).
     public var isUsageError: Bool {
-        [.missingFile, .unreadable, .badHeader, .configuration, .unauthorized].contains(code)
+        [.missingFile, .unreadable, .badHeader, .configuration, .unauthorized, .incompleteNight].contains(code)
     }
 }

@@ -251,15 +251,17 @@ public struct SyncService: Sendable {
         -> [SyncReport]
     {
         let archive = LandingArchive(root: landingRoot)
-        let nights = try archive.nights(district: template.districtID, from: from, to: to)
-        let incomplete = try archive.incompleteNights(district: template.districtID, from: from, to: to)
-        if !incomplete.isEmpty {
+        let archived = try archive.archivedNights(district: template.districtID, from: from, to: to)
+        let nights = archived.filter(\.isComplete).map(\.date)
+        let incomplete = archived.filter { !$0.isComplete }
+        for night in incomplete {
             logger.warning(
-                "nights in the landing archive that are incomplete (not all six feeds archived: an extract that failed part-way) are not replayed",
-                metadata: ["etl.district_id": "\(template.districtID)", "landing.nights": "\(incomplete.joined(separator: ","))"])
+                "night \(night.date) in the landing archive is incomplete and is not replayed: \(night.problem ?? "")",
+                metadata: ["etl.district_id": "\(template.districtID)", "landing.night": "\(night.date)"])
         }
         guard !nights.isEmpty else {
-            let skipped = incomplete.isEmpty ? "" : " (incomplete, not replayed: \(incomplete.joined(separator: ", ")))"
+            let skipped = incomplete.isEmpty
+                ? "" : " (incomplete, not replayed: \(incomplete.map { "\($0.date): \($0.problem ?? "")" }.joined(separator: "; ")))"
             throw ConfigurationError(
                 "no complete night of district \(template.districtID) in \(landingRoot.path) from \(from) to \(to)\(skipped) "
                     + "(a night verified unchanged keeps no landing folder: its files are those of the run its "

@@ -181,6 +181,6 @@ struct TaskExecutor: Sendable {
         guard let landingRoot = configuration.landingRoot else { return source }
         return LandingTeeSource(
             upstream: source, archive: LandingArchive(root: landingRoot), district: configuration.districtID,
-            date: configuration.asOf)
+            date: configuration.asOf, runID: context.runID)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CleverExtract
 import Foundation
 import RosterSync
 
@@ -73,5 +74,45 @@ struct ResumeCommand: AsyncParsableCommand {
         }
         try await ReportPrinter(database: database, logger: logger).print(report, previewLimit: 200)
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+}
+
+/// `rostersync nights`: what the landing archive holds for one district, and what a backfill would replay.
+struct NightsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nights",
+        abstract: "List a district's nights in the landing archive, and why an incomplete one cannot be replayed.",
+        discussion: """
+            One line per night, oldest first: the date, complete or incomplete, then for a complete night the run \
+            that extracted it and its records, for an incomplete one the reason (feeds not archived, feeds from two \
+            runs, no manifest). `backfill` replays the complete ones.
+            """)
+
+    @Option(help: "The district's id.") var district: String
+    @Option(help: ArgumentHelp("The first night, YYYY-MM-DD. Default: the oldest.", valueName: "date"))
+    var from = "0001-01-01"
+    @Option(help: ArgumentHelp("The last night, YYYY-MM-DD. Default: the newest.", valueName: "date"))
+    var to = "9999-12-31"
+    @Option(help: ArgumentHelp("The landing archive. Default: .rostersync/landing.", valueName: "dir")) var landingDir: String?
+
+    func validate() throws {
+        for (option, value) in [("--from", from), ("--to", to)] where !Dates.isValid(value) {
+            throw ValidationError("\(option) '\(value)' is not a date in YYYY-MM-DD form")
+        }
+    }
+
+    func run() throws {
+        let root = landingDir.map { URL(fileURLWithPath: $0) } ?? SyncCommand.defaultLandingRoot
+        let nights = try LandingArchive(root: root).archivedNights(district: district, from: from, to: to)
+        if nights.isEmpty { print("no nights of district \(district) in \(root.path) from \(from) to \(to)") }
+        for night in nights {
+            guard night.isComplete, let manifest = night.manifest else {
+                print("\(night.date)\tincomplete\t\(night.problem ?? "")")
+                continue
+            }
+            let run = manifest.feeds.values.first?.run.map { "run \($0)" } ?? "run not recorded"
+            let records = manifest.feeds.values.reduce(0) { $0 + $1.records }
+            print("\(night.date)\tcomplete\t\(run)\t\(records) records\t\(manifest.source)")
+        }
     }
 }

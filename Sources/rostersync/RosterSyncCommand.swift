@@ -16,7 +16,7 @@ struct RosterSyncCommand: AsyncParsableCommand {
             """,
         version: "rostersync 0.1.0 (development)",
         subcommands: [
-            SyncCommand.self, DemoCommand.self, BackfillCommand.self, ResumeCommand.self, ApproveCommand.self, RunsCommand.self, ExplainCommand.self,
+            SyncCommand.self, DemoCommand.self, BackfillCommand.self, NightsCommand.self, ResumeCommand.self, ApproveCommand.self, RunsCommand.self, ExplainCommand.self,
             GraphCommand.self, MigrateCommand.self, DBCommand.self, FakeCleverCommand.self,
         ])
 }

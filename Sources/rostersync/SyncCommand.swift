@@ -185,9 +185,11 @@ struct SyncCommand: AsyncParsableCommand {
         return configuration
     }
 
-    var landingRoot: URL {
-        landingDir.map { URL(fileURLWithPath: $0) }
-            ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".rostersync/landing")
+    var landingRoot: URL { landingDir.map { URL(fileURLWithPath: $0) } ?? Self.defaultLandingRoot }
+
+    /// `.rostersync/landing` in the working folder, beside the embedded cluster.
+    static var defaultLandingRoot: URL {
+        URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".rostersync/landing")
     }
 }
 

@@ -205,15 +205,85 @@ struct LandingTests {
             at: root.url.appending(path: "d1/2024-09-04"), withIntermediateDirectories: true)
 
         #expect(try root.archive.nights(district: "d1", from: "2024-09-02", to: "2024-09-30") == ["2024-09-02", "2024-09-05"])
-        // What a backfill names as not replayed: the failed extract and the folder without a manifest.
-        #expect(try root.archive.incompleteNights(district: "d1", from: "2024-09-02", to: "2024-09-30") == ["2024-09-03", "2024-09-04"])
-        #expect(try root.archive.incompleteNights(district: "d1", from: "2024-09-05", to: "2024-12-31").isEmpty)
+        // What a backfill names as not replayed, and why: the failed extract and the folder without a manifest.
+        let all = try root.archive.archivedNights(district: "d1", from: "2024-09-02", to: "2024-09-30")
+        #expect(all.map(\.date) == ["2024-09-02", "2024-09-03", "2024-09-04", "2024-09-05"])
+        #expect(all.filter { !$0.isComplete }.map(\.date) == ["2024-09-03", "2024-09-04"])
+        #expect(all[1].problem?.hasPrefix("not archived: enrollments") == true, "\(all[1].problem ?? "")")
+        #expect(all[2].problem?.hasPrefix("no manifest.json") == true, "\(all[2].problem ?? "")")
+        #expect(all[2].manifest == nil && all[1].manifest?.feeds.count == 5)
+        #expect(try root.archive.archivedNights(district: "d1", from: "2024-09-05", to: "2024-12-31").allSatisfy(\.isComplete))
         #expect(
             try root.archive.nights(district: "d1", from: "2024-01-01", to: "2024-12-31")
                 == ["2024-09-01", "2024-09-02", "2024-09-05", "2024-10-01"])
         #expect(throws: ExtractError.self) { try root.archive.nights(district: "d2", from: "2024-01-01", to: "2024-12-31") }
         #expect(throws: ExtractError.self) { try root.archive.nights(district: "d1", from: "2024-9-1", to: "2024-12-31") }
         #expect(root.archive.folder(district: "d1", date: "2024-09-01") == root.url.appending(path: "d1/2024-09-01/"))
+    }
+
+    @Test("a second run of a night that stops part-way leaves two runs' feeds: not complete, not replayed")
+    func mixedRuns() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        let first = LandingTeeSource(
+            upstream: FixedSource(batches: Sample.district(recordsPerFeed: 4)), archive: root.archive, district: "d1",
+            date: date, runID: 11)
+        try await first.drainAll()
+        let complete = try root.archive.manifest(district: "d1", date: date)
+        #expect(complete.isComplete && complete.feeds.values.allSatisfy { $0.run == 11 })
+
+        // Run 12 re-extracts the night: schools and students finish, enrollments fails.
+        let second = LandingTeeSource(
+            upstream: FixedSource(batches: Sample.district(recordsPerFeed: 6), failAfter: [.enrollments: 0]),
+            archive: root.archive, district: "d1", date: date, runID: 12)
+        _ = try await second.collect(.schools)
+        _ = try await second.collect(.students)
+        await #expect(throws: FixedSource.Failure.self) { _ = try await second.collect(.enrollments) }
+        let mixed = try root.archive.manifest(district: "d1", date: date)
+        #expect(mixed.feeds.count == 6 && !mixed.isComplete)
+        #expect(
+            mixed.incompleteness
+                == "feeds from different runs (run 11: teachers, terms, sections, enrollments; run 12: schools, students): "
+                + "a later run of this night stopped part-way")
+        #expect(try root.archive.nights(district: "d1", from: date, to: date).isEmpty)
+        #expect(try root.archive.archivedNights(district: "d1", from: date, to: date).map(\.isComplete) == [false])
+
+        // Neither check() nor a reader replays half of each run, even the feeds run 11 wrote.
+        let replay = LandingSource(archive: root.archive, district: "d1", date: date)
+        let error = await #expect(throws: ExtractError.self) { try await replay.check() }
+        #expect(error?.code == .incompleteNight && error?.isUsageError == true)
+        #expect(error?.description.contains("run 11: teachers") == true, "\(String(describing: error))")
+        let readError = await #expect(throws: ExtractError.self) { _ = try await replay.collect(.enrollments) }
+        #expect(readError?.code == .incompleteNight)
+
+        // Run 12 resumed (same run id) finishes the night: one extract again.
+        let resumed = LandingTeeSource(
+            upstream: FixedSource(batches: Sample.district(recordsPerFeed: 6)), archive: root.archive, district: "d1",
+            date: date, runID: 12)
+        for feed in [Feed.teachers, .terms, .sections, .enrollments] { _ = try await resumed.collect(feed) }
+        #expect(try root.archive.nights(district: "d1", from: date, to: date) == [date])
+        try await replay.check()
+        #expect(try await replay.collect(.enrollments).flatMap(\.records).count == 6)
+    }
+
+    @Test("a manifest written before runs were recorded still reads, and its night is complete")
+    func manifestWithoutRuns() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        try await tee(root, FixedSource(batches: Sample.district(recordsPerFeed: 2))).drainAll()
+        let url = root.archive.folder(district: "d1", date: date).appending(path: LandingManifest.fileName)
+        let text = try String(contentsOf: url, encoding: .utf8)
+        #expect(!text.contains("\"run\""))
+        let manifest = try root.archive.manifest(district: "d1", date: date)
+        #expect(manifest.isComplete && manifest.feeds.values.allSatisfy { $0.run == nil })
+        try await LandingSource(archive: root.archive, district: "d1", date: date).check()
+        // One feed extracted again by a run that records itself: the night is mixed.
+        let rerun = LandingTeeSource(
+            upstream: FixedSource(batches: Sample.district(recordsPerFeed: 2)), archive: root.archive, district: "d1",
+            date: date, runID: 5)
+        _ = try await rerun.collect(.terms)
+        let mixed = try root.archive.manifest(district: "d1", date: date)
+        #expect(mixed.incompleteness?.hasPrefix("feeds from different runs (an earlier run: schools, teachers, students, sections, enrollments; run 5: terms)") == true, "\(mixed.incompleteness ?? "")")
     }
 
     @Test("a district or date that would leave the root is refused before any row is read")

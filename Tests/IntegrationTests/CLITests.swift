@@ -42,7 +42,7 @@ struct CLITests {
     @Test("Every command has --help")
     func help() async throws {
         for command in [
-            [], ["sync"], ["demo"], ["backfill"], ["resume"], ["approve"], ["runs"], ["explain"], ["graph"], ["migrate"],
+            [], ["sync"], ["demo"], ["backfill"], ["nights"], ["resume"], ["approve"], ["runs"], ["explain"], ["graph"], ["migrate"],
             ["db"], ["db", "status"], ["fake-clever"], ["fake-clever", "serve"], ["fake-clever", "generate"],
         ] {
             let text = RosterSyncCommand.helpMessage(for: try #require(Self.commandType(command)))
@@ -68,6 +68,8 @@ struct CLITests {
         (["graph", "nosuch"], "(there: backfill, demo, nightly)"),
         (["sync", "--district", "d1", "--csv", "/tmp", "--no-landing", "--landing-dir", "/tmp/x"], "contradict each other"),
         (["backfill", "--district", "d1", "--from", "2026-10-1", "--to", "2026-10-02"], "--from '2026-10-1' is not a date"),
+        (["nights", "--district", "d1", "--to", "2026-13-01"], "--to '2026-13-01' is not a date"),
+        (["nights", "--district", "nosuch", "--landing-dir", "/tmp"], "no landing folder for district \"nosuch\""),
         (["runs", "--database-url", "postgres://u@localhost/db?host=/tmp&sslmode=bogus"], "sslmode 'bogus' is not one of"),
         (["sync", "--district", "d1", "--csv", "/tmp", "--allow-empty-feed", "pupils"], "'pupils' is not one of"),
         (["sync", "--district", "all", "--csv", "/tmp", "--allow-empty-feed", "students"], "cannot go with --district all"),

@@ -513,6 +513,41 @@ struct RunnerTests {
         }
     }
 
+    @Test("A second run of a night that fails part-way leaves the night mixed: backfill names it and replays none of it")
+    func mixedNightIsNotReplayed() async throws {
+        let folder = try DistrictFixture.small().writeTemporary("mixed-night")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let landing = folder.appendingPathComponent("landing")
+        let night = "2026-11-23"
+        try await TestDatabase.withFresh { database in
+            var configuration = SyncHarness(database: database).configuration(.csv(folder), asOf: night)
+            configuration.landingRoot = landing
+            // One stage at a time, enrollments last: the second run archives the other five feeds first.
+            configuration.maxParallelTasks = 1
+            let first = try await SyncService(logger: TestDatabase.logger).sync(configuration)
+            #expect(first.status == .succeeded)
+            #expect(try LandingArchive(root: landing).nights(district: "d1", from: night, to: night) == [night])
+
+            // The night is sent again, its enrollments file cut short in the middle of a row.
+            try DistrictFixture.edit("enrollments.csv", in: folder) { $0 + "S1,SE" }
+            let second = try await SyncService(logger: TestDatabase.logger).sync(configuration)
+            #expect(second.status == .failed)
+            let nights = try LandingArchive(root: landing).archivedNights(district: "d1", from: night, to: night)
+            #expect(nights.map(\.isComplete) == [false])
+            let problem = nights.first?.problem ?? ""
+            #expect(problem.contains("run \(first.runID!): enrollments; run \(second.runID!): schools"), "\(problem)")
+        }
+        try await TestDatabase.withFresh { database in
+            let template = SyncHarness(database: database).configuration(.csv(landing))
+            let error = await #expect(throws: ConfigurationError.self) {
+                _ = try await SyncService(logger: TestDatabase.logger).backfill(template, landingRoot: landing, from: night, to: night)
+            }
+            #expect(error?.description.contains("incomplete, not replayed: \(night): feeds from different runs") == true, "\(String(describing: error))")
+            let (runs, students) = (try await database.int("SELECT count(*) FROM etl.runs"), try await SyncHarness(database: database).count("roster.students"))
+            #expect(runs == 0 && students == 0)
+        }
+    }
+
     @Test("A run stopped before any stage finished resumes over files fixed since: nothing staged to mix with")
     func resumeAfterFixedFiles() async throws {
         try await TestDatabase.withFresh { database in

@@ -22,24 +22,31 @@ public struct LandingArchive: Sendable {
         root.appending(path: district, directoryHint: .isDirectory).appending(path: date, directoryHint: .isDirectory)
     }
 
+    /// One dated folder of a district.
+    public struct Night: Sendable {
+        /// `YYYY-MM-DD`.
+        public var date: String
+        /// The night's manifest, nil when there is none or it cannot be read.
+        public var manifest: LandingManifest?
+        /// Why the night cannot be replayed, nil when it can.
+        public var problem: String?
+        public var isComplete: Bool { problem == nil }
+    }
+
     /// The nights of `district` from `from` to `to` (inclusive, `YYYY-MM-DD`) whose manifest lists all
-    /// six feeds, oldest first. Nights whose extract failed part-way are left out: they cannot be
-    /// replayed in full.
+    /// six feeds from one run, oldest first. Nights whose extract failed part-way are left out: they
+    /// cannot be replayed in full.
     ///
     /// Throws ``ExtractError`` when a date is not `YYYY-MM-DD` or the district has no folder.
     public func nights(district: String, from: String, to: String) throws -> [String] {
-        try datedNights(district: district, from: from, to: to).filter(\.complete).map(\.date)
+        try archivedNights(district: district, from: from, to: to).filter(\.isComplete).map(\.date)
     }
 
-    /// The nights of `district` from `from` to `to` that ``nights(district:from:to:)`` leaves out:
-    /// a folder whose manifest is missing or does not list all six feeds (the extract failed
-    /// part-way, or the folder was copied in by hand). A backfill names them rather than passing
-    /// over them in silence.
-    public func incompleteNights(district: String, from: String, to: String) throws -> [String] {
-        try datedNights(district: district, from: from, to: to).filter { !$0.complete }.map(\.date)
-    }
-
-    private func datedNights(district: String, from: String, to: String) throws -> [(date: String, complete: Bool)] {
+    /// Every dated folder of `district` from `from` to `to`, oldest first, complete or not, each with
+    /// the reason it cannot be replayed: no manifest (no feed finished, or the folder was copied in by
+    /// hand), feeds not archived, or feeds from two runs. A backfill names the incomplete ones rather
+    /// than passing over them in silence; `rostersync nights` lists them all.
+    public func archivedNights(district: String, from: String, to: String) throws -> [Night] {
         try Self.validate(district: district, date: from)
         try Self.validate(district: district, date: to)
         let districtFolder = root.appending(path: district, directoryHint: .isDirectory)
@@ -54,8 +61,15 @@ public struct LandingArchive: Sendable {
         }
         // `YYYY-MM-DD` sorts as text in date order, so string comparison is date comparison.
         return names.filter { Self.isDate($0) && $0 >= from && $0 <= to }.sorted().map { name in
-            let manifest = try? LandingManifest.read(in: districtFolder.appending(path: name, directoryHint: .isDirectory))
-            return (name, manifest?.isComplete ?? false)
+            do throws(ExtractError) {
+                let manifest = try LandingManifest.read(in: districtFolder.appending(path: name, directoryHint: .isDirectory))
+                return Night(date: name, manifest: manifest, problem: manifest.incompleteness)
+            } catch {
+                let problem = error.code == .missingFile
+                    ? "no \(LandingManifest.fileName) (no feed finished, or the folder was not written by a sync)"
+                    : "\(LandingManifest.fileName) cannot be read: \(error.message)"
+                return Night(date: name, manifest: nil, problem: problem)
+            }
         }
     }
 

@@ -4,7 +4,7 @@ public import Foundation
 /// feed finishes and read by ``LandingSource`` before a replay.
 ///
 /// A feed is listed only once its file is complete and renamed into place, so a listed feed can be
-/// replayed; a night is complete when all six feeds are listed.
+/// replayed; a night is complete when all six feeds are listed and one run extracted them all.
 public struct LandingManifest: Sendable, Hashable, Codable {
     /// One archived feed.
     public struct FeedEntry: Sendable, Hashable, Codable {
@@ -18,13 +18,17 @@ public struct LandingManifest: Sendable, Hashable, Codable {
         public var bytes: Int
         /// SHA-256 of the compressed file, as `sha256sum` prints it.
         public var sha256: String
+        /// The run (`etl.runs.id`) that extracted the feed; nil in manifests written before runs
+        /// were recorded, and for extracts made outside a run.
+        public var run: Int64?
 
-        public init(file: String, records: Int, rejected: Int, bytes: Int, sha256: String) {
+        public init(file: String, records: Int, rejected: Int, bytes: Int, sha256: String, run: Int64? = nil) {
             self.file = file
             self.records = records
             self.rejected = rejected
             self.bytes = bytes
             self.sha256 = sha256
+            self.run = run
         }
     }
 
@@ -59,8 +63,31 @@ public struct LandingManifest: Sendable, Hashable, Codable {
     /// The entry for one feed, if that feed was archived.
     public func entry(for feed: Feed) -> FeedEntry? { feeds[feed.rawValue] }
 
-    /// True when every feed a sync reads is archived, so the night can be replayed in full.
-    public var isComplete: Bool { Feed.allCases.allSatisfy { feeds[$0.rawValue] != nil } }
+    /// True when every feed a sync reads is archived by one run, so the night can be replayed in full
+    /// as one extract.
+    public var isComplete: Bool { incompleteness == nil }
+
+    /// Why the night cannot be replayed, or nil when it can: feeds not archived, or feeds archived by
+    /// different runs. A second run of a night replaces the first run's files feed by feed; if it
+    /// stops part-way, the night holds two extracts (students from one, enrollments from the other)
+    /// and replaying it would load a roster that never existed.
+    public var incompleteness: String? {
+        let missing = Feed.allCases.filter { feeds[$0.rawValue] == nil }
+        if !missing.isEmpty {
+            return "not archived: \(missing.map(\.rawValue).joined(separator: ", ")) (the extract stopped part-way)"
+        }
+        return mixedRuns
+    }
+
+    /// Names the runs when the archived feeds come from more than one, else nil.
+    var mixedRuns: String? {
+        let byRun = Dictionary(grouping: Feed.allCases.filter { feeds[$0.rawValue] != nil }) { feeds[$0.rawValue]?.run }
+        guard byRun.count > 1 else { return nil }
+        let runs = byRun.sorted { ($0.key ?? -1) < ($1.key ?? -1) }.map { run, feeds in
+            "\(run.map { "run \($0)" } ?? "an earlier run"): \(feeds.map(\.rawValue).joined(separator: ", "))"
+        }
+        return "feeds from different runs (\(runs.joined(separator: "; "))): a later run of this night stopped part-way"
+    }
 
     enum CodingKeys: String, CodingKey {
         case format, district, date, source, feeds
@@ -79,7 +106,7 @@ public struct LandingManifest: Sendable, Hashable, Codable {
             throw ExtractError(
                 .missingFile,
                 "no \(fileName) in this landing folder: the night was never archived, or its extract did not finish "
-                    + "a single feed. Pick another night (`nights` lists the complete ones)",
+                    + "a single feed. Pick another night (`rostersync nights` lists them)",
                 context: url.path)
         }
         let data: Data

@@ -17,7 +17,8 @@ actor LandingManifestLedger {
         var manifest: LandingManifest
         if FileManager.default.fileExists(atPath: folder.appending(path: LandingManifest.fileName).path) {
             manifest = try LandingManifest.read(in: folder)
-            // A re-run of the night keeps the first run's creation time and the latest source.
+            // A re-run of the night keeps the first run's creation time and the latest source; each
+            // entry names its run, so a re-run that stops part-way leaves a night seen as mixed.
             manifest.source = source
         } else {
             manifest = LandingManifest(district: district, date: date, source: source)

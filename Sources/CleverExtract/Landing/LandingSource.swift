@@ -23,8 +23,9 @@ public struct LandingSource: RosterSource {
 
     public var description: String { "landing:\(folder.path)" }
 
-    /// Checks the manifest lists all six feeds, that every file is there and that its SHA-256 is the
-    /// one recorded. Reads every file once; they are compressed, so this is quick next to the load.
+    /// Checks the manifest lists all six feeds, from one run, that every file is there and that its
+    /// SHA-256 is the one recorded. Reads every file once; they are compressed, so this is quick next
+    /// to the load.
     public func check() async throws {
         let manifest = try LandingManifest.read(in: folder)
         for feed in Feed.allCases {
@@ -51,7 +52,16 @@ public struct LandingSource: RosterSource {
             throw ExtractError(
                 .missingFile,
                 "the manifest does not list \(feed.rawValue): that night's extract did not finish it, so the night "
-                    + "cannot be replayed in full. Pick another night (`nights` lists the complete ones)",
+                    + "cannot be replayed in full. Pick another night (`rostersync nights` lists them)",
+                context: folder.appending(path: LandingManifest.fileName).path)
+        }
+        // Feeds of two runs are two extracts: checked for each feed, so a reader that runs without
+        // check() cannot stage half of one night and half of another.
+        if let problem = manifest.mixedRuns {
+            throw ExtractError(
+                .incompleteNight,
+                "this night cannot be replayed as one extract: \(problem). Sync the night again from its source, "
+                    + "or pick another night (`rostersync nights` lists them)",
                 context: folder.appending(path: LandingManifest.fileName).path)
         }
         return entry

@@ -10,7 +10,8 @@ public import Foundation
 ///
 /// - Important: A feed that fails or is abandoned part-way leaves no file and no manifest entry, so
 ///   a night that looks complete in the archive is complete. A feed extracted again replaces the
-///   earlier file and entry.
+///   earlier file and entry; entries name their run, so a night whose feeds come from two runs is
+///   not complete (``LandingManifest/incompleteness``).
 public struct LandingTeeSource: RosterSource {
     /// The source whose records are archived.
     public let upstream: any RosterSource
@@ -18,12 +19,15 @@ public struct LandingTeeSource: RosterSource {
     public let district: String
     /// The run date, `YYYY-MM-DD`.
     public let date: String
+    /// The run that extracts, recorded with each feed.
+    public let runID: Int64?
 
-    public init(upstream: any RosterSource, archive: LandingArchive, district: String, date: String) {
+    public init(upstream: any RosterSource, archive: LandingArchive, district: String, date: String, runID: Int64? = nil) {
         self.upstream = upstream
         self.archive = archive
         self.district = district
         self.date = date
+        self.runID = runID
     }
 
     /// The night's folder.
@@ -44,7 +48,7 @@ public struct LandingTeeSource: RosterSource {
     public func batches(of feed: Feed) -> AsyncThrowingStream<ExtractBatch, any Error> {
         let writer = LandingTeeWriter(
             upstream: upstream.batches(of: feed), feed: feed, folder: folder,
-            night: LandingTeeWriter.Night(district: district, date: date, source: upstream.description))
+            night: LandingTeeWriter.Night(district: district, date: date, source: upstream.description, run: runID))
         return AsyncThrowingStream(unfolding: { try await writer.next() })
     }
 }

@@ -10,6 +10,7 @@ actor LandingTeeWriter {
         var district: String
         var date: String
         var source: String
+        var run: Int64?
     }
 
     private var upstream: AsyncThrowingStream<ExtractBatch, any Error>.AsyncIterator
@@ -87,7 +88,8 @@ actor LandingTeeWriter {
         self.file = nil
         finished = true
         let entry = LandingManifest.FeedEntry(
-            file: Self.fileName(feed), records: records, rejected: rejected, bytes: bytes, sha256: sha256)
+            file: Self.fileName(feed), records: records, rejected: rejected, bytes: bytes, sha256: sha256,
+            run: night.run)
         do {
             try await LandingManifestLedger.shared.record(
                 feed, entry: entry, in: folder, district: night.district, date: night.date, source: night.source)
