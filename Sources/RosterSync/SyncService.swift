@@ -328,6 +328,20 @@ public struct SyncService: Sendable {
                 + "Sync again instead.")
     }
 
+    /// Refuses to resume a run whose stages still to run would archive into a landing root that is
+    /// gone: archiving would create it afresh (on the disk under an unmounted volume, say), holding
+    /// only the feeds extracted again, and leave the night's other feeds where they were.
+    static func checkLandingRoot(
+        of runID: Int64, _ root: URL?, definition: PipelineDefinition, completed: Set<String>
+    ) throws {
+        guard let root, !FileManager.default.fileExists(atPath: root.path) else { return }
+        guard definition.tasks.contains(where: { $0.kind == "stage" && !completed.contains($0.name) }) else { return }
+        throw ConfigurationError(
+            "run \(runID) archived its extract in the landing root \(root.path), which is not there now (a volume "
+                + "not mounted?): resuming would create it afresh and archive only the feeds it extracts again there. "
+                + "Mount or restore it, or resume with --no-landing (the night then stays incomplete in the archive)")
+    }
+
     /// The options a run was started with (`etl.runs.options`, written by ``optionsJSON(_:)``).
     private func runOptions(_ runID: Int64, on connection: PostgresConnection) async throws -> [String: Any] {
         let rows = try await connection.query("SELECT options::text FROM etl.runs WHERE id = \(runID)", logger: logger)
@@ -366,18 +380,19 @@ public struct SyncService: Sendable {
 
     /// Continues a failed or cancelled run from its failed tasks, reusing what the tasks that
     /// succeeded staged. The source and options are the run's own (`etl.runs.options`); an API
-    /// run needs the token again.
-    public func resume(runID: Int64, database: DatabaseTarget, sql: SQLDirectory, cleverToken: String?) async throws
-        -> SyncReport
-    {
+    /// run needs the token again. The feeds it extracts again are archived beside the others in the
+    /// run's landing folder, unless `keepLanding` is false.
+    public func resume(
+        runID: Int64, database: DatabaseTarget, sql: SQLDirectory, cleverToken: String?, keepLanding: Bool = true
+    ) async throws -> SyncReport {
         try await logOutcome(logger: logger) {
-            try await resumeRun(runID, database: database, sql: sql, cleverToken: cleverToken)
+            try await resumeRun(runID, database: database, sql: sql, cleverToken: cleverToken, keepLanding: keepLanding)
         }
     }
 
-    private func resumeRun(_ runID: Int64, database: DatabaseTarget, sql: SQLDirectory, cleverToken: String?)
-        async throws -> SyncReport
-    {
+    private func resumeRun(
+        _ runID: Int64, database: DatabaseTarget, sql: SQLDirectory, cleverToken: String?, keepLanding: Bool
+    ) async throws -> SyncReport {
         try await withMainConnection(database, logger: logger) { main in
             try await Migrator(directory: sql).migrate(on: main, logger: logger)
             let ledger = RunLedger(connection: main, logger: logger)
@@ -409,7 +424,7 @@ public struct SyncService: Sendable {
                 preview: object["preview"] as? Bool ?? false, allowMassChanges: object["allow_mass_changes"] as? Bool ?? false,
                 pipelineFile: URL(fileURLWithPath: pipelinePath), sql: sql, database: database)
             configuration.allowEmptyFeeds = Set(object["allow_empty_feeds"] as? [String] ?? [])
-            configuration.landingRoot = (object["landing_root"] as? String).map { URL(fileURLWithPath: $0) }
+            configuration.landingRoot = keepLanding ? (object["landing_root"] as? String).map { URL(fileURLWithPath: $0) } : nil
             let definition = try Self.loadPipeline(configuration.pipelineFile)
             let district = try await ensureDistrict(
                 run.districtID, on: main, logger: logger, create: !configuration.preview)
@@ -428,6 +443,7 @@ public struct SyncService: Sendable {
             let files = try Self.checkFeedFiles(
                 of: runID, options: object, source: source, definition: definition, completed: completed
             ).map(Self.json)
+            try Self.checkLandingRoot(of: runID, configuration.landingRoot, definition: definition, completed: completed)
             try await main.query(
                 // Files may have changed since the run started: its digest no longer says what it
                 // staged. (jsonb_set of NULL is NULL: options stay as they are without new files.)

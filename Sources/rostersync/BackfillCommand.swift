@@ -63,14 +63,17 @@ struct ResumeCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The failed run's id (see `rostersync runs`).") var runID: Int64
+    @Flag(help: "Do not archive the feeds extracted again in the run's landing archive (e.g. when it is gone).")
+    var noLanding = false
 
     func run() async throws {
         let logger = global.logger()
         let database = try await global.database(logger: logger)
         let sql = try global.sqlDirectory()
         let token = ProcessInfo.processInfo.environment["CLEVER_TOKEN"]
-        let report = try await cancellingOnSignals(logger: logger) { [runID] in
-            try await SyncService(logger: logger).resume(runID: runID, database: database, sql: sql, cleverToken: token)
+        let report = try await cancellingOnSignals(logger: logger) { [runID, noLanding] in
+            try await SyncService(logger: logger).resume(
+                runID: runID, database: database, sql: sql, cleverToken: token, keepLanding: !noLanding)
         }
         try await ReportPrinter(database: database, logger: logger).print(report, previewLimit: 200)
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }

@@ -472,14 +472,8 @@ struct RunnerTests {
             let harness = SyncHarness(database: database)
             let folder = try DistrictFixture.small().writeTemporary("resume")
             defer { try? FileManager.default.removeItem(at: folder) }
-            try await database.injectFailure("INSERT", on: "staging.enrollments")
-            var configuration = harness.configuration(.csv(folder))
-            configuration.landingRoot = folder.appendingPathComponent("landing")
-            let failed = try await SyncService(logger: TestDatabase.logger).sync(configuration)
-            let runID = try #require(failed.runID)
-            #expect(failed.status == .failed)
-            #expect(try await database.string("SELECT string_agg(DISTINCT status, ',') FROM etl.task_runs WHERE run_id = \(runID) AND task = 'stage-enrollments'") == "failed")
-            try await database.execute("DROP TRIGGER boom ON staging.enrollments;")
+            let (configuration, runID) = try await Self.failAtEnrollments(
+                database, folder: folder, landing: folder.appendingPathComponent("landing"))
             let resume = { try await SyncService(logger: TestDatabase.logger).resume(runID: runID, database: database, sql: TestDatabase.sql, cleverToken: nil) }
 
             // The next night's export lands in the folder: enrollments.csv, still to be staged, is
@@ -510,6 +504,49 @@ struct RunnerTests {
             #expect(try await database.int("SELECT count(*) FROM etl.task_runs WHERE run_id = \(runID) AND task = 'stage-students'") == 1)
             // The feed extracted again is archived beside the others: the night can be replayed.
             #expect(try LandingArchive(root: configuration.landingRoot!).nights(district: "d1", from: "2026-11-23", to: "2026-11-23") == ["2026-11-23"])
+        }
+    }
+
+    /// Syncs the CSV district in `folder`, archiving into `landing`, with staging enrollments failing
+    /// on the server; returns the configuration and the failed run, the failure removed so a resume
+    /// can finish.
+    static func failAtEnrollments(
+        _ database: DatabaseTarget, folder: URL, landing: URL
+    ) async throws -> (SyncConfiguration, Int64) {
+        try await database.injectFailure("INSERT", on: "staging.enrollments")
+        var configuration = SyncHarness(database: database).configuration(.csv(folder))
+        configuration.landingRoot = landing
+        let failed = try await SyncService(logger: TestDatabase.logger).sync(configuration)
+        let runID = try #require(failed.runID)
+        #expect(failed.status == .failed)
+        #expect(try await database.string("SELECT string_agg(DISTINCT status, ',') FROM etl.task_runs WHERE run_id = \(runID) AND task = 'stage-enrollments'") == "failed")
+        try await database.execute("DROP TRIGGER boom ON staging.enrollments;")
+        return (configuration, runID)
+    }
+
+    @Test("A resume whose landing root is gone (a volume not mounted) refuses instead of creating it afresh; --no-landing resumes")
+    func resumeWithLandingRootGone() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let folder = try DistrictFixture.small().writeTemporary("resume-landing")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let landing = folder.appendingPathComponent("mnt/landing")
+            let (_, runID) = try await Self.failAtEnrollments(database, folder: folder, landing: landing)
+            let resume = { (keep: Bool) in
+                try await SyncService(logger: TestDatabase.logger).resume(
+                    runID: runID, database: database, sql: TestDatabase.sql, cleverToken: nil, keepLanding: keep)
+            }
+
+            try FileManager.default.moveItem(at: landing, to: folder.appendingPathComponent("elsewhere"))
+            let error = await #expect(throws: ConfigurationError.self) { _ = try await resume(true) }
+            #expect(error?.description.contains("landing root \(landing.path), which is not there now") == true, "\(String(describing: error))")
+            #expect(!FileManager.default.fileExists(atPath: landing.path))
+            #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(runID)") == "failed")
+
+            let resumed = try await resume(false)
+            #expect(resumed.status == .succeeded, "\(resumed.message)")
+            #expect(try await harness.count("roster.students") == 20)
+            #expect(!FileManager.default.fileExists(atPath: landing.path))
         }
     }
 
