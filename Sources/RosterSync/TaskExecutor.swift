@@ -126,6 +126,8 @@ struct TaskExecutor: Sendable {
             try await database.withConnection(logger: logger, cancelsStatements: true) { rejects in
                 try await Stager.prepare(rows, logger: logger)
                 try await Stager.prepare(rejects, logger: logger)
+                let file = try await recordedFile(of: feed, on: rows)
+                try file?.checkUnchanged(runID: runID, "since the run started")
                 try await clear(feed, runID: runID, on: rows)
                 let batches = source.batches(of: feed).map { @Sendable batch -> ([Record], [Rejection]) in
                     var records: [Record] = []
@@ -140,12 +142,51 @@ struct TaskExecutor: Sendable {
                 }
                 // Extract and transform run one batch ahead of COPY; the bound keeps memory flat.
                 .buffer(policy: .bounded(2))
-                return try await Stager(runID: runID, logger: logger).stage(
+                let counts = try await Stager(runID: runID, logger: logger).stage(
                     feed.entity, batches: batches, rows: rows, rejects: rejects)
+                // Checked again once read: an upload still being written grows under the reader, and
+                // a file cut at a row boundary cannot be told from a whole one by its contents.
+                try file?.checkUnchanged(runID: runID, "while it was read")
+                return counts
             }
         }
         await context.state.staged(feed.rawValue, rows: counts.rows)
         return .init(rowsIn: counts.rows + counts.rejected, rowsOut: counts.rows)
+    }
+
+    /// A feed file as the run recorded it when it started (`etl.runs.options.feed_files`).
+    struct RecordedFile {
+        var folder: URL
+        var name: String
+        /// Size, modification time and inode, as ``InputDigest/feedFiles(in:named:)`` gives them.
+        var identity: String
+
+        /// Throws when the file is no longer the one the run started on. One run reads one export:
+        /// the next night's file landing mid-run, or an upload not finished, would otherwise mix two
+        /// exports in one run (a new student missing from the old enrollments, or a cut file read as
+        /// whole), and nothing in the rows shows it.
+        func checkUnchanged(runID: Int64, _ moment: String) throws {
+            guard InputDigest.feedFiles(in: folder, named: [name])[name] != identity else { return }
+            throw ExtractError(
+                .changedDuringRun,
+                "\(name) changed \(moment) (run \(runID) recorded its size, modification time and inode when it "
+                    + "started): a new export arriving, or an upload not finished. One run reads one export, so this "
+                    + "one stops with the roster unchanged; sync again once the files are complete",
+                context: folder.appending(path: name).path)
+        }
+    }
+
+    /// The feed's file as the run recorded it, for a source that reads files; nil for the API, and
+    /// for runs recorded before file identities were.
+    private func recordedFile(of feed: Feed, on connection: PostgresConnection) async throws -> RecordedFile? {
+        guard let (folder, fileName) = context.configuration.source.feedFolder else { return nil }
+        let name = fileName(feed)
+        let rows = try await connection.query(
+            "SELECT options -> 'feed_files' ->> \(name) FROM etl.runs WHERE id = \(context.runID)", logger: context.logger)
+        for try await identity in rows.decode(String?.self) {
+            return identity.map { RecordedFile(folder: folder, name: name, identity: $0) }
+        }
+        return nil
     }
 
     private func clear(_ feed: Feed, runID: Int64, on connection: PostgresConnection) async throws {

@@ -143,11 +143,11 @@ struct RunnerTests {
             """)
     }
 
-    /// Server processes of this database asleep in `pg_sleep`.
-    static func sleepers(_ database: DatabaseTarget) async throws -> Int {
-        try await database.int(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'")
-    }
+    /// Counts the server processes of this database asleep in `pg_sleep`.
+    static let sleepersCount =
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'"
+
+    static func sleepers(_ database: DatabaseTarget) async throws -> Int { try await database.int(sleepersCount) }
 
     @Test("A merge statement past its task's timeout is cancelled on the server, not waited for")
     func timeoutCancelsStatement() async throws {
@@ -186,10 +186,7 @@ struct RunnerTests {
             let started = ContinuousClock.now
             let run = Task { try await harness.sync(.small()) }
             // Cancelled once the merge is asleep inside its insert.
-            while try await Self.sleepers(database) == 0 {
-                try #require(ContinuousClock.now - started < .seconds(60), "the merge never reached the insert")
-                try await Task.sleep(for: .milliseconds(100))
-            }
+            try await database.waitUntil(Self.sleepersCount)
             run.cancel()
             let report = try await run.value
             // Not the 300 s of the sleep: the run waits for its merge task, which waits for its statement.
@@ -547,6 +544,54 @@ struct RunnerTests {
             #expect(resumed.status == .succeeded, "\(resumed.message)")
             #expect(try await harness.count("roster.students") == 20)
             #expect(!FileManager.default.fileExists(atPath: landing.path))
+        }
+    }
+
+    @Test("A feed file replaced after the run started, or while it is read (an upload not finished), stops the run: one run reads one export")
+    func feedFileChangedDuringRun() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let folder = try DistrictFixture.small().writeTemporary("changed-mid-run")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            // Staging schools takes 3 s; stages run one at a time in file order, enrollments last.
+            try await database.execute(
+                """
+                CREATE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$;
+                CREATE TRIGGER slow BEFORE INSERT ON staging.schools FOR EACH STATEMENT EXECUTE FUNCTION public.slow();
+                """)
+            var configuration = harness.configuration(.csv(folder))
+            configuration.maxParallelTasks = 1
+            let run = Task { try await SyncService(logger: TestDatabase.logger).sync(configuration) }
+            try await database.waitUntil("SELECT count(*) FROM etl.task_runs WHERE task = 'stage-schools' AND status = 'running'")
+            // The next night's enrollments arrive while the run stages schools.
+            try DistrictFixture.edit("enrollments.csv", in: folder) { $0 + "S1,SEC1,ST1\n" }
+            let report = try await run.value
+            #expect(report.status == .failed)
+            #expect(report.exitCode == 1)
+            #expect(report.message.contains("enrollments.csv changed since the run started"), "\(report.message)")
+            #expect(try await harness.count("roster.students") == 0)
+            #expect(try await database.int("SELECT count(*) FROM etl.task_runs WHERE task = 'stage-enrollments'") == 1, "not retried: the file stays changed")
+
+            // The file grows while its rows are copied (read to the end already, the COPY held up).
+            try await database.execute(
+                """
+                DROP TRIGGER slow ON staging.schools;
+                CREATE TRIGGER slow BEFORE INSERT ON staging.enrollments FOR EACH STATEMENT EXECUTE FUNCTION public.slow();
+                """)
+            let second = Task { try await SyncService(logger: TestDatabase.logger).sync(configuration) }
+            try await database.waitUntil(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY %enrollments%' AND state = 'active'")
+            try DistrictFixture.edit("enrollments.csv", in: folder) { $0 + "S1,SEC1,ST2\n" }
+            let cut = try await second.value
+            #expect(cut.status == .failed)
+            #expect(cut.message.contains("enrollments.csv changed while it was read"), "\(cut.message)")
+            #expect(try await harness.count("roster.students") == 0)
+
+            try await database.execute("DROP TRIGGER slow ON staging.enrollments;")
+            // The next run reads the new export whole.
+            let next = try await SyncService(logger: TestDatabase.logger).sync(configuration)
+            #expect(next.status == .succeeded, "\(next.message)")
         }
     }
 

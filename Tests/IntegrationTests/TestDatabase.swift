@@ -62,6 +62,16 @@ enum TestDatabase {
 }
 
 extension DatabaseTarget {
+    /// Polls until `count` (a `SELECT count(*)`) is above zero: a run in another task has reached
+    /// the point a test waits for. Fails the test after `limit`.
+    func waitUntil(_ count: String, limit: Duration = .seconds(60)) async throws {
+        let started = ContinuousClock.now
+        while try await int(count) == 0 {
+            try #require(ContinuousClock.now - started < limit, "waited \(limit) for: \(count)")
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     /// Makes every `event` (INSERT, UPDATE) on `table` fail with "injected failure", until the
     /// trigger `boom` is dropped: a merge step that breaks half-way.
     func injectFailure(_ event: String, on table: String) async throws {
