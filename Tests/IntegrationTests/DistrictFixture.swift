@@ -63,6 +63,12 @@ struct DistrictFixture: Sendable {
         enrollments.removeAll { $0.student == id }
     }
 
+    /// The SIS gives student `id` a new SIS id, in the student file and the enrollments.
+    mutating func renameStudent(_ id: String, to new: String) {
+        for index in students.indices where students[index].id == id { students[index].id = new }
+        enrollments = enrollments.map { ($0.section, $0.student == id ? new : $0.student) }
+    }
+
     mutating func removeTeacher(_ id: String) {
         teachers.removeAll { $0.id == id }
         for index in sections.indices { sections[index].teachers.removeAll { $0 == id } }

@@ -280,6 +280,58 @@ struct SectionRulesTests {
         }
     }
 
+    @Test("Chained SIS id changes (A to B, B to C) move a record in one run; contradictory pairs move neither and are reported")
+    func sisIDChangeChains() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            func id(_ sis: String) async throws -> String? {
+                try await database.string("SELECT id FROM roster.students WHERE sis_id = '\(sis)'")
+            }
+            let (five, six, seven) = (try await id("ST5"), try await id("ST6"), try await id("ST7"))
+            try await database.execute(
+                """
+                INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) VALUES
+                  ('d1', 'student', 'ST5', 'MID5'), ('d1', 'student', 'MID5', 'NEW5'),
+                  ('d1', 'student', 'ST6', 'MID6'), ('d1', 'student', 'MID6', 'NEW6'),
+                  ('d1', 'student', 'ST7', 'X7'), ('d1', 'student', 'X7', 'ST7'),
+                  ('d1', 'student', 'ST8', 'DUP'), ('d1', 'student', 'ST9', 'DUP');
+                """)
+            // ST5 changed twice since the last sync; ST6's SIS is at the middle id, its second
+            // pair recorded ahead; ST7's pairs form a cycle; ST8 and ST9 are both said to become DUP.
+            fixture.renameStudent("ST5", to: "NEW5")
+            fixture.renameStudent("ST6", to: "MID6")
+            fixture.renameStudent("ST7", to: "X7")
+            fixture.renameStudent("ST8", to: "DUP")
+            fixture.removeStudent("ST9")
+            let (moved, again) = try await harness.syncTwice(fixture)
+            #expect(moved.status == .succeeded, "\(moved.message)")
+            #expect(again.summary.total == 0, "\(again.summary.counts)")
+            #expect(try await id("NEW5") == five)
+            #expect(try await id("MID6") == six)
+            #expect(try await id("X7") == seven)
+            #expect(try await harness.count("roster.students", "sis_id IN ('ST5', 'MID5', 'ST6', 'NEW6', 'ST7')") == 0)
+            #expect(
+                try await database.strings("SELECT details ->> 'sis_id' FROM roster.change_log WHERE run_id = \(moved.runID ?? 0) AND details ->> 'reason' = 'sis_id_change' ORDER BY 1")
+                    == [#"["ST5", "NEW5"]"#, #"["ST6", "MID6"]"#, #"["ST7", "X7"]"#])
+            // Only the contradictory pair's people are created and archived, and it is reported.
+            #expect(moved.summary.count(.student, "create") == 1)
+            #expect(moved.summary.count(.student, "archive") == 2)
+            #expect(try await harness.count("roster.students", "sis_id IN ('ST8', 'ST9') AND status = 'archived'") == 2)
+            let conflicts = try await database.strings("SELECT detail FROM staging.rejects WHERE run_id = \(moved.runID ?? 0) AND reason = 'sis_id_change_conflict'")
+            #expect(conflicts.count == 1)
+            #expect(conflicts.first?.hasPrefix("students ST8 and ST9 would all take the SIS id DUP") == true, "\(conflicts)")
+            #expect(try await database.int("SELECT count(*) FROM staging.rejects WHERE run_id = \(moved.runID ?? 0) AND reason = 'probable_sis_id_change' AND record_key <> 'DUP'") == 0, "a recorded chain is not reported as probable")
+
+            // The SIS reaches ST6's last id: the pair recorded ahead applies now.
+            fixture.renameStudent("MID6", to: "NEW6")
+            let (later, _) = try await harness.syncTwice(fixture)
+            #expect(later.summary.count(.student, "create") == 0 && later.summary.count(.student, "archive") == 0)
+            #expect(try await id("NEW6") == six)
+        }
+    }
+
     @Test("A SIS id change recorded before the SIS switches waits: nothing is renamed, created or archived until the old id is gone")
     func sisIDChangeRecordedEarly() async throws {
         try await TestDatabase.withFresh { database in

@@ -299,22 +299,18 @@ mine AS (
     JOIN roster.teachers r ON r.district_id = etl.current_district_id() AND r.source = 'clever'
                           AND r.sis_id = f.sis_id
     UNION ALL
-    -- A recorded SIS id change, which the merge applies first (01_sis_id_changes.sql, same
-    -- condition): the account is this teacher's already, or it would stay suspended until a
+    -- A recorded SIS id change, which the merge applies first (01_sis_id_changes.sql, the same
+    -- moves): the account is this teacher's already, or it would stay suspended until a
     -- second run (and an unchanged night would never get to that run). Starting from the few
-    -- pairs, one index probe each: the roster's statistics can predate a first sync's rows, and
+    -- moves, one index probe each: the roster's statistics can predate a first sync's rows, and
     -- a plain join became a nested loop over every teacher for every feed row (150 s at 1M).
     SELECT p.sis_id, p.roster_id
     FROM (SELECT f.sis_id,
-                 (SELECT r.id FROM roster.teachers r WHERE r.district_id = c.district_id AND r.source = 'clever'
-                    AND r.sis_id = c.old_sis_id) AS roster_id
-          FROM roster.sis_id_changes c
+                 (SELECT r.id FROM roster.teachers r WHERE r.district_id = etl.current_district_id()
+                    AND r.source = 'clever' AND r.sis_id = c.old_sis_id) AS roster_id
+          FROM etl.sis_id_moves('teacher') c
           JOIN feed f ON f.sis_id = c.new_sis_id
-          WHERE c.district_id = etl.current_district_id() AND c.entity = 'teacher'
-            AND NOT EXISTS (SELECT 1 FROM roster.teachers x WHERE x.district_id = c.district_id
-                            AND x.source = 'clever' AND x.sis_id = c.new_sis_id)
-            AND NOT EXISTS (SELECT 1 FROM staging.teachers s WHERE s.run_id = etl.current_run_id()
-                            AND s.sis_id = c.old_sis_id AND s.excluded IS NULL)) p
+          WHERE NOT c.conflict) p
     WHERE p.roster_id IS NOT NULL),
 owner AS (
     SELECT f.sis_id, f.email, f.source_ref, x.id AS other_id
@@ -424,9 +420,9 @@ WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL AND s.email IS NOT 
   AND r.sis_id <> s.sis_id
   AND NOT EXISTS (SELECT 1 FROM roster.students n WHERE n.district_id = r.district_id AND n.source = 'clever'
                   AND n.sis_id = s.sis_id)
-  -- this very pair already recorded: the merge applies it this run
-  AND NOT EXISTS (SELECT 1 FROM roster.sis_id_changes c WHERE c.district_id = r.district_id AND c.entity = 'student'
-                  AND c.old_sis_id = r.sis_id AND c.new_sis_id = s.sis_id)
+  -- recorded already (a pair or a chain of them): the merge applies it this run
+  AND (r.sis_id, s.sis_id) NOT IN (SELECT c.old_sis_id, c.new_sis_id FROM etl.sis_id_moves('student') c
+                                   WHERE NOT c.conflict)
   AND NOT EXISTS (SELECT 1 FROM staging.students g WHERE g.run_id = s.run_id AND g.sis_id = r.sis_id
                   AND g.excluded IS NULL);
 
@@ -444,8 +440,21 @@ WHERE t.run_id = etl.current_run_id() AND t.email IS NOT NULL
   AND r.sis_id <> t.sis_id
   AND NOT EXISTS (SELECT 1 FROM roster.teachers n WHERE n.district_id = r.district_id AND n.source = 'clever'
                   AND n.sis_id = t.sis_id)
-  AND NOT EXISTS (SELECT 1 FROM roster.sis_id_changes c WHERE c.district_id = r.district_id AND c.entity = 'teacher'
-                  AND c.old_sis_id = r.sis_id AND c.new_sis_id = t.sis_id)
+  AND (r.sis_id, t.sis_id) NOT IN (SELECT c.old_sis_id, c.new_sis_id FROM etl.sis_id_moves('teacher') c
+                                   WHERE NOT c.conflict)
   AND NOT EXISTS (SELECT 1 FROM staging.teachers g WHERE g.run_id = t.run_id AND g.sis_id = r.sis_id
                   AND g.excluded IS NULL)
 ORDER BY t.sis_id, t.seq;
+
+-- 6. Recorded SIS id changes that contradict each other: two records whose pairs lead to one
+--    new id. Neither moves (01_sis_id_changes.sql); the pairs need correcting.
+INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
+SELECT etl.current_run_id(), e.entity, 'roster.sis_id_changes', m.new_sis_id, 'sis_id_change_conflict', 'warning',
+       e.entity || 's ' || string_agg(m.old_sis_id, ' and ' ORDER BY m.old_sis_id) || ' would all take the SIS id '
+       || m.new_sis_id || ' by the pairs recorded in roster.sis_id_changes; none of them is moved. Correct the pairs: '
+       || 'SELECT * FROM roster.sis_id_changes WHERE district_id = ''' || etl.current_district_id()
+       || ''' AND entity = ''' || e.entity || ''';'
+FROM unnest(ARRAY['school', 'term', 'teacher', 'student', 'section']) AS e(entity)
+CROSS JOIN LATERAL etl.sis_id_moves(e.entity) m
+WHERE m.conflict
+GROUP BY e.entity, m.new_sis_id;
