@@ -372,6 +372,30 @@ struct SafetyTests {
         }
     }
 
+    @Test("An unreadable enrollment row holds its membership when the SIS ids themselves hold a '/'")
+    func unreadableEnrollmentWithSlashes() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var district = DistrictFixture.small()
+            district.sections[1].id = "2024/SEC2"
+            district.enrollments = district.enrollments.map { ($0.section == "SEC2" ? "2024/SEC2" : $0.section, $0.student) }
+            district.renameStudent("ST6", to: "ST/6")
+            _ = try await harness.sync(district)
+            let before = try await Self.roster(database)
+
+            let folder = try district.writeTemporary("unreadable-slash")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try DistrictFixture.edit("enrollments.csv", in: folder) {
+                $0.replacingOccurrences(of: "S1,2024/SEC2,ST/6\n", with: "S1,2024/SEC2,ST/6,\n")
+            }
+            let report = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
+            #expect(report.status == .succeeded, "\(report.message)")
+            #expect(try await database.strings("SELECT record_key FROM staging.unreadable_rows WHERE run_id = \(report.runID ?? 0)") == ["2024/SEC2/ST/6"])
+            #expect(report.summary.total == 0, "the membership is kept: \(report.summary.counts)")
+            #expect(try await Self.roster(database) == before)
+        }
+    }
+
     @Test("A school kept for an unreadable row is not kept when the district's filter leaves it out, nor when it was archived")
     func unreadableSchoolOutsideTheFilter() async throws {
         try await TestDatabase.withFresh { database in

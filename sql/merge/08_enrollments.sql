@@ -21,13 +21,20 @@ ANALYZE enrollments_students;
 -- Memberships whose enrollment row is unreadable (migration 0011; keyed 'section SIS id/student
 -- SIS id') are kept as they are this run. (A student whose own row is unreadable is kept by
 -- 05_students.sql; prepare let their readable enrollment rows through, so those apply.)
+-- A SIS id may itself hold a '/' (2024/MATH-1), so the key is tried at every '/', not only the
+-- first: each split naming a Clever section and a Clever student of the district is held (two
+-- that both do hold both, which only keeps more).
 CREATE TEMP TABLE held_enrollments ON COMMIT DROP AS
 SELECT DISTINCT sec.id AS section_id, st.id AS student_id
 FROM staging.unreadable_rows u
+CROSS JOIN LATERAL (
+    SELECT left(u.record_key, i - 1) AS section_sis_id, substr(u.record_key, i + 1) AS student_sis_id
+    FROM generate_series(1, length(u.record_key)) AS i
+    WHERE substr(u.record_key, i, 1) = '/') k
 JOIN roster.sections sec ON sec.district_id = etl.current_district_id() AND sec.source = 'clever'
-                        AND sec.sis_id = split_part(u.record_key, '/', 1)
+                        AND sec.sis_id = k.section_sis_id
 JOIN roster.students st ON st.district_id = etl.current_district_id() AND st.source = 'clever'
-                       AND st.sis_id = split_part(u.record_key, '/', 2)
+                       AND st.sis_id = k.student_sis_id
 WHERE u.run_id = etl.current_run_id() AND u.entity = 'enrollment';
 ANALYZE held_enrollments;
 
