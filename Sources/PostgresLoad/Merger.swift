@@ -28,13 +28,21 @@ public struct Merger: Sendable {
 
     public struct Options: Sendable {
         public var preview: Bool
+        /// Lifts the removal share for every entity.
         public var allowMassChanges: Bool
+        /// Lifts the removal share for these entities only (``Merger/shareEntities``): a person
+        /// who expects many students to leave need not lift it for teachers and classes too.
+        public var allowMassChangesOf: Set<String>
 
-        public init(preview: Bool = false, allowMassChanges: Bool = false) {
+        public init(preview: Bool = false, allowMassChanges: Bool = false, allowMassChangesOf: Set<String> = []) {
             self.preview = preview
             self.allowMassChanges = allowMassChanges
+            self.allowMassChangesOf = allowMassChangesOf
         }
     }
+
+    /// The entities whose removals the safety threshold weighs, as the change log names them.
+    public static let shareEntities = ["school", "teacher", "student", "section", "section_teacher", "enrollment"]
 
     /// Counts of changes per entity and action (`student` -> `archive` -> 3).
     public struct Summary: Sendable, Equatable {
@@ -209,10 +217,11 @@ public struct Merger: Sendable {
                     violations.append(Violation(entity: entity, removals: removed, active: base, limit: safety.maxRemovalShare))
                 }
             }
-            if !violations.isEmpty && !options.allowMassChanges {
+            let blocking = options.allowMassChanges ? [] : violations.filter { !options.allowMassChangesOf.contains($0.entity) }
+            if !blocking.isEmpty {
                 try await exportChanges(from: connection, to: exportConnection, runID: runID)
                 try await connection.query("ROLLBACK", logger: logger)
-                return .blocked(summary, violations)
+                return .blocked(summary, blocking)
             }
             if options.preview {
                 try await exportChanges(from: connection, to: exportConnection, runID: runID)

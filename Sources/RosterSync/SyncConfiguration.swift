@@ -52,6 +52,9 @@ public struct SyncConfiguration: Sendable {
     /// explicit word): the empty-feed guard lets them through and a header-only CSV file of
     /// theirs reads as empty. The removal share still applies (`allowMassChanges` lifts it).
     public var allowEmptyFeeds: Set<String> = []
+    /// Entities whose removal share is not checked this run (`--allow-mass-changes-of`); the
+    /// others still stop the run. `allowMassChanges` lifts it for all.
+    public var allowMassChangesOf: Set<String> = []
     /// The longest the merge waits for a roster row someone else holds before it fails (and the
     /// pipeline retries it).
     public var lockTimeout: Duration = .seconds(600)

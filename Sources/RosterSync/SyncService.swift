@@ -424,6 +424,7 @@ public struct SyncService: Sendable {
                 preview: object["preview"] as? Bool ?? false, allowMassChanges: object["allow_mass_changes"] as? Bool ?? false,
                 pipelineFile: URL(fileURLWithPath: pipelinePath), sql: sql, database: database)
             configuration.allowEmptyFeeds = Set(object["allow_empty_feeds"] as? [String] ?? [])
+            configuration.allowMassChangesOf = Set(object["allow_mass_changes_of"] as? [String] ?? [])
             configuration.landingRoot = keepLanding ? (object["landing_root"] as? String).map { URL(fileURLWithPath: $0) } : nil
             let definition = try Self.loadPipeline(configuration.pipelineFile)
             let district = try await ensureDistrict(
@@ -790,6 +791,7 @@ public struct SyncService: Sendable {
     static func optionsJSON(_ configuration: SyncConfiguration) -> String {
         var object: [String: Any] = [
             "preview": configuration.preview, "allow_mass_changes": configuration.allowMassChanges,
+            "allow_mass_changes_of": configuration.allowMassChangesOf.sorted(),
             "allow_empty_feeds": configuration.allowEmptyFeeds.sorted(),
             "pipeline_file": configuration.pipelineFile.path,
         ]

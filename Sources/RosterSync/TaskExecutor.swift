@@ -81,7 +81,9 @@ struct TaskExecutor: Sendable {
                     try await Stager.prepare(export, logger: context.logger)
                     return try await merger.merge(
                         on: connection, exportConnection: export, runID: context.runID, safety: context.settings.safety,
-                        options: .init(preview: configuration.preview, allowMassChanges: configuration.allowMassChanges))
+                        options: .init(
+                            preview: configuration.preview, allowMassChanges: configuration.allowMassChanges,
+                            allowMassChangesOf: configuration.allowMassChangesOf))
                 }
             }
             await context.state.merged(outcome)

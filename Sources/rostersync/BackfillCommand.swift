@@ -22,6 +22,10 @@ struct BackfillCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The landing archive. Default: .rostersync/landing.", valueName: "dir")) var landingDir: String?
     @Flag(help: "Lift the removal-share safety check for these runs (never the empty-feed guard).")
     var allowMassChanges = false
+    @Option(
+        name: .customLong("allow-mass-changes-of"),
+        help: ArgumentHelp("Lift the removal-share check for this entity only (repeatable), as for sync.", valueName: "entity"))
+    var allowMassChangesOf: [String] = []
 
     func validate() throws {
         for (option, value) in [("--from", from), ("--to", to)] where !Dates.isValid(value) {
@@ -34,7 +38,9 @@ struct BackfillCommand: AsyncParsableCommand {
         let logger = global.logger()
         let pipeline = try global.sqlDirectory().url.deletingLastPathComponent()
             .appendingPathComponent("pipelines/backfill.yml")
-        var sync = try SyncCommand.parse(["--district", district, "--csv", "/", "--no-landing", "--pipeline", pipeline.path])
+        var sync = try SyncCommand.parse(
+            ["--district", district, "--csv", "/", "--no-landing", "--pipeline", pipeline.path]
+                + allowMassChangesOf.flatMap { ["--allow-mass-changes-of", $0] })
         sync.global = global
         sync.allowMassChanges = allowMassChanges
         var template = try await sync.makeConfiguration(source: .csv(URL(fileURLWithPath: "/")), logger: logger)

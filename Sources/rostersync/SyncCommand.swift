@@ -46,6 +46,14 @@ struct SyncCommand: AsyncParsableCommand {
     var allowMassChanges = false
 
     @Option(
+        name: .customLong("allow-mass-changes-of"),
+        help: ArgumentHelp(
+            "Lift the removal-share check for this entity only (repeatable): \(Merger.shareEntities.joined(separator: ", ")). "
+                + "The others still stop the run.",
+            valueName: "entity"))
+    var allowMassChangesOf: [String] = []
+
+    @Option(
         name: .customLong("allow-empty-feed"),
         help: ArgumentHelp(
             "A feed meant to be empty this run (repeatable): schools, teachers, students, sections or enrollments.",
@@ -98,6 +106,10 @@ struct SyncCommand: AsyncParsableCommand {
         for entity in allowEmptyFeed where !SyncConfiguration.emptiableFeeds.contains(entity) {
             throw ValidationError(
                 "--allow-empty-feed '\(entity)' is not one of \(SyncConfiguration.emptiableFeeds.joined(separator: ", "))")
+        }
+        for entity in allowMassChangesOf where !Merger.shareEntities.contains(entity) {
+            throw ValidationError(
+                "--allow-mass-changes-of '\(entity)' is not one of \(Merger.shareEntities.joined(separator: ", "))")
         }
         if !allowEmptyFeed.isEmpty && district == "all" {
             throw ValidationError("--allow-empty-feed names one district's feed; it cannot go with --district all")
@@ -182,6 +194,7 @@ struct SyncCommand: AsyncParsableCommand {
             landingRoot: noLanding ? nil : landingRoot)
         configuration.compareInFull = full
         configuration.allowEmptyFeeds = Set(allowEmptyFeed)
+        configuration.allowMassChangesOf = Set(allowMassChangesOf)
         return configuration
     }
 

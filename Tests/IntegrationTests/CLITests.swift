@@ -73,6 +73,7 @@ struct CLITests {
         (["runs", "--database-url", "postgres://u@localhost/db?host=/tmp&sslmode=bogus"], "sslmode 'bogus' is not one of"),
         (["sync", "--district", "d1", "--csv", "/tmp", "--allow-empty-feed", "pupils"], "'pupils' is not one of"),
         (["sync", "--district", "all", "--csv", "/tmp", "--allow-empty-feed", "students"], "cannot go with --district all"),
+        (["sync", "--district", "d1", "--csv", "/tmp", "--allow-mass-changes-of", "students"], "'students' is not one of school, teacher"),
     ])
     func badUsage(arguments: [String], mentions: String) async throws {
         let (code, error) = await Self.run(arguments)

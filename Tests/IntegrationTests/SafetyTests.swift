@@ -83,6 +83,31 @@ struct SafetyTests {
         }
     }
 
+    @Test("--allow-mass-changes-of lifts the removal share for the entities it names; the others still stop the run")
+    func massChangesOfOneEntity() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = Self.bigger()
+            _ = try await harness.sync(full)
+            let before = try await Self.snapshot(database)
+            // Most students leave (expected: say, a programme closing). Their memberships are an
+            // entity of their own (a cut enrollments file removes them with every student kept).
+            var night = full
+            for index in 40...100 { night.removeStudent("ST\(index)") }
+            let blocked = try await harness.sync(night)
+            #expect(blocked.violations.map { $0.prefix(while: { $0 != ":" }) } == ["enrollment", "student"])
+            let students = try await harness.sync(night) { $0.allowMassChangesOf = ["student"] }
+            #expect(students.status == .blocked)
+            #expect(students.violations.count == 1)
+            #expect(students.violations.first?.hasPrefix("enrollment: 61 of") == true, "\(students.violations)")
+            #expect(try await Self.snapshot(database) == before)
+
+            let both = try await harness.sync(night) { $0.allowMassChangesOf = ["student", "enrollment"] }
+            #expect(both.status == .succeeded, "\(both.message)")
+            #expect(both.summary.count(.student, "archive") == 61)
+        }
+    }
+
     @Test("approve refuses a blocked run whose staged rows were deleted since, and changes nothing")
     func approveRefusesMissingStaging() async throws {
         try await TestDatabase.withFresh { database in
