@@ -39,8 +39,8 @@ public struct SyncConfiguration: Sendable {
     public var maxParallelTasks: Int
     /// Rows per extract batch (and API page size).
     public var batchSize: Int
-    /// Where extracts from Clever's API are archived (nil: not archived). CSV and landing
-    /// sources are files already and are not copied again.
+    /// The landing archive's root, where a run keeps what it extracts, from the API or CSV files,
+    /// for backfills (nil: not archived). A replay of the archive is not archived again.
     public var landingRoot: URL?
     /// Attempts per API request before the client gives up and the task fails (the pipeline may
     /// then retry the whole task).
