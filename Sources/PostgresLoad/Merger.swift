@@ -382,6 +382,10 @@ public struct Merger: Sendable {
     /// not a shrinking feed, and do not count as removals, unless this run set that end date or
     /// moved the section to that term (`term_changed`, 06_sections.sql).
     private func summary(on connection: PostgresConnection, runID: Int64) async throws -> (Summary, [String: Int]) {
+        // A handful of groups, hashed. The change log's statistics predate this run's rows, so the
+        // planner expects a few thousand and sorts them: on a first sync that is six and a half
+        // million rows sorted on disk (1.4 s against 0.7 s at a million students).
+        try await connection.query("SET LOCAL enable_sort = off", logger: logger)
         let rows = try await connection.query(
             """
             SELECT entity, action, count(*),
@@ -396,6 +400,7 @@ public struct Merger: Sendable {
             summary.counts[entity, default: [:]][action] = count
             if removed > 0 { removals[entity, default: 0] += removed }
         }
+        try await connection.query("RESET enable_sort", logger: logger)
         return (summary, removals)
     }
 
