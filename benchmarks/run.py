@@ -128,6 +128,13 @@ class Cluster:
     def server_version(self) -> str:
         return self.psql("postgres", "SHOW server_version")
 
+    def settle(self) -> None:
+        """Before each timed measure: the pages the previous one dirtied are written now, not by a
+        checkpoint or the kernel in the middle of the next (the baseline's three copies leave a
+        gigabyte of them behind at 1M, and the first sync measured next paid for it)."""
+        self.psql("postgres", "CHECKPOINT")
+        run(["sync"])
+
 
 def run(args: list[str], *, cwd: Path | None = None, capture: bool = False, env: dict | None = None) -> str:
     result = subprocess.run(args, cwd=cwd, env=env, text=True,
@@ -175,6 +182,7 @@ def baseline(cluster: Cluster, database: str, folder: Path) -> float:
         f"\\copy {feed} FROM '{folder / (feed + '.csv')}' WITH (FORMAT csv, HEADER true)" for feed in FEEDS)
     script_file = WORK / "baseline.psql"
     script_file.write_text(script + "\n")
+    cluster.settle()
     seconds, _, _ = timed(["psql", "-h", cluster.socket_dir, "-U", cluster.user, "-d", database, "-X", "-q",
                            "-v", "ON_ERROR_STOP=1", "-f", str(script_file)])
     return seconds
@@ -201,6 +209,7 @@ def write_floor(cluster: Cluster, database: str) -> tuple[float, float]:
     statements += ["\\timing off", "ROLLBACK;"]
     script = WORK / "floor.psql"
     script.write_text("\n".join(statements) + "\n")
+    cluster.settle()
     output = run(["psql", "-h", cluster.socket_dir, "-U", cluster.user, "-d", database, "-X", "-q",
                   "-v", "ON_ERROR_STOP=1", "-f", str(script)], capture=True)
     # Only the inserts are timed (psql's \\timing), not creating the empty tables; the change
@@ -244,6 +253,7 @@ def stage_seconds(cluster: Cluster, database: str, run_id: int) -> float:
 
 def sync(cluster: Cluster, database: str, district: str, extra: list[str], env: dict | None = None
          ) -> tuple[float, int | None, int]:
+    cluster.settle()
     seconds, rss, _ = timed(sync_args(cluster, database, district) + extra, env=env)
     run_id, status = last_run(cluster, database, district)
     if status != "succeeded":
