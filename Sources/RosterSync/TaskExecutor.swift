@@ -123,13 +123,16 @@ struct TaskExecutor: Sendable {
         let database = context.configuration.database
         let runID = context.runID
         let transformer = Transformer(settings: .init(allowedEmailDomains: context.settings.allowedEmailDomains))
-        let source = try makeSource()
         let counts = try await database.withConnection(logger: logger, cancelsStatements: true) { rows in
             try await database.withConnection(logger: logger, cancelsStatements: true) { rejects in
                 try await Stager.prepare(rows, logger: logger)
                 try await Stager.prepare(rejects, logger: logger)
                 let file = try await recordedFile(of: feed, on: rows)
                 try file?.checkUnchanged(runID: runID, "since the run started")
+                // Checked again once read to its end, before the landing archive lists the feed: an
+                // upload still being written grows under the reader, and a file cut at a row
+                // boundary cannot be told from a whole one by its contents.
+                let source = try makeSource(checkingAtEnd: file)
                 try await clear(feed, runID: runID, on: rows)
                 let batches = source.batches(of: feed).map { @Sendable batch -> ([Record], [Rejection]) in
                     var records: [Record] = []
@@ -144,12 +147,8 @@ struct TaskExecutor: Sendable {
                 }
                 // Extract and transform run one batch ahead of COPY; the bound keeps memory flat.
                 .buffer(policy: .bounded(2))
-                let counts = try await Stager(runID: runID, logger: logger).stage(
+                return try await Stager(runID: runID, logger: logger).stage(
                     feed.entity, batches: batches, rows: rows, rejects: rejects)
-                // Checked again once read: an upload still being written grows under the reader, and
-                // a file cut at a row boundary cannot be told from a whole one by its contents.
-                try file?.checkUnchanged(runID: runID, "while it was read")
-                return counts
             }
         }
         await context.state.staged(feed.rawValue, rows: counts.rows)
@@ -157,7 +156,7 @@ struct TaskExecutor: Sendable {
     }
 
     /// A feed file as the run recorded it when it started (`etl.runs.options.feed_files`).
-    struct RecordedFile {
+    struct RecordedFile: Sendable {
         var folder: URL
         var name: String
         /// Size, modification time and inode, as ``InputDigest/feedFiles(in:named:)`` gives them.
@@ -200,13 +199,17 @@ struct TaskExecutor: Sendable {
             logger: context.logger)
     }
 
-    func makeSource() throws -> any RosterSource {
+    /// The run's source; with `file`, each feed read to its end is checked to be that file still,
+    /// before the landing archive lists it.
+    func makeSource(checkingAtEnd file: RecordedFile? = nil) throws -> any RosterSource {
         let configuration = context.configuration
-        let source: any RosterSource
+        var source: any RosterSource
+        var archived = configuration.landingRoot != nil
         switch configuration.source {
         case .landing(let folder):
+            source = LandingSource(folder: folder, batchSize: configuration.batchSize)
             // A replay reads the archive; it is not archived again.
-            return LandingSource(folder: folder, batchSize: configuration.batchSize)
+            archived = false
         case .csv(let directory):
             source = CleverCSVSource(
                 directory: directory, batchSize: configuration.batchSize,
@@ -221,7 +224,12 @@ struct TaskExecutor: Sendable {
                     maxAttempts: configuration.apiMaxAttempts),
                 httpClient: context.httpClient, logger: context.logger)
         }
-        guard let landingRoot = configuration.landingRoot else { return source }
+        if let file {
+            source = EndCheckedSource(upstream: source) { [runID = context.runID] _ in
+                try file.checkUnchanged(runID: runID, "while it was read")
+            }
+        }
+        guard archived, let landingRoot = configuration.landingRoot else { return source }
         return LandingTeeSource(
             upstream: source, archive: LandingArchive(root: landingRoot), district: configuration.districtID,
             date: configuration.asOf, runID: context.runID)

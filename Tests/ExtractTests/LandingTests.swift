@@ -99,6 +99,26 @@ struct LandingTests {
         await #expect(throws: ExtractError.self) { _ = try await replay.collect(.students) }
     }
 
+    @Test("a feed whose end check fails (its file changed while read) is not archived; the others are")
+    func endCheckFails() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        struct Changed: Error {}
+        let checked = EndCheckedSource(upstream: FixedSource(batches: Sample.district(recordsPerFeed: 3))) { feed in
+            if feed == .enrollments { throw Changed() }
+        }
+        let source = LandingTeeSource(upstream: checked, archive: root.archive, district: "d1", date: date)
+        var seen = 0
+        await #expect(throws: Changed.self) {
+            for try await batch in source.batches(of: .enrollments) { seen += batch.records.count }
+        }
+        #expect(seen == 3, "every batch passes before the end is checked")
+        for feed in Feed.allCases where feed != .enrollments { _ = try await source.collect(feed) }
+        let manifest = try root.archive.manifest(district: "d1", date: date)
+        #expect(manifest.entry(for: .enrollments) == nil && manifest.feeds.count == 5)
+        #expect(!root.names(date: date).contains { $0.contains("enrollments") })
+    }
+
     @Test("a consumer that stops early leaves no file behind")
     func abandonedFeed() async throws {
         let root = try LandingRoot()

@@ -562,7 +562,7 @@ struct RunnerTests {
                 """)
             var configuration = harness.configuration(.csv(folder))
             configuration.maxParallelTasks = 1
-            let run = Task { try await SyncService(logger: TestDatabase.logger).sync(configuration) }
+            let run = Task { [configuration] in try await SyncService(logger: TestDatabase.logger).sync(configuration) }
             try await database.waitUntil("SELECT count(*) FROM etl.task_runs WHERE task = 'stage-schools' AND status = 'running'")
             // The next night's enrollments arrive while the run stages schools.
             try DistrictFixture.edit("enrollments.csv", in: folder) { $0 + "S1,SEC1,ST1\n" }
@@ -573,20 +573,34 @@ struct RunnerTests {
             #expect(try await harness.count("roster.students") == 0)
             #expect(try await database.int("SELECT count(*) FROM etl.task_runs WHERE task = 'stage-enrollments'") == 1, "not retried: the file stays changed")
 
-            // The file grows while its rows are copied (read to the end already, the COPY held up).
+            // The file grows while it is read, as an upload still being written does. It is large
+            // (a membership listed 200,000 times), and its COPY is held up, so the reader waits
+            // part-way through it for the server.
             try await database.execute(
                 """
                 DROP TRIGGER slow ON staging.schools;
                 CREATE TRIGGER slow BEFORE INSERT ON staging.enrollments FOR EACH STATEMENT EXECUTE FUNCTION public.slow();
                 """)
-            let second = Task { try await SyncService(logger: TestDatabase.logger).sync(configuration) }
+            let enrollments = try String(contentsOf: folder.appendingPathComponent("enrollments.csv"), encoding: .utf8)
+            try DistrictFixture.edit("enrollments.csv", in: folder) { $0 + String(repeating: "S1,SEC1,ST1\n", count: 200_000) }
+            configuration.landingRoot = folder.appendingPathComponent("landing")
+            let second = Task { [configuration] in try await SyncService(logger: TestDatabase.logger).sync(configuration) }
             try await database.waitUntil(
                 "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY %enrollments%' AND state = 'active'")
-            try DistrictFixture.edit("enrollments.csv", in: folder) { $0 + "S1,SEC1,ST2\n" }
+            let handle = try FileHandle(forWritingTo: folder.appendingPathComponent("enrollments.csv"))
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data("S1,SEC1,ST2\n".utf8))
+            try handle.close()
             let cut = try await second.value
             #expect(cut.status == .failed)
             #expect(cut.message.contains("enrollments.csv changed while it was read"), "\(cut.message)")
             #expect(try await harness.count("roster.students") == 0)
+            // Nor is the file archived as this night's enrollments: a backfill would replay it as whole.
+            let night = try LandingArchive(root: folder.appendingPathComponent("landing"))
+                .archivedNights(district: "d1", from: "2026-11-23", to: "2026-11-23")
+            #expect(night.first?.problem?.hasPrefix("not archived: enrollments") == true, "\(night.first?.problem ?? "no night")")
+            configuration.landingRoot = nil
+            try DistrictFixture.edit("enrollments.csv", in: folder) { _ in enrollments }
 
             try await database.execute("DROP TRIGGER slow ON staging.enrollments;")
             // The next run reads the new export whole.
