@@ -66,14 +66,11 @@ public enum ReasonCode: String, Sendable, Hashable, Codable, CaseIterable {
     /// A record vanished and a new one appeared with the same email and name: probably a SIS id
     /// change; the detail holds the row to record in `roster.sis_id_changes`.
     case probableSISIDChange = "probable_sis_id_change"
-    /// Recorded SIS id changes that would give two records one new id; neither is applied
-    /// (written by the merge's prepare step, `etl.sis_id_moves`).
-    case sisIDChangeConflict = "sis_id_change_conflict"
 
     public var defaultSeverity: Rejection.Severity {
         switch self {
         case .invalidEncoding, .invalidEmail, .missingEmail, .emailDomainNotAllowed, .unknownGrade, .tooManyTeachers,
-            .probableSISIDChange, .sisIDChangeConflict:
+            .probableSISIDChange:
             .warning
         default:
             .rejected

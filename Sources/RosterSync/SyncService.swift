@@ -328,18 +328,34 @@ public struct SyncService: Sendable {
                 + "Sync again instead.")
     }
 
-    /// Refuses to resume a run whose stages still to run would archive into a landing root that is
-    /// gone: archiving would create it afresh (on the disk under an unmounted volume, say), holding
-    /// only the feeds extracted again, and leave the night's other feeds where they were.
-    static func checkLandingRoot(
-        of runID: Int64, _ root: URL?, definition: PipelineDefinition, completed: Set<String>
+    /// Refuses to resume a run whose stages still to run would archive beside feeds its finished
+    /// stages archived that are not in the night's landing folder now (a volume not mounted, whose
+    /// mount point is an empty folder; the folder moved): the resume would archive the rest
+    /// elsewhere, and the night, complete nowhere, could not be replayed. With no stage finished,
+    /// nothing was archived that the resume does not archive again.
+    static func checkLandingFolder(
+        of runID: Int64, _ configuration: SyncConfiguration, definition: PipelineDefinition, completed: Set<String>
     ) throws {
-        guard let root, !FileManager.default.fileExists(atPath: root.path) else { return }
-        guard definition.tasks.contains(where: { $0.kind == "stage" && !completed.contains($0.name) }) else { return }
+        guard let root = configuration.landingRoot else { return }
+        let stages = definition.tasks.filter { $0.kind == "stage" }
+        guard stages.contains(where: { !completed.contains($0.name) }) else { return }
+        let archived = stages.filter { completed.contains($0.name) }.compactMap { $0.settings["feed"].flatMap(Feed.init(rawValue:)) }
+        guard !archived.isEmpty else { return }
+        let archive = LandingArchive(root: root)
+        let manifest = try? archive.manifest(district: configuration.districtID, date: configuration.asOf)
+        // An entry of another run: the night was archived again since, which a newer run did
+        // (refused before this check) or another resume did.
+        let missing = archived.filter { feed in
+            guard let entry = manifest?.entry(for: feed) else { return true }
+            return entry.run.map { $0 != runID } ?? false
+        }
+        guard !missing.isEmpty else { return }
+        let folder = archive.folder(district: configuration.districtID, date: configuration.asOf)
         throw ConfigurationError(
-            "run \(runID) archived its extract in the landing root \(root.path), which is not there now (a volume "
-                + "not mounted?): resuming would create it afresh and archive only the feeds it extracts again there. "
-                + "Mount or restore it, or resume with --no-landing (the night then stays incomplete in the archive)")
+            "run \(runID) archived \(missing.map(\.rawValue).joined(separator: ", ")) in \(folder.path), which does not "
+                + "hold them now (a volume not mounted? the folder moved?): resuming would archive the other feeds "
+                + "without them. Mount or restore the landing archive, or resume with --no-landing (the night then "
+                + "stays incomplete in the archive)")
     }
 
     /// The options a run was started with (`etl.runs.options`, written by ``optionsJSON(_:)``).
@@ -444,7 +460,7 @@ public struct SyncService: Sendable {
             let files = try Self.checkFeedFiles(
                 of: runID, options: object, source: source, definition: definition, completed: completed
             ).map(Self.json)
-            try Self.checkLandingRoot(of: runID, configuration.landingRoot, definition: definition, completed: completed)
+            try Self.checkLandingFolder(of: runID, configuration, definition: definition, completed: completed)
             try await main.query(
                 // Files may have changed since the run started: its digest no longer says what it
                 // staged. (jsonb_set of NULL is NULL: options stay as they are without new files.)

@@ -11,8 +11,9 @@ struct BackfillCommand: AsyncParsableCommand {
         discussion: """
             Every sync keeps its extract in the landing archive (.rostersync/landing/<district>/<date>/ by default). \
             A backfill runs the nightly pipeline on each complete night from --from to --to, in order, and stops at \
-            the first night that does not succeed. An incomplete night (its extract failed part-way) is named in a \
-            warning and not replayed. Running the same backfill again changes nothing.
+            the first night that does not succeed. An incomplete night (its extract failed part-way, or a second run \
+            of the night replaced some feeds and then failed: `rostersync nights` says which) is named in a warning \
+            and not replayed. Running the same backfill again changes nothing.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -62,9 +63,10 @@ struct ResumeCommand: AsyncParsableCommand {
         commandName: "resume",
         abstract: "Continue a failed or cancelled run from its failed task, reusing what earlier tasks staged.",
         discussion: """
-            Refuses when a newer run of the district exists, and when a stage still to run would read feed files \
-            replaced since the run read the others (two extracts in one run: sync again instead). An API run reads \
-            CLEVER_TOKEN again.
+            Refuses when a newer run of the district exists, when a stage still to run would read feed files \
+            replaced since the run read the others (two extracts in one run: sync again instead), and when the \
+            run's landing folder no longer holds the feeds it archived (a volume not mounted: mount it, or resume \
+            with --no-landing). An API run reads CLEVER_TOKEN again.
             """)
 
     @OptionGroup var global: GlobalOptions

@@ -107,7 +107,7 @@ struct SyncCommand: AsyncParsableCommand {
             throw ValidationError(
                 "--allow-empty-feed '\(entity)' is not one of \(SyncConfiguration.emptiableFeeds.joined(separator: ", "))")
         }
-        for entity in allowMassChangesOf where !Merger.shareEntities.contains(entity) {
+        for entity in allowMassChangesOf where Self.shareEntity(entity) == nil {
             throw ValidationError(
                 "--allow-mass-changes-of '\(entity)' is not one of \(Merger.shareEntities.joined(separator: ", "))")
         }
@@ -194,11 +194,19 @@ struct SyncCommand: AsyncParsableCommand {
             landingRoot: noLanding ? nil : landingRoot)
         configuration.compareInFull = full
         configuration.allowEmptyFeeds = Set(allowEmptyFeed)
-        configuration.allowMassChangesOf = Set(allowMassChangesOf)
+        configuration.allowMassChangesOf = Set(allowMassChangesOf.compactMap(Self.shareEntity))
         return configuration
     }
 
     var landingRoot: URL { landingDir.map { URL(fileURLWithPath: $0) } ?? Self.defaultLandingRoot }
+
+    /// An entity the removal share weighs, by its name or, as `--allow-empty-feed` names feeds,
+    /// its plural (`students`).
+    static func shareEntity(_ name: String) -> String? {
+        if Merger.shareEntities.contains(name) { return name }
+        guard name.hasSuffix("s"), Merger.shareEntities.contains(String(name.dropLast())) else { return nil }
+        return String(name.dropLast())
+    }
 
     /// `.rostersync/landing` in the working folder, beside the embedded cluster.
     static var defaultLandingRoot: URL {

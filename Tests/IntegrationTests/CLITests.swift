@@ -73,12 +73,21 @@ struct CLITests {
         (["runs", "--database-url", "postgres://u@localhost/db?host=/tmp&sslmode=bogus"], "sslmode 'bogus' is not one of"),
         (["sync", "--district", "d1", "--csv", "/tmp", "--allow-empty-feed", "pupils"], "'pupils' is not one of"),
         (["sync", "--district", "all", "--csv", "/tmp", "--allow-empty-feed", "students"], "cannot go with --district all"),
-        (["sync", "--district", "d1", "--csv", "/tmp", "--allow-mass-changes-of", "students"], "'students' is not one of school, teacher"),
+        (["sync", "--district", "d1", "--csv", "/tmp", "--allow-mass-changes-of", "pupils"], "'pupils' is not one of school, teacher"),
     ])
     func badUsage(arguments: [String], mentions: String) async throws {
         let (code, error) = await Self.run(arguments)
         #expect(code == 2)
         #expect(Self.message(error).contains(mentions), "\(Self.message(error))")
+    }
+
+    @Test("--allow-mass-changes-of takes an entity by its name or, as --allow-empty-feed names feeds, its plural")
+    func massChangeEntityNames() throws {
+        #expect(["student", "students", "section_teachers", "enrollments", "pupils", "s", ""].map(SyncCommand.shareEntity)
+            == ["student", "student", "section_teacher", "enrollment", nil, nil, nil])
+        let command = try SyncCommand.parse(
+            ["--district", "d1", "--csv", "/tmp", "--allow-mass-changes-of", "students", "--allow-mass-changes-of", "teacher"])
+        #expect(command.allowMassChangesOf.compactMap(SyncCommand.shareEntity) == ["student", "teacher"])
     }
 
     @Test("A failed command's last line is JSON when the logs are, plain text otherwise")

@@ -521,7 +521,7 @@ struct RunnerTests {
         return (configuration, runID)
     }
 
-    @Test("A resume whose landing root is gone (a volume not mounted) refuses instead of creating it afresh; --no-landing resumes")
+    @Test("A resume whose landing folder no longer holds the feeds it archived (a volume not mounted) refuses; --no-landing resumes")
     func resumeWithLandingRootGone() async throws {
         try await TestDatabase.withFresh { database in
             let harness = SyncHarness(database: database)
@@ -534,16 +534,23 @@ struct RunnerTests {
                     runID: runID, database: database, sql: TestDatabase.sql, cleverToken: nil, keepLanding: keep)
             }
 
+            // The volume is not mounted: the root is gone, or (its mount point) an empty folder.
             try FileManager.default.moveItem(at: landing, to: folder.appendingPathComponent("elsewhere"))
-            let error = await #expect(throws: ConfigurationError.self) { _ = try await resume(true) }
-            #expect(error?.description.contains("landing root \(landing.path), which is not there now") == true, "\(String(describing: error))")
-            #expect(!FileManager.default.fileExists(atPath: landing.path))
-            #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(runID)") == "failed")
+            for mountPoint in [false, true] {
+                if mountPoint { try FileManager.default.createDirectory(at: landing, withIntermediateDirectories: true) }
+                let error = await #expect(throws: ConfigurationError.self) { _ = try await resume(true) }
+                #expect(
+                    error?.description.contains("run \(runID) archived schools, terms, teachers, students, sections in \(landing.path)/d1/2026-11-23, which does not hold them now") == true,
+                    "\(String(describing: error))")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("mnt").path) == (mountPoint ? ["landing"] : []))
+                #expect(try FileManager.default.subpathsOfDirectory(atPath: folder.appendingPathComponent("mnt").path).count == (mountPoint ? 1 : 0), "nothing archived")
+                #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(runID)") == "failed")
+            }
 
             let resumed = try await resume(false)
             #expect(resumed.status == .succeeded, "\(resumed.message)")
             #expect(try await harness.count("roster.students") == 20)
-            #expect(!FileManager.default.fileExists(atPath: landing.path))
+            #expect(try FileManager.default.subpathsOfDirectory(atPath: landing.path).isEmpty)
         }
     }
 

@@ -421,8 +421,7 @@ WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL AND s.email IS NOT 
   AND NOT EXISTS (SELECT 1 FROM roster.students n WHERE n.district_id = r.district_id AND n.source = 'clever'
                   AND n.sis_id = s.sis_id)
   -- recorded already (a pair or a chain of them): the merge applies it this run
-  AND (r.sis_id, s.sis_id) NOT IN (SELECT c.old_sis_id, c.new_sis_id FROM etl.sis_id_moves('student') c
-                                   WHERE NOT c.conflict)
+  AND (r.sis_id, s.sis_id) NOT IN (SELECT c.old_sis_id, c.new_sis_id FROM etl.sis_id_moves('student') c)
   AND NOT EXISTS (SELECT 1 FROM staging.students g WHERE g.run_id = s.run_id AND g.sis_id = r.sis_id
                   AND g.excluded IS NULL);
 
@@ -440,21 +439,31 @@ WHERE t.run_id = etl.current_run_id() AND t.email IS NOT NULL
   AND r.sis_id <> t.sis_id
   AND NOT EXISTS (SELECT 1 FROM roster.teachers n WHERE n.district_id = r.district_id AND n.source = 'clever'
                   AND n.sis_id = t.sis_id)
-  AND (r.sis_id, t.sis_id) NOT IN (SELECT c.old_sis_id, c.new_sis_id FROM etl.sis_id_moves('teacher') c
-                                   WHERE NOT c.conflict)
+  AND (r.sis_id, t.sis_id) NOT IN (SELECT c.old_sis_id, c.new_sis_id FROM etl.sis_id_moves('teacher') c)
   AND NOT EXISTS (SELECT 1 FROM staging.teachers g WHERE g.run_id = t.run_id AND g.sis_id = r.sis_id
                   AND g.excluded IS NULL)
 ORDER BY t.sis_id, t.seq;
 
 -- 6. Recorded SIS id changes that contradict each other: two records whose pairs lead to one
---    new id. Neither moves (01_sis_id_changes.sql); the pairs need correcting.
-INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
-SELECT etl.current_run_id(), e.entity, 'roster.sis_id_changes', m.new_sis_id, 'sis_id_change_conflict', 'warning',
-       e.entity || 's ' || string_agg(m.old_sis_id, ' and ' ORDER BY m.old_sis_id) || ' would all take the SIS id '
-       || m.new_sis_id || ' by the pairs recorded in roster.sis_id_changes; none of them is moved. Correct the pairs: '
-       || 'SELECT * FROM roster.sis_id_changes WHERE district_id = ''' || etl.current_district_id()
-       || ''' AND entity = ''' || e.entity || ''';'
-FROM unnest(ARRAY['school', 'term', 'teacher', 'student', 'section']) AS e(entity)
-CROSS JOIN LATERAL etl.sis_id_moves(e.entity) m
-WHERE m.conflict
-GROUP BY e.entity, m.new_sis_id;
+--    new id. Neither may move, and the feed's row under that id would load as a new person: a
+--    duplicate that no pair can merge once it exists. The run stops here, the roster unchanged,
+--    naming the pairs to correct.
+DO $$
+DECLARE
+    problem text;
+BEGIN
+    SELECT string_agg(format('%ss %s would each become %s', entity, olds, new_sis_id), '; ' ORDER BY entity, new_sis_id)
+    INTO problem
+    FROM (SELECT e.entity, m.new_sis_id, string_agg(m.old_sis_id, ' and ' ORDER BY m.old_sis_id) AS olds
+          FROM unnest(ARRAY['school', 'term', 'teacher', 'student', 'section']) AS e(entity)
+          CROSS JOIN LATERAL etl.sis_id_moves(e.entity) m
+          WHERE m.conflict
+          GROUP BY e.entity, m.new_sis_id) c;
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION 'the SIS id changes recorded for this district contradict each other: %', problem
+            USING ERRCODE = 'data_exception',
+                  HINT = format('Correct them (SELECT * FROM roster.sis_id_changes WHERE district_id = %L) and sync '
+                                'again; the roster is unchanged.', etl.current_district_id());
+    END IF;
+END
+$$;
