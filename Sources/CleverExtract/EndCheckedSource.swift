@@ -42,7 +42,11 @@ private actor EndCheckedReader {
         var iterator = upstream
         let batch = try await iterator.next(isolation: self)
         upstream = iterator
-        if batch == nil { try check(feed) }
+        if batch == nil {
+            // A cancelled consumer's stream ends without an error, as a finished one does.
+            try Task.checkCancellation()
+            try check(feed)
+        }
         return batch
     }
 }

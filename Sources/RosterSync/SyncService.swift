@@ -342,6 +342,7 @@ public struct SyncService: Sendable {
         let archived = stages.filter { completed.contains($0.name) }.compactMap { $0.settings["feed"].flatMap(Feed.init(rawValue:)) }
         guard !archived.isEmpty else { return }
         let archive = LandingArchive(root: root)
+        // Missing or unreadable alike: the feeds cannot be found there.
         let manifest = try? archive.manifest(district: configuration.districtID, date: configuration.asOf)
         // An entry of another run: the night was archived again since, which a newer run did
         // (refused before this check) or another resume did.
@@ -352,8 +353,8 @@ public struct SyncService: Sendable {
         guard !missing.isEmpty else { return }
         let folder = archive.folder(district: configuration.districtID, date: configuration.asOf)
         throw ConfigurationError(
-            "run \(runID) archived \(missing.map(\.rawValue).joined(separator: ", ")) in \(folder.path), which does not "
-                + "hold them now (a volume not mounted? the folder moved?): resuming would archive the other feeds "
+            "run \(runID) archived \(missing.map(\.rawValue).joined(separator: ", ")) in \(folder.path), whose manifest "
+                + "does not list them now (a volume not mounted? the folder moved?): resuming would archive the other feeds "
                 + "without them. Mount or restore the landing archive, or resume with --no-landing (the night then "
                 + "stays incomplete in the archive)")
     }
@@ -467,6 +468,8 @@ public struct SyncService: Sendable {
                 """
                 UPDATE etl.runs SET status = 'running', finished_at = NULL, error = NULL, input_digest = NULL,
                     options = coalesce(jsonb_set(options, '{feed_files}', \(files)::jsonb), options)
+                        -- Resumed without archiving: a later resume expects nothing archived.
+                        - CASE WHEN \(keepLanding) THEN '' ELSE 'landing_root' END
                 WHERE id = \(runID)
                 """,
                 logger: logger)

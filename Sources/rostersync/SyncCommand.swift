@@ -48,8 +48,8 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("allow-mass-changes-of"),
         help: ArgumentHelp(
-            "Lift the removal-share check for this entity only (repeatable): \(Merger.shareEntities.joined(separator: ", ")). "
-                + "The others still stop the run.",
+            "Lift the removal-share check for this entity only (repeatable): \(Merger.shareEntities.joined(separator: ", ")) "
+                + "(or their plurals). The others still stop the run.",
             valueName: "entity"))
     var allowMassChangesOf: [String] = []
 
@@ -194,11 +194,14 @@ struct SyncCommand: AsyncParsableCommand {
             landingRoot: noLanding ? nil : landingRoot)
         configuration.compareInFull = full
         configuration.allowEmptyFeeds = Set(allowEmptyFeed)
-        configuration.allowMassChangesOf = Set(allowMassChangesOf.compactMap(Self.shareEntity))
+        configuration.allowMassChangesOf = massChangeEntities
         return configuration
     }
 
     var landingRoot: URL { landingDir.map { URL(fileURLWithPath: $0) } ?? Self.defaultLandingRoot }
+
+    /// `--allow-mass-changes-of` as the merge names the entities.
+    var massChangeEntities: Set<String> { Set(allowMassChangesOf.compactMap(Self.shareEntity)) }
 
     /// An entity the removal share weighs, by its name or, as `--allow-empty-feed` names feeds,
     /// its plural (`students`).

@@ -540,7 +540,7 @@ struct RunnerTests {
                 if mountPoint { try FileManager.default.createDirectory(at: landing, withIntermediateDirectories: true) }
                 let error = await #expect(throws: ConfigurationError.self) { _ = try await resume(true) }
                 #expect(
-                    error?.description.contains("run \(runID) archived schools, terms, teachers, students, sections in \(landing.path)/d1/2026-11-23, which does not hold them now") == true,
+                    error?.description.contains("run \(runID) archived schools, terms, teachers, students, sections in \(landing.path)/d1/2026-11-23, whose manifest does not list them now") == true,
                     "\(String(describing: error))")
                 #expect(try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("mnt").path) == (mountPoint ? ["landing"] : []))
                 #expect(try FileManager.default.subpathsOfDirectory(atPath: folder.appendingPathComponent("mnt").path).count == (mountPoint ? 1 : 0), "nothing archived")
@@ -581,8 +581,9 @@ struct RunnerTests {
             #expect(try await database.int("SELECT count(*) FROM etl.task_runs WHERE task = 'stage-enrollments'") == 1, "not retried: the file stays changed")
 
             // The file grows while it is read, as an upload still being written does. It is large
-            // (a membership listed 200,000 times), and its COPY is held up, so the reader waits
-            // part-way through it for the server.
+            // (a membership listed 200,000 times, 2.4 MB), and its COPY is held up 3 s: the COPY
+            // writer waits for the socket (postgres-nio's backpressure), so the reader waits
+            // part-way through the file, far more than the socket buffers hold, for the server.
             try await database.execute(
                 """
                 DROP TRIGGER slow ON staging.schools;

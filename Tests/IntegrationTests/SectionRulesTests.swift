@@ -329,6 +329,23 @@ struct SectionRulesTests {
             #expect(later.summary.count(.student, "create") == 0 && later.summary.count(.student, "restore") == 1, "\(later.summary.counts)")
             #expect(try await id("NEW6") == six)
             #expect(try await database.string("SELECT id || '/' || status FROM roster.students WHERE sis_id = 'MID10'") == "\(ten ?? "")/active")
+
+            // The new id's row is there but unreadable (a stray comma): the merge keeps such a
+            // record as it is, so the record moves to it and stays active.
+            let twelve = try await id("ST12")
+            try await database.execute(
+                "INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) VALUES ('d1', 'student', 'ST12', 'NEW12');")
+            fixture.renameStudent("ST12", to: "NEW12")
+            let folder = try fixture.writeTemporary("chain-unreadable")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try DistrictFixture.edit("students.csv", in: folder) {
+                $0.replacingOccurrences(of: "NEW12,Family12,Kid12", with: "NEW12,Family12,Kid12,Jr.")
+            }
+            let held = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
+            #expect(held.status == .succeeded, "\(held.message)")
+            #expect(try await database.strings("SELECT record_key FROM staging.unreadable_rows WHERE run_id = \(held.runID ?? 0)") == ["NEW12"])
+            #expect(held.summary.count(.student, "archive") == 0, "\(held.summary.counts)")
+            #expect(try await database.string("SELECT id || '/' || status FROM roster.students WHERE sis_id = 'NEW12'") == "\(twelve ?? "")/active")
         }
     }
 
@@ -349,6 +366,21 @@ struct SectionRulesTests {
             #expect(stopped.exitCode == 1)
             #expect(stopped.message.contains("students ST8 and ST9 would each become DUP"), "\(stopped.message)")
             #expect(try await SafetyTests.snapshot(database) == before, "nobody created, archived or moved")
+
+            // Approving a run stopped at the threshold merges without prepare: the merge checks too.
+            var truncated = fixture
+            for index in 11...20 { truncated.removeStudent("ST\(index)") }
+            try await database.execute("DELETE FROM roster.sis_id_changes;")
+            let blocked = try await harness.sync(truncated)
+            #expect(blocked.status == .blocked, "\(blocked.message)")
+            try await database.execute(
+                "INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) VALUES ('d1', 'student', 'ST8', 'DUP'), ('d1', 'student', 'ST9', 'DUP');")
+            let approveError = await #expect(throws: LoadError.self) {
+                _ = try await SyncService(logger: TestDatabase.logger).approve(
+                    runID: blocked.runID ?? 0, database: database, sql: TestDatabase.sql)
+            }
+            #expect(String(describing: approveError).contains("students ST8 and ST9 would each become DUP"), "\(String(describing: approveError))")
+            #expect(try await SafetyTests.snapshot(database) == before)
 
             // The pairs corrected: ST8 moves, ST9 leaves.
             try await database.execute("DELETE FROM roster.sis_id_changes WHERE old_sis_id = 'ST9';")

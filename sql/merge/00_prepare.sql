@@ -447,23 +447,5 @@ ORDER BY t.sis_id, t.seq;
 -- 6. Recorded SIS id changes that contradict each other: two records whose pairs lead to one
 --    new id. Neither may move, and the feed's row under that id would load as a new person: a
 --    duplicate that no pair can merge once it exists. The run stops here, the roster unchanged,
---    naming the pairs to correct.
-DO $$
-DECLARE
-    problem text;
-BEGIN
-    SELECT string_agg(format('%ss %s would each become %s', entity, olds, new_sis_id), '; ' ORDER BY entity, new_sis_id)
-    INTO problem
-    FROM (SELECT e.entity, m.new_sis_id, string_agg(m.old_sis_id, ' and ' ORDER BY m.old_sis_id) AS olds
-          FROM unnest(ARRAY['school', 'term', 'teacher', 'student', 'section']) AS e(entity)
-          CROSS JOIN LATERAL etl.sis_id_moves(e.entity) m
-          WHERE m.conflict
-          GROUP BY e.entity, m.new_sis_id) c;
-    IF problem IS NOT NULL THEN
-        RAISE EXCEPTION 'the SIS id changes recorded for this district contradict each other: %', problem
-            USING ERRCODE = 'data_exception',
-                  HINT = format('Correct them (SELECT * FROM roster.sis_id_changes WHERE district_id = %L) and sync '
-                                'again; the roster is unchanged.', etl.current_district_id());
-    END IF;
-END
-$$;
+--    naming the pairs to correct (migration 0014; the merge checks again, for approve).
+SELECT etl.check_sis_id_conflicts();

@@ -1,13 +1,15 @@
 -- Apply the SIS id changes a district recorded (roster.sis_id_changes), before anything is
 -- matched, so a record whose SIS id changed keeps its identity and history instead of being
 -- archived and created again. Rule: SYNC-RULES.md "District settings", SIS id changes.
--- etl.sis_id_moves (migration 0013) resolves the pairs into moves, following chains (A -> B ->
+-- etl.sis_id_moves (migrations 0013, 0014) resolves the pairs into moves, following chains (A -> B ->
 -- C moves A to C in one run when the feed has C). A pair whose new id is already taken is left
 -- alone (applying it would merge two people), and so is one whose old id is still in the feed (a
 -- loadable row): the SIS has not switched yet (a pair recorded ahead of time), and renaming now
 -- would create the person again under the old id and archive the renamed record. It applies the
--- first night the old id is gone. Pairs that would give two records one new id have stopped the
--- run in prepare already; neither would move here.
+-- first night the old id is gone. Pairs that would give two records one new id stop the run
+-- (migration 0014): in prepare already, and here again for `approve` and a resumed merge, which
+-- do not run prepare (the pairs may have been recorded since).
+SELECT etl.check_sis_id_conflicts();
 
 WITH moved AS (
     UPDATE roster.schools r SET sis_id = c.new_sis_id, updated_at = now()

@@ -8,14 +8,9 @@
 -- row in the feed (the SIS has switched), follow the pairs while the id reached is neither in
 -- the feed (a pair recorded ahead of the SIS: wait there) nor held by another Clever record
 -- (that record may be moving itself; the rest waits for the next run, as a single pair whose new
--- id is taken does), and not back to an id already on the path (a cycle). The move is to the id
--- on the chain that the feed has. When the feed has none of them (the person left, or is missing
--- tonight), nothing moves: the record is archived under the id it has, and the night the person
--- is back under any id of the chain, it moves there and is restored. (Moving it anyway, to the
--- chain's end or a step of it, would reach ids the SIS may not have given yet, and step it
--- further every night it stays away.) No move when a Clever record holds the id moved to. When two records would take one new
--- id, `conflict` is true: 00_prepare.sql stops the run before the merge (neither may move, and
--- loading the feed's row as a new person would leave a duplicate that no pair can merge later).
+-- id is taken does), and not back to an id already on the path (a cycle). The move is from the
+-- old id to the id reached last, unless a Clever record holds that id. When two records would
+-- take one new id, `conflict` is true and neither moves: 00_prepare.sql reports them.
 --
 -- 01_sis_id_changes.sql applies these moves; 00_prepare.sql uses them for teachers' emails and
 -- to leave out of the probable-change report what a recorded chain already covers. Reads
@@ -48,14 +43,8 @@ BEGIN
                               AND s.sis_id = c.sis_id AND s.excluded IS NULL)
               AND NOT EXISTS (SELECT 1 FROM roster.%1$I x WHERE x.district_id = etl.current_district_id()
                               AND x.source = 'clever' AND x.sis_id = c.sis_id)),
-        flagged AS (
-            SELECT c.start, c.sis_id, cardinality(c.path) AS steps,
-                   EXISTS (SELECT 1 FROM staging.%1$I s WHERE s.run_id = etl.current_run_id()
-                           AND s.sis_id = c.sis_id AND s.excluded IS NULL) AS in_feed
-            FROM chain c),
-        -- A chain stops at the first id the feed has, so each start has at most one.
         moves AS (
-            SELECT DISTINCT ON (start) start, sis_id FROM flagged WHERE in_feed ORDER BY start, steps)
+            SELECT DISTINCT ON (start) start, sis_id FROM chain ORDER BY start, cardinality(path) DESC)
         SELECT m.start, m.sis_id, count(*) OVER (PARTITION BY m.sis_id) > 1
         FROM moves m
         WHERE NOT EXISTS (SELECT 1 FROM roster.%1$I x WHERE x.district_id = etl.current_district_id()

@@ -44,13 +44,17 @@ actor LandingTeeWriter {
             let batch = try await iterator.next(isolation: self)
             upstream = iterator
             guard let batch else {
+                // A stream whose consumer was cancelled ends without an error, as a finished one
+                // does: a feed cut short by a timeout or SIGTERM must not be listed as whole.
+                try Task.checkCancellation()
                 try await commit(file)
                 return nil
             }
             try write(batch, to: file)
             return batch
         } catch {
-            // The upstream failed, or the archive could not be written: leave nothing behind.
+            // The upstream failed, the read was cancelled, or the archive could not be written:
+            // leave nothing behind.
             finished = true
             file?.discard()
             file = nil
