@@ -551,6 +551,8 @@ struct RunnerTests {
             #expect(resumed.status == .succeeded, "\(resumed.message)")
             #expect(try await harness.count("roster.students") == 20)
             #expect(try FileManager.default.subpathsOfDirectory(atPath: landing.path).isEmpty)
+            // Resumed without archiving: the run no longer names a landing root.
+            #expect(try await database.string("SELECT coalesce(options ->> 'landing_root', 'none') FROM etl.runs WHERE id = \(runID)") == "none")
         }
     }
 
