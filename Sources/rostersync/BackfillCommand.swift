@@ -116,14 +116,17 @@ struct NightsCommand: ParsableCommand {
         let root = landingDir.map { URL(fileURLWithPath: $0) } ?? SyncCommand.defaultLandingRoot
         let nights = try LandingArchive(root: root).archivedNights(district: district, from: from, to: to)
         if nights.isEmpty { print("no nights of district \(district) in \(root.path) from \(from) to \(to)") }
-        for night in nights {
-            guard night.isComplete, let manifest = night.manifest else {
-                print("\(night.date)\tincomplete\t\(night.problem ?? "")")
-                continue
-            }
-            let run = manifest.feeds.values.first?.run.map { "run \($0)" } ?? "run not recorded"
-            let records = manifest.feeds.values.reduce(0) { $0 + $1.records }
-            print("\(night.date)\tcomplete\t\(run)\t\(records) records\t\(manifest.source)")
+        for night in nights { print(Self.line(night)) }
+    }
+
+    /// One night, tab-separated: date, complete or incomplete, then its run, records and source,
+    /// or why it cannot be replayed.
+    static func line(_ night: LandingArchive.Night) -> String {
+        guard night.isComplete, let manifest = night.manifest else {
+            return "\(night.date)\tincomplete\t\(night.problem ?? "")"
         }
+        let run = manifest.feeds.values.first?.run.map { "run \($0)" } ?? "run not recorded"
+        let records = manifest.feeds.values.reduce(0) { $0 + $1.records }
+        return "\(night.date)\tcomplete\t\(run)\t\(records) records\t\(manifest.source)"
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CleverExtract
 import Foundation
 import PostgresLoad
 import RosterSync
@@ -253,6 +254,27 @@ struct CLITests {
         #expect(!ReportPrinter.listsStudents(.blocked, terminal: false))
         #expect(!ReportPrinter.listsStudents(.succeeded, terminal: true))
         #expect(!ReportPrinter.listsStudents(.failed, terminal: true))
+    }
+
+    @Test("nights lists the archive's nights: complete with their run and records, or why not")
+    func nights() async throws {
+        try await TestDatabase.withFresh { database in
+            let folder = try DistrictFixture.small().writeTemporary("nights")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let landing = folder.appendingPathComponent("landing")
+            let arguments = ["sync", "--district", "d1", "--csv", folder.path, "--database-url", Self.url(database),
+                             "--landing-dir", landing.path, "--as-of", "2026-11-23"]
+            #expect(await Self.run(arguments).code == 0)
+            try FileManager.default.createDirectory(
+                at: landing.appendingPathComponent("d1/2026-11-24"), withIntermediateDirectories: true)
+            let nights = try LandingArchive(root: landing).archivedNights(district: "d1", from: "0001-01-01", to: "9999-12-31")
+            // 2 schools, 5 teachers, 20 students, 1 term, 4 sections, 41 enrollments.
+            #expect(nights.map(NightsCommand.line) == [
+                "2026-11-23\tcomplete\trun 1\t73 records\tcsv:\(folder.path)",
+                "2026-11-24\tincomplete\tno manifest.json (no feed finished, or the folder was not written by a sync)",
+            ])
+            #expect(await Self.run(["nights", "--district", "d1", "--landing-dir", landing.path]).code == 0)
+        }
     }
 
     @Test("explain answers where a student is, and why")
