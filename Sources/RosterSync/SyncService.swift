@@ -316,7 +316,7 @@ public struct SyncService: Sendable {
         }
         // Runs recorded before feed_files existed are not checked.
         guard let recorded = options["feed_files"] as? [String: String], !remaining.isEmpty else { return nil }
-        let names = Set(remaining.compactMap { $0.settings["feed"].flatMap(Feed.init(rawValue:)).map(fileName) })
+        let names = Set(remaining.compactMap { $0.stagedFeed.map(fileName) })
         let current = InputDigest.feedFiles(in: folder, named: names)
         let changed = names.filter { recorded[$0] != current[$0] }.sorted()
         guard !changed.isEmpty else { return nil }
@@ -339,7 +339,7 @@ public struct SyncService: Sendable {
         guard let root = configuration.landingRoot else { return }
         let stages = definition.tasks.filter { $0.kind == "stage" }
         guard stages.contains(where: { !completed.contains($0.name) }) else { return }
-        let archived = stages.filter { completed.contains($0.name) }.compactMap { $0.settings["feed"].flatMap(Feed.init(rawValue:)) }
+        let archived = stages.filter { completed.contains($0.name) }.compactMap(\.stagedFeed)
         guard !archived.isEmpty else { return }
         let archive = LandingArchive(root: root)
         // Missing or unreadable alike: the feeds cannot be found there.

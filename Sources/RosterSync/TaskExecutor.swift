@@ -41,6 +41,12 @@ actor RunState {
     func taskRunID(for task: String, attempt: Int) -> Int64? { taskRunIDs["\(task)#\(attempt)"] }
 }
 
+extension TaskDefinition {
+    /// The feed a stage task reads (`settings.feed`); nil for other tasks and for a name that is
+    /// not a feed.
+    var stagedFeed: Feed? { kind == "stage" ? settings["feed"].flatMap(Feed.init(rawValue:)) : nil }
+}
+
 /// Runs one task of a kind the pipeline files name.
 struct TaskExecutor: Sendable {
     var context: RunContext
@@ -56,7 +62,7 @@ struct TaskExecutor: Sendable {
             try await makeSource().check()
             return .init()
         case "stage":
-            guard let name = task.settings["feed"], let feed = Feed(rawValue: name) else {
+            guard let feed = task.stagedFeed else {
                 throw ConfigurationError(
                     "task '\(task.name)': settings.feed must be one of \(Feed.allCases.map(\.rawValue).joined(separator: ", "))")
             }

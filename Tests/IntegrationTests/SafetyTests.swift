@@ -408,12 +408,9 @@ struct SafetyTests {
             _ = try await harness.sync(district)
             let before = try await Self.roster(database)
 
-            let folder = try district.writeTemporary("unreadable-slash")
-            defer { try? FileManager.default.removeItem(at: folder) }
-            try DistrictFixture.edit("enrollments.csv", in: folder) {
+            let report = try await harness.sync(district, editing: "enrollments.csv") {
                 $0.replacingOccurrences(of: "S1,2024/SEC2,ST/6\n", with: "S1,2024/SEC2,ST/6,\n")
             }
-            let report = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
             #expect(report.status == .succeeded, "\(report.message)")
             #expect(try await database.strings("SELECT record_key FROM staging.unreadable_rows WHERE run_id = \(report.runID ?? 0)") == ["2024/SEC2/ST/6"])
             #expect(report.summary.total == 0, "the membership is kept: \(report.summary.counts)")

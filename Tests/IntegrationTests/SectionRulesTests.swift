@@ -336,12 +336,9 @@ struct SectionRulesTests {
             try await database.execute(
                 "INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) VALUES ('d1', 'student', 'ST12', 'NEW12');")
             fixture.renameStudent("ST12", to: "NEW12")
-            let folder = try fixture.writeTemporary("chain-unreadable")
-            defer { try? FileManager.default.removeItem(at: folder) }
-            try DistrictFixture.edit("students.csv", in: folder) {
+            let held = try await harness.sync(fixture, editing: "students.csv") {
                 $0.replacingOccurrences(of: "NEW12,Family12,Kid12", with: "NEW12,Family12,Kid12,Jr.")
             }
-            let held = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
             #expect(held.status == .succeeded, "\(held.message)")
             #expect(try await database.strings("SELECT record_key FROM staging.unreadable_rows WHERE run_id = \(held.runID ?? 0)") == ["NEW12"])
             #expect(held.summary.count(.student, "archive") == 0, "\(held.summary.counts)")

@@ -26,6 +26,15 @@ struct SyncHarness {
         return try await SyncService(logger: TestDatabase.logger).sync(configuration)
     }
 
+    /// Syncs `fixture` with `file` edited by `edit` first (a row damaged, as a SIS export sometimes
+    /// arrives).
+    func sync(_ fixture: DistrictFixture, editing file: String, _ edit: (String) -> String) async throws -> SyncReport {
+        let folder = try fixture.writeTemporary("rostersync")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try DistrictFixture.edit(file, in: folder, edit)
+        return try await SyncService(logger: TestDatabase.logger).sync(configuration(.csv(folder)))
+    }
+
     func configuration(
         _ source: SyncConfiguration.Source, asOf: String = "2026-11-23", preview: Bool = false,
         allowMassChanges: Bool = false, full: Bool = false

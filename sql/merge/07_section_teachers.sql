@@ -30,15 +30,14 @@ ORDER BY sec.id, t.id, st.position;
 CREATE UNIQUE INDEX ON feed_section_teachers (section_id, teacher_id);
 ANALYZE feed_section_teachers;
 
--- A district's first sync of its sections (migration 0010 noted no Clever section of it when the
--- merge began): every pair is new, and its foreign keys are checked for the whole set instead of
+-- A district's first sync of its sections (no Clever section of it when the merge began,
+-- migrations 0010 and 0015): every pair is new, and its foreign keys are checked for the whole set instead of
 -- once per row (migration 0007; about 2 s of a million students' first sync). The sections are
 -- the merge's own; teachers that were there before are held. Other nights insert few pairs,
 -- which the per-row checks take cheaper than finding them would.
 SELECT etl.begin_bulk_insert(ARRAY['roster.section_teachers', 'roster.change_log']::regclass[],
                               ARRAY['section_teachers_section_fkey', 'section_teachers_teacher_fkey'])
-WHERE 'roster.sections'::regclass::oid::text
-      = ANY (string_to_array(current_setting('rostersync.no_clever_rows_at_start', true), ','));
+WHERE etl.had_no_clever_rows('roster.sections');
 SELECT etl.hold_clever_references('roster.sections', 'feed_section_teachers', 'section_id');
 SELECT etl.hold_clever_references('roster.teachers', 'feed_section_teachers', 'teacher_id');
 
