@@ -6,7 +6,7 @@ import RosterSync
 import Testing
 
 /// The whole pipeline against the fake Clever server on loopback (a real HTTP server).
-@Suite("Sync from Clever's API", .serialized)
+@Suite("Sync from Clever's API", .serialized, .timeLimit(.minutes(10)))
 struct APISyncTests {
     static let token = "test-token"
 

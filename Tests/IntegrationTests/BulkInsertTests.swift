@@ -7,7 +7,7 @@ import Testing
 /// The merge checks foreign keys once per step instead of once per row when it may
 /// (migration 0007). These pin down when it may not, and that it keeps what the per-row
 /// checks promised: nothing points at a row another session deleted.
-@Suite("Bulk inserts", .serialized)
+@Suite("Bulk inserts", .serialized, .timeLimit(.minutes(10)))
 struct BulkInsertTests {
     /// The small district plus a student in no section (a row another session can delete).
     static func district() -> DistrictFixture {

@@ -8,7 +8,7 @@ import Testing
 @testable import rostersync
 
 /// The command line as cron sees it: exit codes and messages for bad input (CONTRACT.md).
-@Suite("Command line", .serialized)
+@Suite("Command line", .serialized, .timeLimit(.minutes(10)))
 struct CLITests {
     /// Runs a command in-process and returns its exit code and the error, if any.
     static func run(_ arguments: [String]) async -> (code: Int32, error: (any Error)?) {

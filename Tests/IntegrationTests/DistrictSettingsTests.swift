@@ -5,7 +5,7 @@ import Testing
 
 /// `roster.districts.settings` of the wrong shape stops the run before it reads anything, with
 /// the key and what it should be (CONTRACT.md lists the keys; exit code 2).
-@Suite("District settings", .serialized)
+@Suite("District settings", .serialized, .timeLimit(.minutes(10)))
 struct DistrictSettingsTests {
     @Test(
         "Settings of the wrong shape are a configuration error naming the key; the roster is unchanged",

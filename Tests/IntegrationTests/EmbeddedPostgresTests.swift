@@ -4,7 +4,7 @@ import Logging
 import Testing
 
 /// The embedded cluster the program starts when no database is configured.
-@Suite("Embedded PostgreSQL", .serialized)
+@Suite("Embedded PostgreSQL", .serialized, .timeLimit(.minutes(10)))
 struct EmbeddedPostgresTests {
     @Test("The server it starts inherits no secrets: only PATH and the locale, not CLEVER_TOKEN or DATABASE_URL")
     func serverEnvironment() async throws {

@@ -11,7 +11,7 @@ import RosterSync
 import Testing
 
 /// The pipeline around the merge: the landing archive and backfills, resume after a failure.
-@Suite("Runs: backfill and resume", .serialized)
+@Suite("Runs: backfill and resume", .serialized, .timeLimit(.minutes(10)))
 struct RunnerTests {
     @Test("Nights archived from the API replay into a fresh database; a second backfill changes nothing")
     func backfillReplaysAndIsIdempotent() async throws {
@@ -712,7 +712,7 @@ struct RunnerTests {
     }
 }
 
-@Suite("Run outcome in the log", .serialized)
+@Suite("Run outcome in the log", .serialized, .timeLimit(.minutes(10)))
 struct RunOutcomeLogTests {
     @Test("Each run logs one 'sync finished' record: info when it applied, error when it stopped or failed")
     func outcomeLevels() async throws {

@@ -6,7 +6,7 @@ import Testing
 
 /// Every path that suspends, archives or removes must not fire on an empty, truncated or
 /// malformed feed (SYNC-RULES.md "Safety").
-@Suite("Safety", .serialized)
+@Suite("Safety", .serialized, .timeLimit(.minutes(10)))
 struct SafetyTests {
     /// A district of 100 students so the share threshold (10%, at least 10) means something.
     static func bigger() -> DistrictFixture {

@@ -4,7 +4,7 @@ import RosterSync
 import Testing
 
 /// SYNC-RULES.md "Classes (sections) and who is in them", "District settings" and the admin rule.
-@Suite("Section and district rules", .serialized)
+@Suite("Section and district rules", .serialized, .timeLimit(.minutes(10)))
 struct SectionRulesTests {
     static let sectionTeachers = """
         SELECT t.sis_id || ':' || st.source || ':' || st.is_primary FROM roster.section_teachers st

@@ -5,7 +5,7 @@ import Testing
 
 /// One test per rule of SYNC-RULES.md, on a real PostgreSQL, each syncing twice and checking
 /// the second run changes nothing.
-@Suite("Sync rules", .serialized)
+@Suite("Sync rules", .serialized, .timeLimit(.minutes(10)))
 struct SyncRulesTests {
     @Test("A first sync loads the district; the same feed again changes nothing")
     func firstSyncThenIdempotent() async throws {

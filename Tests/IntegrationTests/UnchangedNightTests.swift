@@ -6,7 +6,7 @@ import Testing
 /// Unchanged nights (migration 0008): a run with the inputs of the last successful run, on the
 /// roster that run left, is verified by digests and changes nothing. Everything else that could
 /// make a full comparison change something must make the run compare in full.
-@Suite("Unchanged nights", .serialized)
+@Suite("Unchanged nights", .serialized, .timeLimit(.minutes(10)))
 struct UnchangedNightTests {
     /// Whether the run staged and compared (it has task runs) or was verified by digests.
     private func compared(_ report: SyncReport, _ database: DatabaseTarget) async throws -> Bool {
