@@ -342,14 +342,10 @@ public struct SyncService: Sendable {
         let archived = stages.filter { completed.contains($0.name) }.compactMap(\.stagedFeed)
         guard !archived.isEmpty else { return }
         let archive = LandingArchive(root: root)
-        // Missing or unreadable alike: the feeds cannot be found there.
-        let manifest = try? archive.manifest(district: configuration.districtID, date: configuration.asOf)
-        // An entry of another run: the night was archived again since, which a newer run did
-        // (refused before this check) or another resume did.
-        let missing = archived.filter { feed in
-            guard let entry = manifest?.entry(for: feed) else { return true }
-            return entry.run.map { $0 != runID } ?? false
-        }
+        // Missing or unreadable alike: the feeds cannot be found there. An entry of another run: the
+        // night was archived again since, which a newer run did (refused before this check).
+        let found = archive.feeds(archivedBy: runID, district: configuration.districtID, date: configuration.asOf)
+        let missing = archived.filter { !found.contains($0) }
         guard !missing.isEmpty else { return }
         let folder = archive.folder(district: configuration.districtID, date: configuration.asOf)
         throw ConfigurationError(

@@ -96,7 +96,8 @@ struct NightsCommand: ParsableCommand {
         discussion: """
             One line per night, oldest first: the date, complete or incomplete, then for a complete night the run \
             that extracted it and its records, for an incomplete one the reason (feeds not archived, feeds from two \
-            runs, no manifest). `backfill` replays the complete ones.
+            runs, no manifest); last, any later run of the night that stopped part-way, whose feeds are set aside \
+            and left the night as it was. `backfill` replays the complete ones.
             """)
 
     @Option(help: "The district's id.") var district: String
@@ -122,11 +123,16 @@ struct NightsCommand: ParsableCommand {
     /// One night, tab-separated: date, complete or incomplete, then its run, records and source,
     /// or why it cannot be replayed.
     static func line(_ night: LandingArchive.Night) -> String {
+        // Runs that stopped part-way and left the night as it was: worth knowing, not replayed.
+        let pending = night.pending.sorted { $0.key < $1.key }.map { run, manifest in
+            let feeds = Feed.allCases.filter { manifest.entry(for: $0) != nil }.map(\.rawValue)
+            return "\trun \(run) stopped part-way, set aside: \(feeds.joined(separator: ", "))"
+        }.joined()
         guard night.isComplete, let manifest = night.manifest else {
-            return "\(night.date)\tincomplete\t\(night.problem ?? "")"
+            return "\(night.date)\tincomplete\t\(night.problem ?? "")\(pending)"
         }
         let run = manifest.feeds.values.first?.run.map { "run \($0)" } ?? "run not recorded"
         let records = manifest.feeds.values.reduce(0) { $0 + $1.records }
-        return "\(night.date)\tcomplete\t\(run)\t\(records) records\t\(manifest.source)"
+        return "\(night.date)\tcomplete\t\(run)\t\(records) records\t\(manifest.source)\(pending)"
     }
 }

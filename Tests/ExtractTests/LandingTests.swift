@@ -241,29 +241,94 @@ struct LandingTests {
         #expect(root.archive.folder(district: "d1", date: "2024-09-01") == root.url.appending(path: "d1/2024-09-01/"))
     }
 
-    @Test("a second run of a night that stops part-way leaves two runs' feeds: not complete, not replayed")
-    func mixedRuns() async throws {
+    func run(_ root: LandingRoot, _ id: Int64, recordsPerFeed: Int, failAfter: [Feed: Int] = [:]) -> LandingTeeSource {
+        LandingTeeSource(
+            upstream: FixedSource(batches: Sample.district(recordsPerFeed: recordsPerFeed), failAfter: failAfter),
+            archive: root.archive, district: "d1", date: date, runID: id)
+    }
+
+    @Test("a re-run of a complete night that stops part-way leaves the night as it was; resumed, it replaces the night whole")
+    func rerunOfCompleteNight() async throws {
         let root = try LandingRoot()
         defer { root.remove() }
-        let first = LandingTeeSource(
-            upstream: FixedSource(batches: Sample.district(recordsPerFeed: 4)), archive: root.archive, district: "d1",
-            date: date, runID: 11)
-        try await first.drainAll()
+        try await run(root, 11, recordsPerFeed: 4).drainAll()
+        let night = root.names(date: date)
         let complete = try root.archive.manifest(district: "d1", date: date)
         #expect(complete.isComplete && complete.feeds.values.allSatisfy { $0.run == 11 })
 
         // Run 12 re-extracts the night: schools and students finish, enrollments fails.
-        let second = LandingTeeSource(
-            upstream: FixedSource(batches: Sample.district(recordsPerFeed: 6), failAfter: [.enrollments: 0]),
-            archive: root.archive, district: "d1", date: date, runID: 12)
+        let second = run(root, 12, recordsPerFeed: 6, failAfter: [.enrollments: 0])
         _ = try await second.collect(.schools)
         _ = try await second.collect(.students)
         await #expect(throws: FixedSource.Failure.self) { _ = try await second.collect(.enrollments) }
+        #expect(try root.archive.manifest(district: "d1", date: date) == complete)
+        #expect(
+            root.names(date: date).sorted()
+                == (night + ["manifest.run-12.pending.json", "schools.run-12.ndjson.gz", "students.run-12.ndjson.gz"]).sorted())
+        let nights = try root.archive.archivedNights(district: "d1", from: date, to: date)
+        #expect(nights.map(\.isComplete) == [true])
+        #expect(nights.first?.pending[12].map { Set($0.feeds.keys) } == ["schools", "students"])
+        #expect(root.archive.feeds(archivedBy: 12, district: "d1", date: date) == [.schools, .students])
+        #expect(root.archive.feeds(archivedBy: 11, district: "d1", date: date) == Set(Feed.allCases))
+
+        // The night replays run 11's extract, whole.
+        let replay = LandingSource(archive: root.archive, district: "d1", date: date)
+        try await replay.check()
+        #expect(try await replay.collect(.students).flatMap(\.records) == Sample.records(.students, count: 4))
+
+        // Run 12 resumed (same run id) finishes its extract, which then is the night, and run 11's files go.
+        let resumed = run(root, 12, recordsPerFeed: 6)
+        for feed in [Feed.teachers, .terms, .sections, .enrollments] { _ = try await resumed.collect(feed) }
+        let replaced = try root.archive.manifest(district: "d1", date: date)
+        #expect(replaced.isComplete && replaced.feeds.values.allSatisfy { $0.run == 12 })
+        #expect(root.names(date: date) == (Feed.allCases.map { "\($0.rawValue).run-12.ndjson.gz" } + ["manifest.json"]).sorted())
+        try await replay.check()
+        #expect(try await replay.collect(.students).flatMap(\.records) == Sample.records(.students, count: 6))
+
+        // Run 12 resumed again re-archives a feed of its own night in place, under the plain name.
+        _ = try await run(root, 12, recordsPerFeed: 5).collect(.students)
+        #expect(root.names(date: date).contains("students.ndjson.gz") && !root.names(date: date).contains("students.run-12.ndjson.gz"))
+        try await replay.check()
+        #expect(try await replay.collect(.students).flatMap(\.records) == Sample.records(.students, count: 5))
+    }
+
+    @Test("a re-run of a complete night that archives its feeds in parallel replaces the night once, whole")
+    func parallelRerun() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        try await run(root, 11, recordsPerFeed: 4).drainAll()
+        // A run that failed part-way before leaves its feeds aside; the next whole run clears them.
+        _ = try await run(root, 12, recordsPerFeed: 5).collect(.terms)
+        let third = run(root, 13, recordsPerFeed: 7)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for feed in Feed.allCases { group.addTask { _ = try await third.collect(feed) } }
+            try await group.waitForAll()
+        }
+        let manifest = try root.archive.manifest(district: "d1", date: date)
+        #expect(manifest.isComplete && manifest.feeds.values.allSatisfy { $0.run == 13 && $0.records == 7 })
+        #expect(root.names(date: date) == (Feed.allCases.map { "\($0.rawValue).run-13.ndjson.gz" } + ["manifest.json"]).sorted())
+        try await LandingSource(archive: root.archive, district: "d1", date: date).check()
+    }
+
+    @Test("a re-run of a night that is not complete, stopping part-way, leaves two runs' feeds: not complete, not replayed")
+    func mixedRuns() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        // Run 11 archives all but enrollments.
+        await #expect(throws: FixedSource.Failure.self) { try await run(root, 11, recordsPerFeed: 4, failAfter: [.enrollments: 0]).drainAll() }
+        #expect(try root.archive.manifest(district: "d1", date: date).incompleteness?.hasPrefix("not archived: enrollments") == true)
+
+        // Run 12 re-extracts the night in place (there is no whole night to keep): schools,
+        // students and enrollments finish, sections fails.
+        let second = run(root, 12, recordsPerFeed: 6, failAfter: [.sections: 0])
+        for feed in [Feed.schools, .students, .enrollments] { _ = try await second.collect(feed) }
+        await #expect(throws: FixedSource.Failure.self) { _ = try await second.collect(.sections) }
+        #expect(root.names(date: date).allSatisfy { !$0.contains("run-") })
         let mixed = try root.archive.manifest(district: "d1", date: date)
         #expect(mixed.feeds.count == 6 && !mixed.isComplete)
         #expect(
             mixed.incompleteness
-                == "feeds from different runs (run 11: teachers, terms, sections, enrollments; run 12: schools, students): "
+                == "feeds from different runs (run 11: teachers, terms, sections; run 12: schools, students, enrollments): "
                 + "a later run of this night stopped part-way")
         #expect(try root.archive.nights(district: "d1", from: date, to: date).isEmpty)
         #expect(try root.archive.archivedNights(district: "d1", from: date, to: date).map(\.isComplete) == [false])
@@ -277,13 +342,11 @@ struct LandingTests {
         #expect(readError?.code == .incompleteNight)
 
         // Run 12 resumed (same run id) finishes the night: one extract again.
-        let resumed = LandingTeeSource(
-            upstream: FixedSource(batches: Sample.district(recordsPerFeed: 6)), archive: root.archive, district: "d1",
-            date: date, runID: 12)
-        for feed in [Feed.teachers, .terms, .sections, .enrollments] { _ = try await resumed.collect(feed) }
+        let resumed = run(root, 12, recordsPerFeed: 6)
+        for feed in [Feed.teachers, .terms, .sections] { _ = try await resumed.collect(feed) }
         #expect(try root.archive.nights(district: "d1", from: date, to: date) == [date])
         try await replay.check()
-        #expect(try await replay.collect(.enrollments).flatMap(\.records).count == 6)
+        #expect(try await replay.collect(.teachers).flatMap(\.records).count == 6)
     }
 
     @Test("a manifest written before runs were recorded still reads, and its night is complete")
@@ -297,13 +360,13 @@ struct LandingTests {
         let manifest = try root.archive.manifest(district: "d1", date: date)
         #expect(manifest.isComplete && manifest.feeds.values.allSatisfy { $0.run == nil })
         try await LandingSource(archive: root.archive, district: "d1", date: date).check()
-        // One feed extracted again by a run that records itself: the night is mixed.
-        let rerun = LandingTeeSource(
-            upstream: FixedSource(batches: Sample.district(recordsPerFeed: 2)), archive: root.archive, district: "d1",
-            date: date, runID: 5)
-        _ = try await rerun.collect(.terms)
-        let mixed = try root.archive.manifest(district: "d1", date: date)
-        #expect(mixed.incompleteness?.hasPrefix("feeds from different runs (an earlier run: schools, teachers, students, sections, enrollments; run 5: terms)") == true, "\(mixed.incompleteness ?? "")")
+        // One feed extracted again by a run that records itself goes aside: the night is kept.
+        _ = try await run(root, 5, recordsPerFeed: 3).collect(.terms)
+        #expect(try root.archive.manifest(district: "d1", date: date) == manifest)
+        let night = try root.archive.archivedNights(district: "d1", from: date, to: date).first
+        #expect(night?.isComplete == true && night?.pending[5].map { Set($0.feeds.keys) } == ["terms"])
+        // Without run ids, entries may be any run's, so a resume finds its feeds there.
+        #expect(root.archive.feeds(archivedBy: 6, district: "d1", date: date) == Set(Feed.allCases))
     }
 
     @Test("a district or date that would leave the root is refused before any row is read")

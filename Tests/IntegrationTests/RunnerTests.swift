@@ -9,6 +9,7 @@ import Pipeline
 @testable import PostgresLoad
 import RosterSync
 import Testing
+@testable import rostersync
 
 /// The pipeline around the merge: the landing archive and backfills, resume after a failure.
 @Suite("Runs: backfill and resume", .serialized, .timeLimit(.minutes(10)))
@@ -619,9 +620,9 @@ struct RunnerTests {
         }
     }
 
-    @Test("A second run of a night that fails part-way leaves the night mixed: backfill names it and replays none of it")
-    func mixedNightIsNotReplayed() async throws {
-        let folder = try DistrictFixture.small().writeTemporary("mixed-night")
+    @Test("A second run of a night that fails part-way leaves the archived night as it was: nights names the run, backfill replays the first")
+    func failedRerunKeepsNight() async throws {
+        let folder = try DistrictFixture.small().writeTemporary("rerun-night")
         defer { try? FileManager.default.removeItem(at: folder) }
         let landing = folder.appendingPathComponent("landing")
         let night = "2026-11-23"
@@ -632,25 +633,31 @@ struct RunnerTests {
             configuration.maxParallelTasks = 1
             let first = try await SyncService(logger: TestDatabase.logger).sync(configuration)
             #expect(first.status == .succeeded)
-            #expect(try LandingArchive(root: landing).nights(district: "d1", from: night, to: night) == [night])
+            let firstRun = try #require(first.runID)
+            let archived = try LandingArchive(root: landing).manifest(district: "d1", date: night)
 
             // The night is sent again, its enrollments file cut short in the middle of a row.
             try DistrictFixture.edit("enrollments.csv", in: folder) { $0 + "S1,SE" }
             let second = try await SyncService(logger: TestDatabase.logger).sync(configuration)
             #expect(second.status == .failed)
+            let secondRun = try #require(second.runID)
             let nights = try LandingArchive(root: landing).archivedNights(district: "d1", from: night, to: night)
-            #expect(nights.map(\.isComplete) == [false])
-            let problem = nights.first?.problem ?? ""
-            #expect(problem.contains("run \(first.runID!): enrollments; run \(second.runID!): schools"), "\(problem)")
+            #expect(nights.map(\.isComplete) == [true])
+            #expect(nights.first?.manifest == archived)
+            #expect(
+                nights.map(NightsCommand.line) == [
+                    "\(night)\tcomplete\trun \(firstRun)\t73 records\tcsv:\(folder.path)\trun \(secondRun) stopped part-way, "
+                        + "set aside: schools, teachers, students, terms, sections"
+                ])
         }
         try await TestDatabase.withFresh { database in
-            let template = SyncHarness(database: database).configuration(.csv(landing))
-            let error = await #expect(throws: ConfigurationError.self) {
-                _ = try await SyncService(logger: TestDatabase.logger).backfill(template, landingRoot: landing, from: night, to: night)
-            }
-            #expect(error?.description.contains("incomplete, not replayed: \(night): feeds from different runs") == true, "\(String(describing: error))")
-            let (runs, students) = (try await database.int("SELECT count(*) FROM etl.runs"), try await SyncHarness(database: database).count("roster.students"))
-            #expect(runs == 0 && students == 0)
+            let harness = SyncHarness(database: database)
+            let report = try await SyncService(logger: TestDatabase.logger)
+                .backfill(harness.configuration(.csv(landing)), landingRoot: landing, from: night, to: night)
+            #expect(report.map(\.status) == [.succeeded])
+            // The first run's extract: the fixture's 20 students and 41 enrollments, none of the cut row.
+            #expect(try await harness.count("roster.students") == 20)
+            #expect(try await harness.count("roster.enrollments") == 41)
         }
     }
 

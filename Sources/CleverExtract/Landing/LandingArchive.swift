@@ -5,7 +5,9 @@ public import Foundation
 ///
 /// Layout: `<root>/<district>/<YYYY-MM-DD>/` holds one `<feed>.ndjson.gz` per feed (gzip, one JSON
 /// ``RosterModel/Record`` a line) and `manifest.json` (``LandingManifest``). ``LandingTeeSource``
-/// writes a night while a sync runs; ``LandingSource`` reads one back.
+/// writes a night while a sync runs; ``LandingSource`` reads one back. A run re-extracting a complete
+/// night writes beside it (`<feed>.run-<run>.ndjson.gz`, `manifest.run-<run>.pending.json`) and
+/// becomes the night only once it has archived every feed.
 public struct LandingArchive: Sendable {
     /// The folder holding one folder per district.
     public let root: URL
@@ -30,6 +32,9 @@ public struct LandingArchive: Sendable {
         public var manifest: LandingManifest?
         /// Why the night cannot be replayed, nil when it can.
         public var problem: String?
+        /// Extracts of later runs that stopped before archiving every feed, set aside beside the
+        /// night (which they left as it was), by run. Not replayed.
+        public var pending: [Int64: LandingManifest] = [:]
         public var isComplete: Bool { problem == nil }
     }
 
@@ -61,15 +66,23 @@ public struct LandingArchive: Sendable {
         }
         // `YYYY-MM-DD` sorts as text in date order, so string comparison is date comparison.
         return names.filter { Self.isDate($0) && $0 >= from && $0 <= to }.sorted().map { name in
+            let folder = districtFolder.appending(path: name, directoryHint: .isDirectory)
+            var night: Night
             do throws(ExtractError) {
-                let manifest = try LandingManifest.read(in: districtFolder.appending(path: name, directoryHint: .isDirectory))
-                return Night(date: name, manifest: manifest, problem: manifest.incompleteness)
+                let manifest = try LandingManifest.read(in: folder)
+                night = Night(date: name, manifest: manifest, problem: manifest.incompleteness)
             } catch {
                 let problem = error.code == .missingFile
                     ? "no \(LandingManifest.fileName) (no feed finished, or the folder was not written by a sync)"
                     : "\(LandingManifest.fileName) cannot be read: \(error.message)"
-                return Night(date: name, manifest: nil, problem: problem)
+                night = Night(date: name, manifest: nil, problem: problem)
             }
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+            for file in files {
+                guard let run = LandingManifest.pendingRun(fileName: file) else { continue }
+                night.pending[run] = try? LandingManifest.read(in: folder, name: file)
+            }
+            return night
         }
     }
 
@@ -78,6 +91,21 @@ public struct LandingArchive: Sendable {
     public func manifest(district: String, date: String) throws -> LandingManifest {
         try Self.validate(district: district, date: date)
         return try LandingManifest.read(in: folder(district: district, date: date))
+    }
+
+    /// The feeds `run` has archived for one night so far and where they are listed: in the night's
+    /// manifest, or in the run's pending one while an earlier run's complete extract stays the night.
+    /// Empty when the night or the run's entries cannot be read.
+    public func feeds(archivedBy run: Int64, district: String, date: String) -> Set<Feed> {
+        guard (try? Self.validate(district: district, date: date)) != nil else { return [] }
+        let folder = folder(district: district, date: date)
+        var feeds = Set<Feed>()
+        for name in [LandingManifest.fileName, LandingManifest.pendingFileName(run: run)] {
+            guard let manifest = try? LandingManifest.read(in: folder, name: name) else { continue }
+            // An entry without a run predates run ids; it may be this run's.
+            feeds.formUnion(Feed.allCases.filter { feed in manifest.entry(for: feed).map { ($0.run ?? run) == run } ?? false })
+        }
+        return feeds
     }
 
     /// Checks that `district` is a single, ordinary folder name and `date` is `YYYY-MM-DD`, so the

@@ -49,6 +49,17 @@ public struct LandingManifest: Sendable, Hashable, Codable {
     /// The manifest's file name inside a night's folder.
     public static let fileName = "manifest.json"
 
+    /// The manifest of a run's extract set aside beside a complete night of another run
+    /// (``LandingManifestLedger/Placement/pending(run:)``) until the run has archived every feed.
+    static func pendingFileName(run: Int64) -> String { "manifest.run-\(run).pending.json" }
+
+    /// The run whose set-aside extract a file of this name lists, or nil for any other name.
+    static func pendingRun(fileName name: String) -> Int64? {
+        let (prefix, suffix) = ("manifest.run-", ".pending.json")
+        guard name.hasPrefix(prefix), name.hasSuffix(suffix), name.count > prefix.count + suffix.count else { return nil }
+        return Int64(name.dropFirst(prefix.count).dropLast(suffix.count))
+    }
+
     public init(
         district: String, date: String, source: String, createdAt: Date = Date(), feeds: [String: FeedEntry] = [:]
     ) {
@@ -68,9 +79,10 @@ public struct LandingManifest: Sendable, Hashable, Codable {
     public var isComplete: Bool { incompleteness == nil }
 
     /// Why the night cannot be replayed, or nil when it can: feeds not archived, or feeds archived by
-    /// different runs. A second run of a night replaces the first run's files feed by feed; if it
-    /// stops part-way, the night holds two extracts (students from one, enrollments from the other)
-    /// and replaying it would load a roster that never existed.
+    /// different runs. A run re-extracting a night that is not complete replaces its files feed by
+    /// feed; if it stops part-way, the night holds two extracts (students from one, enrollments from
+    /// the other) and replaying it would load a roster that never existed. (A complete night is not
+    /// touched until a new run has archived every feed: ``LandingManifestLedger``.)
     public var incompleteness: String? {
         let missing = Feed.allCases.filter { feeds[$0.rawValue] == nil }
         if !missing.isEmpty {
@@ -100,8 +112,8 @@ public struct LandingManifest: Sendable, Hashable, Codable {
     ///
     /// Throws ``ExtractError/Code/missingFile`` when there is none and
     /// ``ExtractError/Code/corruptArchive`` when it cannot be decoded.
-    static func read(in folder: URL) throws(ExtractError) -> LandingManifest {
-        let url = folder.appending(path: fileName)
+    static func read(in folder: URL, name: String = fileName) throws(ExtractError) -> LandingManifest {
+        let url = folder.appending(path: name)
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw ExtractError(
                 .missingFile,
@@ -114,7 +126,7 @@ public struct LandingManifest: Sendable, Hashable, Codable {
             data = try Data(contentsOf: url)
         } catch {
             throw ExtractError(
-                .unreadable, "cannot read \(fileName); check its permissions for this user", context: url.path,
+                .unreadable, "cannot read \(name); check its permissions for this user", context: url.path,
                 cause: error)
         }
         do {
@@ -122,7 +134,7 @@ public struct LandingManifest: Sendable, Hashable, Codable {
         } catch {
             throw ExtractError(
                 .corruptArchive,
-                "\(fileName) is not a landing manifest; it was edited or damaged. Restore it from a backup or "
+                "\(name) is not a landing manifest; it was edited or damaged. Restore it from a backup or "
                     + "re-extract the night",
                 context: url.path, cause: error)
         }
@@ -130,8 +142,8 @@ public struct LandingManifest: Sendable, Hashable, Codable {
 
     /// Writes the manifest to `folder` atomically: readers see the old manifest or the new one, never
     /// half of either.
-    func write(in folder: URL) throws(ExtractError) {
-        let url = folder.appending(path: Self.fileName)
+    func write(in folder: URL, name: String = fileName) throws(ExtractError) {
+        let url = folder.appending(path: name)
         let data: Data
         do {
             data = try Self.encoder.encode(self)

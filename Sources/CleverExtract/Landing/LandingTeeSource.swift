@@ -3,15 +3,17 @@ public import Foundation
 /// A source that archives what another source yields: every batch passes through unchanged while its
 /// records are written to the night's landing folder.
 ///
-/// Each feed is written to `<feed>.ndjson.gz` (gzip, one JSON ``RosterModel/Record`` a line, keys
+/// Each feed is written to `<feed>.ndjson.gz` (or `<feed>.run-<run>.ndjson.gz`, below; gzip, one JSON ``RosterModel/Record`` a line, keys
 /// sorted) as its batches pass, under a temporary name until the feed ends; then the file is renamed
 /// into place and the feed is added to `manifest.json` with its counts and SHA-256. Rejections pass
 /// through and are counted in the manifest, not archived.
 ///
 /// - Important: A feed that fails or is abandoned part-way leaves no file and no manifest entry, so
-///   a night that looks complete in the archive is complete. A feed extracted again replaces the
-///   earlier file and entry; entries name their run, so a night whose feeds come from two runs is
-///   not complete (``LandingManifest/incompleteness``).
+///   a night that looks complete in the archive is complete. A run extracting a night that another
+///   run archived completely writes its feeds beside it, and its extract replaces the night only once
+///   every feed is archived: a re-run that fails part-way leaves the night as it was. In a night that
+///   is not complete, a feed extracted again replaces the earlier file and entry; entries name their
+///   run, so a night whose feeds come from two runs is not complete (``LandingManifest/incompleteness``).
 public struct LandingTeeSource: RosterSource {
     /// The source whose records are archived.
     public let upstream: any RosterSource

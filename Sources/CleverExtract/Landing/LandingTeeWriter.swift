@@ -18,6 +18,8 @@ actor LandingTeeWriter {
     private let folder: URL
     private let night: Night
     private var file: GzipFileWriter?
+    /// Decided when the feed's file is opened.
+    private var placement = LandingManifestLedger.Placement.night
     private var records = 0
     private var rejected = 0
     private var finished = false
@@ -39,7 +41,7 @@ actor LandingTeeWriter {
     func next() async throws -> ExtractBatch? {
         guard !finished else { return nil }
         do {
-            let file = try openFile()
+            let file = try await openFile()
             var iterator = upstream
             let batch = try await iterator.next(isolation: self)
             upstream = iterator
@@ -62,10 +64,11 @@ actor LandingTeeWriter {
         }
     }
 
-    private func openFile() throws(ExtractError) -> GzipFileWriter {
+    private func openFile() async throws(ExtractError) -> GzipFileWriter {
         if let file { return file }
         try LandingFiles.createFolder(folder)
-        let file = try GzipFileWriter(url: folder.appending(path: Self.fileName(feed)))
+        placement = await LandingManifestLedger.shared.placement(in: folder, run: night.run)
+        let file = try GzipFileWriter(url: folder.appending(path: placement.fileName(feed)))
         self.file = file
         return file
     }
@@ -92,19 +95,18 @@ actor LandingTeeWriter {
         self.file = nil
         finished = true
         let entry = LandingManifest.FeedEntry(
-            file: Self.fileName(feed), records: records, rejected: rejected, bytes: bytes, sha256: sha256,
+            file: placement.fileName(feed), records: records, rejected: rejected, bytes: bytes, sha256: sha256,
             run: night.run)
         do {
             try await LandingManifestLedger.shared.record(
-                feed, entry: entry, in: folder, district: night.district, date: night.date, source: night.source)
+                feed, entry: entry, in: folder, district: night.district, date: night.date, source: night.source,
+                placement: placement)
         } catch {
             // Unlisted, the file would be an orphan a later run might mistake for this one's.
             try? FileManager.default.removeItem(at: file.url)
             throw error
         }
     }
-
-    static func fileName(_ feed: Feed) -> String { "\(feed.rawValue).ndjson.gz" }
 
     // No deinit: a consumer that stops early (cancellation, an error elsewhere) releases this writer,
     // and the unfinished GzipFileWriter it held removes its temporary file as it goes.
