@@ -43,10 +43,11 @@ struct InputDigest {
     /// The identity (size, modification time, inode) of each file of `folder` named in `names`:
     /// what `resume` compares to learn whether the files a run read were replaced since. Cheap (no
     /// reading), and errs the safe way: the same bytes uploaded again count as replaced. A file
-    /// that is missing has none.
+    /// that is missing is `absent`, so one that appears later counts as changed too: an upload
+    /// landing between the run's start and check-source, or a pipeline without check-source.
     static func feedFiles(in folder: URL, named names: Set<String>) -> [String: String] {
-        guard let files = try? files(under: folder, recursive: false) else { return [:] }
-        var identities: [String: String] = [:]
+        var identities = Dictionary(uniqueKeysWithValues: names.map { ($0, "absent") })
+        guard let files = try? files(under: folder, recursive: false) else { return identities }
         for (name, url) in files where names.contains(name) {
             let attributes = (try? FileManager.default.attributesOfItem(atPath: url.path)) ?? [:]
             let size = (attributes[.size] as? NSNumber)?.int64Value ?? -1

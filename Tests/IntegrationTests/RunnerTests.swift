@@ -564,12 +564,7 @@ struct RunnerTests {
             let folder = try DistrictFixture.small().writeTemporary("changed-mid-run")
             defer { try? FileManager.default.removeItem(at: folder) }
             // Staging schools takes 3 s; stages run one at a time in file order, enrollments last.
-            try await database.execute(
-                """
-                CREATE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$;
-                CREATE TRIGGER slow BEFORE INSERT ON staging.schools FOR EACH STATEMENT EXECUTE FUNCTION public.slow();
-                """)
+            try await database.slowInserts(on: "staging.schools")
             var configuration = harness.configuration(.csv(folder))
             configuration.maxParallelTasks = 1
             let run = Task { [configuration] in try await SyncService(logger: TestDatabase.logger).sync(configuration) }
@@ -587,11 +582,8 @@ struct RunnerTests {
             // (a membership listed 200,000 times, 2.4 MB), and its COPY is held up 3 s: the COPY
             // writer waits for the socket (postgres-nio's backpressure), so the reader waits
             // part-way through the file, far more than the socket buffers hold, for the server.
-            try await database.execute(
-                """
-                DROP TRIGGER slow ON staging.schools;
-                CREATE TRIGGER slow BEFORE INSERT ON staging.enrollments FOR EACH STATEMENT EXECUTE FUNCTION public.slow();
-                """)
+            try await database.execute("DROP TRIGGER slow ON staging.schools;")
+            try await database.slowInserts(on: "staging.enrollments")
             let enrollments = try String(contentsOf: folder.appendingPathComponent("enrollments.csv"), encoding: .utf8)
             try DistrictFixture.edit("enrollments.csv", in: folder) { $0 + String(repeating: "S1,SEC1,ST1\n", count: 200_000) }
             configuration.landingRoot = folder.appendingPathComponent("landing")
@@ -617,6 +609,39 @@ struct RunnerTests {
             // The next run reads the new export whole.
             let next = try await SyncService(logger: TestDatabase.logger).sync(configuration)
             #expect(next.status == .succeeded, "\(next.message)")
+        }
+    }
+
+    @Test("A feed file missing when the run started and there by the time its stage runs stops the run: it may be the next export's")
+    func feedFileAppearsDuringRun() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let folder = try DistrictFixture.small().writeTemporary("appears-mid-run")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            // No check-source, which would stop the run for the missing file at once: the window
+            // between the run's start and check-source, held open. Stages one at a time in file
+            // order, enrollments last, staging schools held up 3 s.
+            let pipeline = folder.appendingPathComponent("nightly.yml")
+            let nightly = try String(contentsOf: TestDatabase.nightly, encoding: .utf8)
+            let checkSource = try #require(nightly.range(of: "  check-source:\n    kind: check-source\n    retries: 2\n    timeout: 5m\n"))
+            try nightly.replacingCharacters(in: checkSource, with: "").replacingOccurrences(of: "needs: [check-source]", with: "needs: []")
+                .write(to: pipeline, atomically: true, encoding: .utf8)
+            try await database.slowInserts(on: "staging.schools")
+            let enrollments = folder.appendingPathComponent("enrollments.csv")
+            let uploading = folder.appendingPathComponent("enrollments.csv.uploading")
+            try FileManager.default.moveItem(at: enrollments, to: uploading)
+            var configuration = harness.configuration(.csv(folder))
+            configuration.pipelineFile = pipeline
+            configuration.maxParallelTasks = 1
+            let run = Task { [configuration] in try await SyncService(logger: TestDatabase.logger).sync(configuration) }
+            try await database.waitUntil("SELECT count(*) FROM etl.task_runs WHERE task = 'stage-schools' AND status = 'running'")
+            try FileManager.default.moveItem(at: uploading, to: enrollments)
+            let report = try await run.value
+            #expect(report.status == .failed)
+            #expect(report.message.contains("enrollments.csv changed since the run started"), "\(report.message)")
+            #expect(try await harness.count("roster.students") == 0)
+            let runID = try #require(report.runID)
+            #expect(try await database.string("SELECT options -> 'feed_files' ->> 'enrollments.csv' FROM etl.runs WHERE id = \(runID)") == "absent")
         }
     }
 

@@ -83,6 +83,17 @@ extension DatabaseTarget {
             """)
     }
 
+    /// Holds up every INSERT statement on `table` for 3 s, until the trigger `slow` is dropped: a
+    /// stage that is still running while a test changes the files under it.
+    func slowInserts(on table: String) async throws {
+        try await execute(
+            """
+            CREATE OR REPLACE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$;
+            CREATE TRIGGER slow BEFORE INSERT ON \(table) FOR EACH STATEMENT EXECUTE FUNCTION public.slow();
+            """)
+    }
+
     /// Runs a query and returns the first column of every row as text (NULL as "NULL").
     func strings(_ sql: String) async throws -> [String] {
         try await withConnection(logger: TestDatabase.logger) { connection in
