@@ -132,6 +132,22 @@ struct SectionRulesTests {
         }
     }
 
+    @Test("A section listed twice: the first row loads with its teachers; the second row's teachers are not added to it")
+    func duplicateSectionRows() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            // Some SIS exports write a section once per teacher.
+            var again = fixture.sections[0]
+            again.teachers = ["T3", "T4"]
+            fixture.sections.append(again)
+            let (first, second) = try await harness.syncTwice(fixture)
+            #expect(first.status == .succeeded && second.summary.total == 0)
+            #expect(try await database.strings(Self.sectionTeachers) == ["T1:clever:true", "T2:clever:false"])
+            #expect(try await database.strings("SELECT record_key || ' ' || reason FROM staging.rejects WHERE run_id = \(first.runID ?? 0) AND entity LIKE 'section%'") == ["SEC1 duplicate_id"])
+        }
+    }
+
     @Test("More than ten teachers on a section: reported, the first ten loaded")
     func tooManyTeachers() async throws {
         try await TestDatabase.withFresh { database in

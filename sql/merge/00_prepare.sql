@@ -141,6 +141,13 @@ SELECT etl.current_run_id(), 'section', source_ref, sis_id, 'duplicate_id', 'rej
        'section SIS id ' || sis_id || ' appears more than once in the feed; the first row is loaded'
 FROM dup;
 
+-- A section's teachers are its first row's: step 0 listed every row's, and a rejected row's
+-- teachers would otherwise join the first row's by SIS id (two primaries, more than ten).
+UPDATE staging.section_teachers t SET excluded = 'duplicate_id'
+FROM staging.sections s
+WHERE t.run_id = etl.current_run_id() AND s.run_id = t.run_id AND s.seq = t.seq AND s.excluded = 'duplicate_id'
+  AND t.excluded IS NULL;
+
 -- 3. District filters: what a filter leaves out is treated as not in the data.
 UPDATE staging.schools s SET excluded = 'filtered_out'
 FROM roster.districts d
