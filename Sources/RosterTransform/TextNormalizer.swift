@@ -22,19 +22,10 @@ public enum TextNormalizer {
         return unicodeText(raw)
     }
 
-    /// Identifiers (SIS ids, Clever ids, numbers): trimmed only, because inner characters are
-    /// part of the key the SIS chose. Empty becomes `nil`.
+    /// Identifiers (SIS ids, Clever ids, numbers): trimmed only (``RosterModel/Identifier``). Empty
+    /// becomes `nil`.
     public static func identifier(_ raw: String?) -> String? {
-        guard let raw else { return nil }
-        let utf8 = raw.utf8
-        guard let first = utf8.first, let last = utf8.last else { return nil }
-        // No whitespace can start or end here: nothing to trim, nothing to allocate.
-        if first < 0x80 && last < 0x80 && !isASCIIWhitespace(first) && !isASCIIWhitespace(last) { return raw }
-        let scalars = raw.unicodeScalars
-        guard let start = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-              let end = scalars.lastIndex(where: { !$0.properties.isWhitespace })
-        else { return nil }
-        return String(scalars[start...end])
+        Identifier.trimmed(raw)
     }
 
     /// A reference with both ids trimmed and empty ids removed.

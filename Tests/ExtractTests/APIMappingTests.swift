@@ -28,6 +28,7 @@ struct APIMappingTests {
         #expect(rejection.reason == .missingRequiredField)
         #expect(rejection.source == .api("users", id: "u1"))
         #expect(rejection.entity == .student)
+        #expect(rejection.recordKey == nil, "no SIS id: no record to keep")
         guard case .student(let student) = batch.records.first else {
             Issue.record("expected a student")
             return
@@ -35,6 +36,16 @@ struct APIMappingTests {
         #expect(student.sisID == "200")
         #expect(student.school == .clever("s1"))
         #expect(student.source == .api("users", id: "u2"))
+    }
+
+    @Test("a teacher or student without a school is keyed by SIS id, so the merge keeps their record for the night")
+    func missingSchoolKeyedBySISID() throws {
+        let teachers = try map(.teachers, #"{"data": [{"data": {"id": "u9", "roles": {"teacher": {"sis_id": " T-9 "}}}}]}"#)
+        #expect(teachers.batch.rejections.map(\.recordKey) == ["T-9"])
+        #expect(teachers.batch.rejections.map(\.source) == [.api("users", id: "u9")])
+        let students = try map(.students, #"{"data": [{"data": {"id": "u8", "roles": {"student": {"sis_id": "S-8"}}}}]}"#)
+        #expect(students.batch.rejections.map(\.recordKey) == ["S-8"])
+        #expect(students.batch.rejections.map(\.reason) == [.missingRequiredField])
     }
 
     @Test("section teachers: the primary first, then the others once; a term without sis_id keys on its id")

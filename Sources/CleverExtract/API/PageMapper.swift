@@ -93,9 +93,14 @@ struct PageMapper: Sendable {
 
     // MARK: - Objects to records
 
-    private func missing(_ entity: Entity, _ collection: String, _ id: String, _ field: String) -> Rejection {
+    /// The record key is the SIS id when the object has one: the merge keeps a record whose
+    /// object is in the feed but unloadable (staging.unreadable_rows) by SIS id, as it does for a
+    /// CSV row. Without one, no record can be matched; the source names the Clever object.
+    private func missing(
+        _ entity: Entity, _ collection: String, _ id: String, _ field: String, sisID: String? = nil
+    ) -> Rejection {
         Rejection(
-            entity: entity, source: .api(collection, id: id), recordKey: id, reason: .missingRequiredField,
+            entity: entity, source: .api(collection, id: id), recordKey: sisID, reason: .missingRequiredField,
             detail: "Clever object \(id) has no \(field)")
     }
 
@@ -121,7 +126,7 @@ struct PageMapper: Sendable {
             return
         }
         guard let school = role.school ?? role.schools?.first else {
-            batch.rejections.append(missing(.teacher, "users", user.id, "school"))
+            batch.rejections.append(missing(.teacher, "users", user.id, "school", sisID: Identifier.trimmed(sis)))
             return
         }
         var others: [String] = []
@@ -144,7 +149,7 @@ struct PageMapper: Sendable {
             return
         }
         guard let school = role.school ?? role.schools?.first else {
-            batch.rejections.append(missing(.student, "users", user.id, "school"))
+            batch.rejections.append(missing(.student, "users", user.id, "school", sisID: Identifier.trimmed(sis)))
             return
         }
         batch.records.append(

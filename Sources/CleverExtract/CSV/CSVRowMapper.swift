@@ -82,7 +82,8 @@ struct CSVRowMapper {
         func cell(_ column: String) -> String? {
             guard let position = header[column], position < parser.fields.count, parser.isValidUTF8(at: position)
             else { return nil }
-            return row.id(position)
+            // Trimmed as the transform trims the ids it keys loadable rows by.
+            return Identifier.trimmed(row[position])
         }
         switch feed {
         case .schools: return cell("School_id")
