@@ -127,7 +127,7 @@ struct SyncCommand: AsyncParsableCommand {
             source = .csv(URL(fileURLWithPath: csv))
         } else {
             guard let token = ProcessInfo.processInfo.environment["CLEVER_TOKEN"], !token.isEmpty else {
-                throw ValidationError("reading from Clever's API needs the token in CLEVER_TOKEN (or use --csv DIR)")
+                throw ConfigurationError("reading from Clever's API needs the token in CLEVER_TOKEN (or use --csv DIR)")
             }
             source = .clever(baseURL: cleverURL ?? "https://api.clever.com", token: token)
         }

@@ -82,6 +82,15 @@ struct CLITests {
         #expect(Self.message(error).contains(mentions), "\(Self.message(error))")
     }
 
+    @Test("Reading from the API without CLEVER_TOKEN exits 2 with the command's error line (JSON with JSON logs), not the usage")
+    func missingToken() async throws {
+        try #require(ProcessInfo.processInfo.environment["CLEVER_TOKEN"] == nil, "the tests run without a Clever token")
+        let (code, error) = await Self.run(["sync", "--district", "d1", "--clever-url", "http://127.0.0.1:9"])
+        #expect(code == 2)
+        let configuration = try #require(error as? ConfigurationError)
+        #expect(configuration.description.contains("needs the token in CLEVER_TOKEN"))
+    }
+
     @Test("--allow-mass-changes-of takes an entity by its name or, as --allow-empty-feed names feeds, its plural")
     func massChangeEntityNames() throws {
         #expect(["student", "students", "section_teachers", "enrollments", "pupils", "s", ""].map(SyncCommand.shareEntity)
