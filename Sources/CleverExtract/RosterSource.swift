@@ -12,9 +12,6 @@ public enum Feed: String, Sendable, Hashable, CaseIterable {
     /// The file a Clever CSV folder holds this feed in (terms are columns of sections.csv).
     public var csvFileName: String { CSVFileSpec.file(for: self).name }
 
-    /// The file a landing-archive night holds this feed in.
-    public var landingFileName: String { "\(rawValue).ndjson.gz" }
-
     /// The kind of record this feed yields.
     public var entity: Entity {
         switch self {

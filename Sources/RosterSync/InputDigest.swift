@@ -99,12 +99,14 @@ struct InputDigest {
 }
 
 extension SyncConfiguration.Source {
-    /// The folder a file source reads, and the file each feed is in there (terms are columns of
-    /// sections.csv in a CSV folder, a file of their own in a landing night); nil for the API.
+    /// The folder a file source reads, and the file whose identity stands for each feed there:
+    /// its CSV file (terms are columns of sections.csv), or a landing night's manifest, which is
+    /// rewritten (a new file) whenever the night is archived again and names each feed's file and
+    /// checksum, which the landing reader verifies. Nil for the API.
     var feedFolder: (url: URL, fileName: (Feed) -> String)? {
         switch self {
         case .csv(let url): (url, { $0.csvFileName })
-        case .landing(let url): (url, { $0.landingFileName })
+        case .landing(let url): (url, { _ in LandingManifest.fileName })
         case .clever: nil
         }
     }

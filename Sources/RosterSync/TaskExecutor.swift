@@ -140,25 +140,43 @@ struct TaskExecutor: Sendable {
                 // boundary cannot be told from a whole one by its contents.
                 let source = try makeSource(checkingAtEnd: file)
                 try await clear(feed, runID: runID, on: rows)
-                let batches = source.batches(of: feed).map { @Sendable batch -> ([Record], [Rejection]) in
-                    var records: [Record] = []
-                    records.reserveCapacity(batch.records.count)
-                    var rejections = batch.rejections
-                    for record in batch.records {
-                        let outcome = transformer.transform(record)
-                        if let record = outcome.record { records.append(record) }
-                        rejections.append(contentsOf: outcome.rejections)
+                // Extract and transform run a batch ahead of COPY in a task of this group: the
+                // channel hands over one batch at a time, so memory stays flat, and when the COPY
+                // stops early the group cancels the producer, so the source's readers and the
+                // landing tee (its temporary file) end with it. (AsyncAlgorithms' bounded buffer
+                // keeps its producer waiting for room for good once its consumer is gone.)
+                let batches = AsyncThrowingChannel<([Record], [Rejection]), any Error>()
+                return try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        do {
+                            for try await batch in source.batches(of: feed) {
+                                await batches.send(Self.transform(batch, with: transformer))
+                            }
+                            batches.finish()
+                        } catch {
+                            batches.fail(error)
+                        }
                     }
-                    return (records, rejections)
+                    return try await Stager(runID: runID, logger: logger).stage(
+                        feed.entity, batches: batches, rows: rows, rejects: rejects)
                 }
-                // Extract and transform run one batch ahead of COPY; the bound keeps memory flat.
-                .buffer(policy: .bounded(2))
-                return try await Stager(runID: runID, logger: logger).stage(
-                    feed.entity, batches: batches, rows: rows, rejects: rejects)
             }
         }
         await context.state.staged(feed.rawValue, rows: counts.rows)
         return .init(rowsIn: counts.rows + counts.rejected, rowsOut: counts.rows)
+    }
+
+    /// One extracted batch's records through the transform: what loads, and every rejection.
+    private static func transform(_ batch: ExtractBatch, with transformer: Transformer) -> ([Record], [Rejection]) {
+        var records: [Record] = []
+        records.reserveCapacity(batch.records.count)
+        var rejections = batch.rejections
+        for record in batch.records {
+            let outcome = transformer.transform(record)
+            if let record = outcome.record { records.append(record) }
+            rejections.append(contentsOf: outcome.rejections)
+        }
+        return (records, rejections)
     }
 
     /// A feed file as the run recorded it when it started (`etl.runs.options.feed_files`).
@@ -177,7 +195,7 @@ struct TaskExecutor: Sendable {
             throw ExtractError(
                 .changedDuringRun,
                 "\(name) changed \(moment) (run \(runID) recorded its size, modification time and inode when it "
-                    + "started): a new export arriving, or an upload not finished. One run reads one export, so this "
+                    + "started): a new export arriving, an upload not finished, or a landing night archived again. One run reads one export, so this "
                     + "one stops with the roster unchanged; sync again once the files are complete",
                 context: folder.appending(path: name).path)
         }

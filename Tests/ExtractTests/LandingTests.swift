@@ -292,6 +292,33 @@ struct LandingTests {
         #expect(try await replay.collect(.students).flatMap(\.records) == Sample.records(.students, count: 5))
     }
 
+    @Test("a feed archived again after its run became the night (a retried stage) is listed in the night, never over a file it lists")
+    func retryAfterPromotion() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        try await run(root, 11, recordsPerFeed: 4).drainAll()
+        let second = run(root, 12, recordsPerFeed: 6)
+        _ = try await second.collect(.students)
+        // Its retry has started (its file is open) when the run's other feeds finish: the run is the night.
+        let retry = LandingTeeSource(
+            upstream: FixedSource(batches: [.students: [ExtractBatch(records: Sample.records(.students, count: 7))]]),
+            archive: root.archive, district: "d1", date: date, runID: 12)
+        var iterator = retry.batches(of: .students).makeAsyncIterator()
+        #expect(try await iterator.next()?.records.count == 7)
+        for feed in Feed.allCases where feed != .students { _ = try await second.collect(feed) }
+        #expect(try root.archive.manifest(district: "d1", date: date).entry(for: .students)?.records == 6)
+        #expect(try await iterator.next() == nil)
+
+        let night = try #require(try root.archive.archivedNights(district: "d1", from: date, to: date).first)
+        #expect(night.isComplete && night.pending.isEmpty && night.manifest?.entry(for: .students)?.records == 7)
+        #expect(
+            root.names(date: date)
+                == (Feed.allCases.filter { $0 != .students }.map { "\($0.rawValue).run-12.ndjson.gz" } + ["manifest.json", "students.ndjson.gz"]).sorted())
+        let replay = LandingSource(archive: root.archive, district: "d1", date: date)
+        try await replay.check()
+        #expect(try await replay.collect(.students).flatMap(\.records) == Sample.records(.students, count: 7))
+    }
+
     @Test("a re-run of a complete night that archives its feeds in parallel replaces the night once, whole")
     func parallelRerun() async throws {
         let root = try LandingRoot()
@@ -406,6 +433,10 @@ struct LandingTests {
         _ = try await tee(root, again).collect(.students)
         let second = try root.archive.manifest(district: "d1", date: date)
         #expect(second.entry(for: .students)?.records == 9)
+        // Written under a new name, listed, and only then the old file removed: no listed file is
+        // ever written over.
+        #expect(first.entry(for: .students)?.file == "students.ndjson.gz" && second.entry(for: .students)?.file == "students.2.ndjson.gz")
+        #expect(!root.names(date: date).contains("students.ndjson.gz"))
         #expect(second.entry(for: .schools) == first.entry(for: .schools))
         #expect(second.createdAt == first.createdAt)
         let replay = LandingSource(archive: root.archive, district: "d1", date: date)

@@ -522,6 +522,50 @@ struct RunnerTests {
         return (configuration, runID)
     }
 
+    @Test("A re-run of a complete night that fails sets its feeds aside; resumed, it finds them there and becomes the night")
+    func resumeSetAsideRun() async throws {
+        try await TestDatabase.withFresh { database in
+            let folder = try DistrictFixture.small().writeTemporary("resume-aside")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let landing = folder.appendingPathComponent("landing")
+            var configuration = SyncHarness(database: database).configuration(.csv(folder))
+            configuration.landingRoot = landing
+            let first = try await SyncService(logger: TestDatabase.logger).sync(configuration)
+            #expect(first.status == .succeeded)
+            // The night is sent again (the same files would be an unchanged night), its enrollments
+            // long enough (a membership listed 200,000 times, 2.4 MB) that their COPY fails before
+            // the file is read to its end, so that feed is not archived.
+            try DistrictFixture.edit("enrollments.csv", in: folder) { $0 + String(repeating: "S1,SEC1,ST1\n", count: 200_000) }
+            let (_, runID) = try await Self.failAtEnrollments(database, folder: folder, landing: landing)
+            let archive = LandingArchive(root: landing)
+            let night = try #require(try archive.archivedNights(district: "d1", from: configuration.asOf, to: configuration.asOf).first)
+            #expect(night.isComplete && night.manifest?.feeds.values.allSatisfy { $0.run == first.runID } == true)
+            #expect(night.pending[runID].map { $0.feeds.count } == 5)
+            // The enrollments read that the failed COPY cut short left no temporary file.
+            let nightFolder = archive.folder(district: "d1", date: configuration.asOf)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: nightFolder.path).filter { $0.hasPrefix(".") } == [])
+
+            // Its set-aside manifest gone, the resume cannot find the feeds it archived.
+            let pending = nightFolder.appendingPathComponent("manifest.run-\(runID).pending.json")
+            try FileManager.default.moveItem(at: pending, to: folder.appendingPathComponent("kept.json"))
+            let resume = {
+                try await SyncService(logger: TestDatabase.logger).resume(
+                    runID: runID, database: database, sql: TestDatabase.sql, cleverToken: nil, keepLanding: true)
+            }
+            let error = await #expect(throws: ConfigurationError.self) { _ = try await resume() }
+            #expect(error?.description.contains("run \(runID) archived schools, terms, teachers, students, sections") == true, "\(String(describing: error))")
+            try FileManager.default.moveItem(at: folder.appendingPathComponent("kept.json"), to: pending)
+
+            let resumed = try await resume()
+            #expect(resumed.status == .succeeded, "\(resumed.message)")
+            let replaced = try archive.archivedNights(district: "d1", from: configuration.asOf, to: configuration.asOf)
+            #expect(replaced.map(\.isComplete) == [true] && replaced.first?.pending.isEmpty == true)
+            #expect(replaced.first?.manifest?.feeds.values.allSatisfy { $0.run == runID } == true)
+            let names = try FileManager.default.contentsOfDirectory(atPath: nightFolder.path).sorted()
+            #expect(names == (Feed.allCases.map { "\($0.rawValue).run-\(runID).ndjson.gz" } + ["manifest.json"]).sorted(), "\(names)")
+        }
+    }
+
     @Test("A resume whose landing folder no longer holds the feeds it archived (a volume not mounted) refuses; --no-landing resumes")
     func resumeWithLandingRootGone() async throws {
         try await TestDatabase.withFresh { database in

@@ -3,17 +3,17 @@ import Crypto
 import Foundation
 import NIOCore
 
-/// Writes one gzip file as data arrives, under a temporary name until ``finish()`` renames it.
+/// Writes one gzip file as data arrives, under a temporary name until its owner names it.
 ///
 /// Compressed output goes through a fixed window to the file, so memory is one input piece plus the
 /// window, whatever the file's size. The SHA-256 and size of the compressed bytes are taken on the way.
-/// A writer that is not finished removes its temporary file when it goes, so a failed or cancelled
-/// extract never leaves a file that looks complete.
+/// The temporary file is removed when the writer goes unless ``markMoved()`` says it was renamed,
+/// so a failed or cancelled extract never leaves a file that looks complete.
 final class GzipFileWriter {
     static let windowSize = 64 * 1024
 
-    let url: URL
-    private let temporaryURL: URL
+    /// Where the data goes until the owner renames the finished file (``finish()``).
+    let temporaryURL: URL
     private let handle: FileHandle
     private let compressor: ZlibCompressor
     private var window: ByteBuffer
@@ -21,9 +21,9 @@ final class GzipFileWriter {
     private(set) var bytesWritten = 0
     private var done = false
 
-    init(url: URL) throws(ExtractError) {
-        self.url = url
-        temporaryURL = LandingFiles.temporaryURL(for: url)
+    /// A file in `folder`, under a name no other writer uses and that never looks like a finished file.
+    init(in folder: URL) throws(ExtractError) {
+        temporaryURL = LandingFiles.temporaryURL(in: folder)
         guard
             FileManager.default.createFile(
                 atPath: temporaryURL.path, contents: nil, attributes: [.posixPermissions: LandingFiles.filePermissions])
@@ -62,8 +62,8 @@ final class GzipFileWriter {
         }
     }
 
-    /// Ends the gzip stream, flushes the file to disk and renames it into place.
-    /// Returns the compressed size and SHA-256.
+    /// Ends the gzip stream and flushes the file to disk, still under ``temporaryURL``: the owner
+    /// decides its name once it knows where the file belongs. Returns the compressed size and SHA-256.
     func finish() throws(ExtractError) -> (bytes: Int, sha256: String) {
         // Capacity 1: the compressor needs a real (if empty) input buffer to point at.
         var empty = ByteBufferAllocator().buffer(capacity: 1)
@@ -89,9 +89,12 @@ final class GzipFileWriter {
                 .landingWrite, "cannot flush a landing file to disk; check free space", context: temporaryURL.path,
                 cause: error)
         }
-        try LandingFiles.replace(url, with: temporaryURL)
-        done = true
         return (bytesWritten, hash.hexDigest())
+    }
+
+    /// The finished file was renamed away from ``temporaryURL``: nothing to remove.
+    func markMoved() {
+        done = true
     }
 
     /// Closes and removes the temporary file.

@@ -18,7 +18,12 @@ enum LandingFiles {
 
     /// A name beside `url` that no other writer uses and that never looks like a finished file.
     static func temporaryURL(for url: URL) -> URL {
-        url.deletingLastPathComponent().appending(path: ".\(url.lastPathComponent).\(UUID().uuidString).partial")
+        temporaryURL(in: url.deletingLastPathComponent(), for: url.lastPathComponent)
+    }
+
+    /// A name in `folder` that no other writer uses and that never looks like a finished file.
+    static func temporaryURL(in folder: URL, for name: String = "feed") -> URL {
+        folder.appending(path: ".\(name).\(UUID().uuidString).partial")
     }
 
     /// Moves `source` over `destination` in one step (POSIX `rename`), replacing what was there.

@@ -74,6 +74,12 @@ public struct LandingManifest: Sendable, Hashable, Codable {
     /// The entry for one feed, if that feed was archived.
     public func entry(for feed: Feed) -> FeedEntry? { feeds[feed.rawValue] }
 
+    /// The run that extracted every feed of a complete night; nil when the night is not complete or
+    /// its manifest predates run ids.
+    var run: Int64? {
+        isComplete ? feeds.values.first?.run : nil
+    }
+
     /// True when every feed a sync reads is archived by one run, so the night can be replayed in full
     /// as one extract.
     public var isComplete: Bool { incompleteness == nil }

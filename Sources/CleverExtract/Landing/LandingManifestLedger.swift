@@ -1,88 +1,130 @@
 import Foundation
 import RosterModel
 
-/// Serialises manifest updates in this process, and decides where a run's feeds go.
+/// Names and lists each finished feed file of a night, one at a time in this process.
 ///
 /// The pipeline stages feeds in parallel, so several feeds of one night can finish at once; each
 /// update is read, merge, atomic write, and two of them interleaved would lose one feed's entry.
 /// One process-wide actor (not one per source value) because callers may build several
 /// ``LandingTeeSource`` values for the same night.
 ///
-/// A night that one run archived completely is replayable, and a later run of the same night must
-/// not spoil it by failing part-way. So a run re-extracting a complete night of another run writes
-/// beside it (``Placement/pending(run:)``): run-named files and a manifest of its own, which
-/// becomes the night's manifest, in one rename, only once the run has archived every feed. Until
-/// then the night stays the earlier run's whole extract.
+/// Two promises, whatever fails or crashes in between:
+/// - A file a manifest lists is never written over. Each finished file gets a name nothing in the
+///   folder has, the manifest is rewritten (one rename) to list it, and only then is the file it
+///   replaces removed. A crash leaves at most a file no manifest lists, removed by a later commit.
+/// - A night one run archived completely stays replayable until another run has a complete extract
+///   of it. A run re-extracting such a night lists its feeds in a manifest of its own
+///   (``Placement/pending(run:)``), which becomes the night's manifest, in one rename, when the
+///   run's last feed is archived.
 actor LandingManifestLedger {
     static let shared = LandingManifestLedger()
 
-    /// Where one run's feeds go in a night's folder.
+    /// Where a run's finished feed is listed.
     enum Placement: Sendable, Equatable {
-        /// Into the night: `<feed>.ndjson.gz`, listed in `manifest.json` as each feed finishes.
+        /// In the night's `manifest.json`.
         case night
-        /// Beside another run's complete night: `<feed>.run-<run>.ndjson.gz`, listed in
-        /// `manifest.run-<run>.pending.json` until every feed is there.
+        /// In `manifest.run-<run>.pending.json`, beside another run's complete night, until every
+        /// feed is there.
         case pending(run: Int64)
-
-        func fileName(_ feed: Feed) -> String {
-            switch self {
-            case .night: "\(feed.rawValue).ndjson.gz"
-            case .pending(let run): "\(feed.rawValue).run-\(run).ndjson.gz"
-            }
-        }
     }
 
-    /// Where `run`'s feeds go in `folder`. The same for every feed of a run: only the run's last
-    /// feed changes the night, and then no feed of the run is still to start.
+    /// Where `run`'s feeds go in `folder` now. Decided as each feed is committed, so a feed that
+    /// finishes after its run became the night (a retried stage) is listed in the night.
     func placement(in folder: URL, run: Int64?) -> Placement {
         // A night that is missing, incomplete or unreadable has no whole extract to keep (an
-        // unreadable manifest then stops the feed in ``record``). A complete night of this very
-        // run is being resumed: its feeds are this run's to replace.
+        // unreadable manifest then stops the commit). A complete night of this very run is being
+        // resumed or retried: its feeds are this run's to replace.
         guard let run, let manifest = try? LandingManifest.read(in: folder), manifest.isComplete,
             manifest.feeds.values.contains(where: { $0.run != run })
         else { return .night }
         return .pending(run: run)
     }
 
-    /// Adds or replaces one feed's entry, in the night's manifest or the run's pending one as
-    /// `placement` says, creating the manifest if needed. A pending extract whose last feed this is
-    /// becomes the night; then the earlier run's files and any other set-aside extract are removed.
-    func record(
-        _ feed: Feed, entry: LandingManifest.FeedEntry, in folder: URL, district: String, date: String,
-        source: String, placement: Placement
+    /// Names the finished file at `temporary` (in `folder`) and lists it with `entry`, whose `file`
+    /// is set here: in the night's manifest or the run's pending one, as ``placement(in:run:)``
+    /// says, creating the manifest if needed. A pending extract whose last feed this is becomes
+    /// the night, and the earlier run's files and set-aside extracts are removed.
+    func commit(
+        _ feed: Feed, file temporary: URL, entry: LandingManifest.FeedEntry, in folder: URL, district: String,
+        date: String, source: String
     ) throws(ExtractError) {
-        let name =
+        let placement = placement(in: folder, run: entry.run)
+        let manifestName =
             switch placement {
             case .night: LandingManifest.fileName
             case .pending(let run): LandingManifest.pendingFileName(run: run)
             }
         var manifest: LandingManifest
-        if FileManager.default.fileExists(atPath: folder.appending(path: name).path) {
-            manifest = try LandingManifest.read(in: folder, name: name)
+        if FileManager.default.fileExists(atPath: folder.appending(path: manifestName).path) {
+            manifest = try LandingManifest.read(in: folder, name: manifestName)
             // A re-run of the night keeps the first run's creation time and the latest source; each
-            // entry names its run, so a re-run that stops part-way leaves a night seen as mixed.
+            // entry names its run, so a re-run of an incomplete night that stops part-way leaves a
+            // night seen as mixed.
             manifest.source = source
         } else {
             manifest = LandingManifest(district: district, date: date, source: source)
         }
-        let replaced = manifest.feeds.updateValue(entry, forKey: feed.rawValue)
-        guard case .pending = placement, manifest.isComplete else {
-            try manifest.write(in: folder, name: name)
-            // A feed of a resumed run that was archived aside before its night was promoted.
-            if let replaced, replaced.file != entry.file { try? FileManager.default.removeItem(at: folder.appending(path: replaced.file)) }
-            return
+        var entry = entry
+        entry.file = freeName(for: feed, placement, in: folder)
+        let url = folder.appending(path: entry.file)
+        try LandingFiles.replace(url, with: temporary)
+        manifest.feeds[feed.rawValue] = entry
+        do {
+            if case .pending = placement, manifest.isComplete {
+                try manifest.write(in: folder)
+            } else {
+                try manifest.write(in: folder, name: manifestName)
+            }
+        } catch {
+            // Unlisted, the file would be an orphan a later run might mistake for this one's.
+            try? FileManager.default.removeItem(at: url)
+            throw error
         }
-        try manifest.write(in: folder)
-        removeLeftovers(in: folder, keeping: Set(manifest.feeds.values.map(\.file)))
+        removeUnlisted(in: folder)
     }
 
-    /// Removes feed files the night's manifest no longer lists and pending manifests: the night's
-    /// extract is now one run's. A crash before this leaves files no manifest names, removed by the
-    /// next promotion; other files (an operator's notes, writers' temporary files) are not touched.
-    private func removeLeftovers(in folder: URL, keeping kept: Set<String>) {
+    /// `<feed>.ndjson.gz` in the night, `<feed>.run-<run>.ndjson.gz` beside it, with `.2`, `.3`...
+    /// before `.ndjson.gz` while the name is taken.
+    private func freeName(for feed: Feed, _ placement: Placement, in folder: URL) -> String {
+        let stem =
+            switch placement {
+            case .night: feed.rawValue
+            case .pending(let run): "\(feed.rawValue).run-\(run)"
+            }
+        var name = "\(stem).ndjson.gz"
+        var number = 1
+        while FileManager.default.fileExists(atPath: folder.appending(path: name).path) {
+            number += 1
+            name = "\(stem).\(number).ndjson.gz"
+        }
+        return name
+    }
+
+    /// Removes feed files no manifest lists (replaced, or left by a crash), and the pending
+    /// manifests of runs no newer than the complete night's: superseded by a later extract, or the
+    /// night's own run's left by a crash before its removal. Nothing is removed while a manifest
+    /// cannot be read, and other files (an operator's notes, writers' temporary files) are never
+    /// touched.
+    private func removeUnlisted(in folder: URL) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-        for name in names where !kept.contains(name) && !name.hasPrefix(".") {
-            guard name.hasSuffix(".ndjson.gz") || LandingManifest.pendingRun(fileName: name) != nil else { continue }
+        var night: LandingManifest?
+        if names.contains(LandingManifest.fileName) {
+            guard let manifest = try? LandingManifest.read(in: folder) else { return }
+            night = manifest
+        }
+        var listed = Set(night?.feeds.values.map(\.file) ?? [])
+        let nightRun = night.flatMap { $0.isComplete ? Optional($0.run ?? Int64.min) : nil }
+        for name in names {
+            guard let run = LandingManifest.pendingRun(fileName: name) else { continue }
+            if let nightRun, run <= nightRun {
+                try? FileManager.default.removeItem(at: folder.appending(path: name))
+            } else if let pending = try? LandingManifest.read(in: folder, name: name) {
+                listed.formUnion(pending.feeds.values.map(\.file))
+            } else {
+                return
+            }
+        }
+        for name in names where name.hasSuffix(".ndjson.gz") && !name.hasPrefix(".") && !listed.contains(name) {
             try? FileManager.default.removeItem(at: folder.appending(path: name))
         }
     }

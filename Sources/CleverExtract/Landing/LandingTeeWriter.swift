@@ -18,8 +18,6 @@ actor LandingTeeWriter {
     private let folder: URL
     private let night: Night
     private var file: GzipFileWriter?
-    /// Decided when the feed's file is opened.
-    private var placement = LandingManifestLedger.Placement.night
     private var records = 0
     private var rejected = 0
     private var finished = false
@@ -41,7 +39,7 @@ actor LandingTeeWriter {
     func next() async throws -> ExtractBatch? {
         guard !finished else { return nil }
         do {
-            let file = try await openFile()
+            let file = try openFile()
             var iterator = upstream
             let batch = try await iterator.next(isolation: self)
             upstream = iterator
@@ -64,11 +62,10 @@ actor LandingTeeWriter {
         }
     }
 
-    private func openFile() async throws(ExtractError) -> GzipFileWriter {
+    private func openFile() throws(ExtractError) -> GzipFileWriter {
         if let file { return file }
         try LandingFiles.createFolder(folder)
-        placement = await LandingManifestLedger.shared.placement(in: folder, run: night.run)
-        let file = try GzipFileWriter(url: folder.appending(path: placement.fileName(feed)))
+        let file = try GzipFileWriter(in: folder)
         self.file = file
         return file
     }
@@ -94,18 +91,13 @@ actor LandingTeeWriter {
         let (bytes, sha256) = try file.finish()
         self.file = nil
         finished = true
+        // The ledger names the file (a name nothing in the folder has) and lists it.
         let entry = LandingManifest.FeedEntry(
-            file: placement.fileName(feed), records: records, rejected: rejected, bytes: bytes, sha256: sha256,
-            run: night.run)
-        do {
-            try await LandingManifestLedger.shared.record(
-                feed, entry: entry, in: folder, district: night.district, date: night.date, source: night.source,
-                placement: placement)
-        } catch {
-            // Unlisted, the file would be an orphan a later run might mistake for this one's.
-            try? FileManager.default.removeItem(at: file.url)
-            throw error
-        }
+            file: "", records: records, rejected: rejected, bytes: bytes, sha256: sha256, run: night.run)
+        try await LandingManifestLedger.shared.commit(
+            feed, file: file.temporaryURL, entry: entry, in: folder, district: night.district, date: night.date,
+            source: night.source)
+        file.markMoved()
     }
 
     // No deinit: a consumer that stops early (cancellation, an error elsewhere) releases this writer,
