@@ -42,7 +42,11 @@ public struct Merger: Sendable {
     }
 
     /// The entities whose removals the safety threshold weighs, as the change log names them.
-    public static let shareEntities = ["school", "teacher", "student", "section", "section_teacher", "enrollment"]
+    ///
+    /// `co_teacher` is the co-teachers among the section teachers, weighed on their own: a feed
+    /// that loses its co-teacher columns removes every one, which among all the pairs (one primary
+    /// per section) can stay under the share.
+    public static let shareEntities = ["school", "teacher", "student", "section", "section_teacher", "co_teacher", "enrollment"]
 
     /// Counts of changes per entity and action (`student` -> `archive` -> 3).
     public struct Summary: Sendable, Equatable {
@@ -73,7 +77,8 @@ public struct Merger: Sendable {
 
     public enum Outcome: Sendable, Equatable {
         case applied(Summary)
-        case previewed(Summary)
+        /// Nothing changed; `wouldBlock` lists where a sync of the same rows would stop.
+        case previewed(Summary, wouldBlock: [Violation])
         case blocked(Summary, [Violation])
     }
 
@@ -218,15 +223,17 @@ public struct Merger: Sendable {
                 }
             }
             let blocking = options.allowMassChanges ? [] : violations.filter { !options.allowMassChangesOf.contains($0.entity) }
+            // A preview changes nothing, so it never stops: it says where a sync would. (Stopped,
+            // it would be a blocked run that `approve` could apply.)
+            if options.preview {
+                try await exportChanges(from: connection, to: exportConnection, runID: runID)
+                try await connection.query("ROLLBACK", logger: logger)
+                return .previewed(summary, wouldBlock: blocking)
+            }
             if !blocking.isEmpty {
                 try await exportChanges(from: connection, to: exportConnection, runID: runID)
                 try await connection.query("ROLLBACK", logger: logger)
                 return .blocked(summary, blocking)
-            }
-            if options.preview {
-                try await exportChanges(from: connection, to: exportConnection, runID: runID)
-                try await connection.query("ROLLBACK", logger: logger)
-                return .previewed(summary)
             }
             try Task.checkCancellation()
             return try await commit(on: connection, runID: runID, summary: summary)
@@ -360,6 +367,10 @@ public struct Merger: Sendable {
                 SELECT count(*) FROM roster.section_teachers st JOIN roster.sections s ON s.id = st.section_id
                 WHERE s.district_id = $1 AND s.source = 'clever' AND s.status = 'active'
                 """,
+            "co_teacher": """
+                SELECT count(*) FROM roster.section_teachers st JOIN roster.sections s ON s.id = st.section_id
+                WHERE s.district_id = $1 AND s.source = 'clever' AND s.status = 'active' AND NOT st.is_primary
+                """,
             "enrollment": """
                 SELECT count(*) FROM roster.enrollments en JOIN roster.sections s ON s.id = en.section_id
                 WHERE s.district_id = $1 AND s.source = 'clever' AND s.status = 'active'
@@ -391,14 +402,17 @@ public struct Merger: Sendable {
             SELECT entity, action, count(*),
                    count(*) FILTER (WHERE action IN ('suspend', 'archive', 'remove')
                                       AND (coalesce(details ->> 'reason', '') <> 'term_ended'
-                                           OR details ? 'term_changed'))
+                                           OR details ? 'term_changed')),
+                   count(*) FILTER (WHERE entity = 'section_teacher' AND action = 'remove'
+                                      AND details ->> 'is_primary' = 'false')
             FROM roster.change_log WHERE run_id = \(runID) GROUP BY entity, action
             """, logger: logger)
         var summary = Summary()
         var removals: [String: Int] = [:]
-        for try await (entity, action, count, removed) in rows.decode((String, String, Int, Int).self) {
+        for try await (entity, action, count, removed, coTeachers) in rows.decode((String, String, Int, Int, Int).self) {
             summary.counts[entity, default: [:]][action] = count
             if removed > 0 { removals[entity, default: 0] += removed }
+            if coTeachers > 0 { removals["co_teacher", default: 0] += coTeachers }
         }
         try await connection.query("RESET enable_sort", logger: logger)
         return (summary, removals)

@@ -171,6 +171,11 @@ public struct SyncService: Sendable {
             guard run.status == "blocked" else {
                 throw ConfigurationError("run \(runID) is \(run.status), not blocked; only a blocked run can be approved")
             }
+            // Before previews stopped nowhere, one could end blocked; approving it would apply what
+            // was only meant to be looked at.
+            guard run.mode != "preview" else {
+                throw ConfigurationError("run \(runID) is a preview, which approve does not apply; sync the district instead")
+            }
             let blockedBy = try await main.query(
                 "SELECT coalesce(counts ->> 'blocked_by', '') FROM etl.runs WHERE id = \(runID)", logger: logger)
             var emptyFeed = false
@@ -610,13 +615,16 @@ public struct SyncService: Sendable {
             return SyncReport(
                 runID: runID, districtID: district, status: .succeeded, summary: summary, violations: [],
                 rejections: rejections, message: message)
-        case .previewed(let summary):
+        case .previewed(let summary, let wouldBlock):
+            let lines = wouldBlock.map(\.description)
+            let threshold = lines.isEmpty ? "" : "; a sync would stop at the safety threshold: "
+                + lines.joined(separator: "; ") + " (--allow-mass-changes lifts it)"
             let message = "preview: " + (summary.total == 0 ? "no changes" : Self.describe(summary))
-                + "; nothing was changed (the changes are in staging.changes, run_id \(runID))" + afterwards
+                + "; nothing was changed (the changes are in staging.changes, run_id \(runID))" + threshold + afterwards
             try await ledger.finish(
                 runID, status: .succeeded, counts: Self.countsJSON(summary: summary, staged: staged), message: message)
             return SyncReport(
-                runID: runID, districtID: district, status: .previewed, summary: summary, violations: [],
+                runID: runID, districtID: district, status: .previewed, summary: summary, violations: lines,
                 rejections: rejections, message: message)
         case .blocked(let summary, let violations):
             let lines = violations.map(\.description)

@@ -20,6 +20,13 @@ struct SafetyTests {
         return district
     }
 
+    /// `full` (``bigger()``) with 61 of its 100 students gone: a truncated feed.
+    static func truncated(_ full: DistrictFixture) -> DistrictFixture {
+        var truncated = full
+        for index in 40...100 { truncated.removeStudent("ST\(index)") }
+        return truncated
+    }
+
     /// Roster state a failed or blocked run must leave exactly as it was.
     static func snapshot(_ database: DatabaseTarget) async throws -> [String] {
         var rows: [String] = []
@@ -38,8 +45,7 @@ struct SafetyTests {
             let full = Self.bigger()
             _ = try await harness.sync(full)
             let before = try await Self.snapshot(database)
-            var truncated = full
-            for index in 40...100 { truncated.removeStudent("ST\(index)") }
+            let truncated = Self.truncated(full)
             let report = try await harness.sync(truncated)
             #expect(report.status == .blocked)
             #expect(report.exitCode == 3)
@@ -60,14 +66,38 @@ struct SafetyTests {
         }
     }
 
+    @Test("A feed that loses its co-teacher columns stops at the threshold on co-teachers, though few of all the section's teacher pairs go")
+    func coTeachersDropped() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var district = DistrictFixture.small()
+            for index in 100..<210 {
+                district.sections.append(
+                    .init(school: "S1", id: "SEC\(index)", name: "Study \(index)", teachers: index < 110 ? ["T1", "T2"] : ["T1"]))
+            }
+            _ = try await harness.sync(district)
+            let before = try await Self.snapshot(database)
+            var dropped = district
+            for index in dropped.sections.indices { dropped.sections[index].teachers = Array(dropped.sections[index].teachers.prefix(1)) }
+            // 11 of 125 pairs (under 10%), but every one of the 11 co-teachers.
+            let report = try await harness.sync(dropped)
+            #expect(report.status == .blocked, "\(report.message)")
+            #expect(report.violations.count == 1 && report.violations.first?.hasPrefix("co_teacher: 11 of 11") == true, "\(report.violations)")
+            #expect(try await Self.snapshot(database) == before)
+
+            let allowed = try await harness.sync(dropped) { $0.allowMassChangesOf = ["co_teacher"] }
+            #expect(allowed.status == .succeeded, "\(allowed.message)")
+            #expect(allowed.summary.count(.sectionTeacher, "remove") == 11)
+        }
+    }
+
     @Test("approve refuses when a newer run exists; --allow-mass-changes applies in one run")
     func approveRefusesStaleAndOverride() async throws {
         try await TestDatabase.withFresh { database in
             let harness = SyncHarness(database: database)
             let full = Self.bigger()
             _ = try await harness.sync(full)
-            var truncated = full
-            for index in 40...100 { truncated.removeStudent("ST\(index)") }
+            let truncated = Self.truncated(full)
             let blocked = try await harness.sync(truncated)
             #expect(blocked.status == .blocked)
             let newer = try await harness.sync(full)
@@ -114,8 +144,7 @@ struct SafetyTests {
             let harness = SyncHarness(database: database)
             let full = Self.bigger()
             _ = try await harness.sync(full)
-            var truncated = full
-            for index in 40...100 { truncated.removeStudent("ST\(index)") }
+            let truncated = Self.truncated(full)
             let blocked = try await harness.sync(truncated)
             #expect(blocked.status == .blocked)
             let before = try await Self.snapshot(database)
@@ -560,6 +589,34 @@ struct SafetyTests {
             #expect(report.summary.count(.student, "archive") == 1)
             #expect(try await Self.snapshot(database) == before)
             #expect(try await database.int("SELECT count(*) FROM staging.changes WHERE run_id = \(report.runID ?? 0) AND entity = 'student'") == 1)
+        }
+    }
+
+    @Test("A preview of a truncated feed exits 0 and says where a sync would stop; approve does not apply a preview")
+    func previewNeverBlocks() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = Self.bigger()
+            _ = try await harness.sync(full)
+            let before = try await Self.snapshot(database)
+            let truncated = Self.truncated(full)
+            let report = try await harness.sync(truncated, preview: true)
+            #expect(report.status == .previewed && report.exitCode == 0)
+            #expect(report.violations.contains { $0.hasPrefix("student: 61 of 100") })
+            #expect(report.message.contains("; a sync would stop at the safety threshold: "), "\(report.message)")
+            #expect(report.message.contains("student: 61 of 100"), "\(report.message)")
+            #expect(try await Self.snapshot(database) == before)
+            let runID = try #require(report.runID)
+            #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(runID)") == "succeeded")
+            #expect(try await database.int("SELECT count(*) FROM staging.changes WHERE run_id = \(runID) AND action = 'archive' AND entity = 'student'") == 61)
+
+            // A preview left blocked by an older version is still not approved.
+            try await database.execute("UPDATE etl.runs SET status = 'blocked' WHERE id = \(runID)")
+            let error = await #expect(throws: ConfigurationError.self) {
+                _ = try await SyncService(logger: TestDatabase.logger).approve(runID: runID, database: database, sql: TestDatabase.sql)
+            }
+            #expect(error?.description.contains("is a preview, which approve does not apply") == true, "\(String(describing: error))")
+            #expect(try await Self.snapshot(database) == before)
         }
     }
 
