@@ -112,19 +112,23 @@ struct DistrictSettings: Sendable {
         }
     }
 
-    /// Only the filters CONTRACT.md names: an unknown one (`sections`, `grade`) would filter nothing.
+    /// The filters CONTRACT.md names (schools, grades) and the one SYNC-RULES.md adds (sections): an
+    /// unknown one (`section`, `grade`) would filter nothing, so it is refused.
     private struct Filters: Decodable {
         var schools: [String]?
         var grades: [String]?
+        var sections: [String]?
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: AnyKey.self)
-            for key in container.allKeys where !["schools", "grades"].contains(key.stringValue) {
+            for key in container.allKeys where !["schools", "grades", "sections"].contains(key.stringValue) {
                 throw DecodingError.dataCorruptedError(
-                    forKey: key, in: container, debugDescription: "unknown filter \"\(key.stringValue)\" (filters are schools and grades)")
+                    forKey: key, in: container,
+                    debugDescription: "unknown filter \"\(key.stringValue)\" (filters are schools, grades and sections)")
             }
             schools = try container.decodeIfPresent([String].self, forKey: AnyKey(stringValue: "schools"))
             grades = try container.decodeIfPresent([String].self, forKey: AnyKey(stringValue: "grades"))
+            sections = try container.decodeIfPresent([String].self, forKey: AnyKey(stringValue: "sections"))
         }
     }
 

@@ -251,6 +251,34 @@ struct SectionRulesTests {
         }
     }
 
+    @Test("A sections filter syncs only those sections, with their teachers and members; the people all stay")
+    func sectionsFilter() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.execute(
+                """
+                INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{"filters": {"sections": ["SEC1", "SEC3"]}, "max_removal_share": 1}');
+                """)
+            let harness = SyncHarness(database: database)
+            let fixture = DistrictFixture.small()
+            let (first, second) = try await harness.syncTwice(fixture)
+            #expect(first.status == .succeeded && second.summary.total == 0, "\(first.message)")
+            #expect(try await database.strings("SELECT sis_id FROM roster.sections ORDER BY 1") == ["SEC1", "SEC3"])
+            #expect(try await harness.count("roster.students") == fixture.students.count)
+            #expect(try await harness.count("roster.teachers") == fixture.teachers.count)
+            #expect(try await harness.count("roster.enrollments") == fixture.enrollments.filter { ["SEC1", "SEC3"].contains($0.section) }.count)
+            #expect(try await database.int("SELECT count(*) FROM roster.section_teachers st JOIN roster.sections s ON s.id = st.section_id WHERE s.sis_id NOT IN ('SEC1', 'SEC3')") == 0)
+            #expect(try await database.int("SELECT count(*) FROM staging.sections WHERE run_id = \(first.runID ?? 0) AND excluded = 'filtered_out'") == 2)
+
+            // Narrowed to SEC1: SEC3 is treated as gone, and archived.
+            try await database.execute("""
+                UPDATE roster.districts SET settings = '{"filters": {"sections": ["SEC1"]}, "max_removal_share": 1}' WHERE id = 'd1';
+                """)
+            let narrowed = try await harness.sync(fixture)
+            #expect(narrowed.status == .succeeded, "\(narrowed.message)")
+            #expect(try await database.strings("SELECT sis_id || ' ' || status FROM roster.sections ORDER BY 1") == ["SEC1 active", "SEC3 archived"])
+        }
+    }
+
     @Test("Recorded SIS id changes keep the record's identity; unrecorded ones are reported as probable")
     func sisIDChanges() async throws {
         try await TestDatabase.withFresh { database in

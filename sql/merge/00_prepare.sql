@@ -177,6 +177,9 @@ WHERE s.run_id = etl.current_run_id() AND s.excluded IS NULL AND d.id = etl.curr
         AND jsonb_array_length(d.settings -> 'filters' -> 'grades') > 0
         AND s.grade IS NOT NULL
         AND NOT (d.settings -> 'filters' -> 'grades') ? s.grade)
+    OR (jsonb_typeof(d.settings -> 'filters' -> 'sections') = 'array'
+        AND jsonb_array_length(d.settings -> 'filters' -> 'sections') > 0
+        AND NOT (d.settings -> 'filters' -> 'sections') ? s.sis_id)
     OR EXISTS (SELECT 1 FROM staging.schools x WHERE x.run_id = s.run_id AND x.sis_id = s.school_sis_id
                AND x.excluded = 'filtered_out'));
 
@@ -199,7 +202,7 @@ WHERE e.run_id = etl.current_run_id() AND e.excluded IS NULL
 
 -- 4. References to records that are not in the feed.
 --    A record whose row is unreadable (migration 0011) and which the roster has, active (and
---    for a school, inside the district's school filter), stays known: the merge keeps it, and
+--    for a school or a section, inside the district's filter of them), stays known: the merge keeps it, and
 --    what refers to it (a school's people and classes, a student's or teacher's memberships, a
 --    section's members) loads as the feed says.
 DROP TABLE IF EXISTS pg_temp.held;
@@ -223,8 +226,12 @@ WHERE u.run_id = etl.current_run_id()
           SELECT 1 FROM roster.students r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
             AND r.status = 'active' AND r.sis_id = u.record_key)
       WHEN 'section' THEN EXISTS (
-          SELECT 1 FROM roster.sections r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
-            AND r.status = 'active' AND r.sis_id = u.record_key)
+          SELECT 1 FROM roster.sections r JOIN roster.districts d ON d.id = r.district_id
+          WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
+            AND r.status = 'active' AND r.sis_id = u.record_key
+            AND NOT coalesce(jsonb_typeof(d.settings -> 'filters' -> 'sections') = 'array'
+                             AND jsonb_array_length(d.settings -> 'filters' -> 'sections') > 0
+                             AND NOT (d.settings -> 'filters' -> 'sections') ? r.sis_id, false))
       ELSE false END;
 ANALYZE held;
 
