@@ -69,6 +69,9 @@ public struct Stager: Sendable {
                         }
                     }
                     if encoder.buffer.readableBytes > 0 { try await writer.write(encoder.buffer) }
+                    // A cancelled consumer sees `batches` end (channels and buffers end rather than
+                    // throw): a feed cut short by SIGTERM or a timeout must not commit as whole.
+                    try Task.checkCancellation()
                 }
             } catch {
                 rejectSink.finish()

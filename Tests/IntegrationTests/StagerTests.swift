@@ -1,0 +1,41 @@
+import Foundation
+import PostgresLoad
+import RosterModel
+import Testing
+
+@Suite("Staging", .timeLimit(.minutes(10)))
+struct StagerTests {
+    @Test("A stage cancelled while it waits for the extract commits nothing: the feed's end is not taken for a whole feed")
+    func cancelledStageCommitsNothing() async throws {
+        try await TestDatabase.withFresh { database in
+            // One batch, then an extract that never ends: a stage waiting on a slow API page when
+            // SIGTERM or a task timeout arrives. A stream ends (rather than throws) when its
+            // consumer is cancelled, as the stage's channel does.
+            let (batches, feed) = AsyncThrowingStream<([Record], [Rejection]), any Error>.makeStream()
+            // Over 128 KiB of COPY data, sent as it is encoded: nothing is left to send at the end.
+            let schools = (0..<3_000).map { index in
+                Record.school(
+                    SchoolRecord(
+                        source: .csv("schools.csv", line: index + 2), sisID: "S\(index)",
+                        name: "Abraham Lincoln Memorial Elementary and Middle School, campus \(index)"))
+            }
+            feed.yield((schools, []))
+            let stage = Task {
+                try await database.withConnection(logger: TestDatabase.logger) { rows in
+                    try await database.withConnection(logger: TestDatabase.logger) { rejects in
+                        try await Stager.prepare(rows, logger: TestDatabase.logger)
+                        try await Stager.prepare(rejects, logger: TestDatabase.logger)
+                        return try await Stager(runID: 7, logger: TestDatabase.logger)
+                            .stage(.school, batches: batches, rows: rows, rejects: rejects)
+                    }
+                }
+            }
+            try await database.waitUntil("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%schools%'")
+            try await Task.sleep(for: .milliseconds(300))
+            stage.cancel()
+            await #expect(throws: (any Error).self) { _ = try await stage.value }
+            feed.finish()
+            #expect(try await database.int("SELECT count(*) FROM staging.schools WHERE run_id = 7") == 0, "nothing committed")
+        }
+    }
+}
