@@ -78,11 +78,11 @@ public struct LandingArchive: Sendable {
                 night = Night(date: name, manifest: nil, problem: problem)
             }
             let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-            // A pending manifest of a run no newer than the complete night's is moot (left by a
-            // crash before the commit that would have removed it).
-            let nightRun = night.manifest.flatMap { $0.isComplete ? Optional($0.run ?? Int64.min) : nil }
+            // The pending manifest of the run that is the night is moot (left by a crash before
+            // the promotion removed it).
+            let nightRun = night.manifest.flatMap { $0.isComplete ? $0.run : nil }
             for file in files {
-                guard let run = LandingManifest.pendingRun(fileName: file), run > nightRun ?? Int64.min else { continue }
+                guard let run = LandingManifest.pendingRun(fileName: file), run != nightRun else { continue }
                 night.pending[run] = try? LandingManifest.read(in: folder, name: file)
             }
             return night

@@ -76,7 +76,7 @@ public struct LandingManifest: Sendable, Hashable, Codable {
 
     /// The run that extracted every feed of a complete night; nil when the night is not complete or
     /// its manifest predates run ids.
-    var run: Int64? {
+    public var run: Int64? {
         isComplete ? feeds.values.first?.run : nil
     }
 

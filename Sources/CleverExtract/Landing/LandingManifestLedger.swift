@@ -11,7 +11,7 @@ import RosterModel
 /// Two promises, whatever fails or crashes in between:
 /// - A file a manifest lists is never written over. Each finished file gets a name nothing in the
 ///   folder has, the manifest is rewritten (one rename) to list it, and only then is the file it
-///   replaces removed. A crash leaves at most a file no manifest lists, removed by a later commit.
+///   replaces removed. A crash leaves at most a file no manifest lists, which nothing reads.
 /// - A night one run archived completely stays replayable until another run has a complete extract
 ///   of it. A run re-extracting such a night lists its feeds in a manifest of its own
 ///   (``Placement/pending(run:)``), which becomes the night's manifest, in one rename, when the
@@ -31,19 +31,26 @@ actor LandingManifestLedger {
     /// Where `run`'s feeds go in `folder` now. Decided as each feed is committed, so a feed that
     /// finishes after its run became the night (a retried stage) is listed in the night.
     func placement(in folder: URL, run: Int64?) -> Placement {
-        // A night that is missing, incomplete or unreadable has no whole extract to keep (an
-        // unreadable manifest then stops the commit). A complete night of this very run is being
-        // resumed or retried: its feeds are this run's to replace.
-        guard let run, let manifest = try? LandingManifest.read(in: folder), manifest.isComplete,
-            manifest.feeds.values.contains(where: { $0.run != run })
-        else { return .night }
-        return .pending(run: run)
+        guard let run else { return .night }
+        let night = try? LandingManifest.read(in: folder)
+        // A complete night of this very run is being resumed or retried: its feeds are this run's
+        // to replace.
+        if let night, night.isComplete, night.run == run { return .night }
+        // Feeds the run set aside stay together until its last one, even if the night's manifest
+        // went missing meanwhile: written into the night, they would be complete nowhere.
+        if FileManager.default.fileExists(atPath: folder.appending(path: LandingManifest.pendingFileName(run: run)).path) {
+            return .pending(run: run)
+        }
+        // Another run's complete night is kept until this run has a complete extract. A night that
+        // is missing, incomplete or unreadable has no whole extract to keep (an unreadable
+        // manifest then stops the commit).
+        return night?.isComplete == true ? .pending(run: run) : .night
     }
 
     /// Names the finished file at `temporary` (in `folder`) and lists it with `entry`, whose `file`
     /// is set here: in the night's manifest or the run's pending one, as ``placement(in:run:)``
     /// says, creating the manifest if needed. A pending extract whose last feed this is becomes
-    /// the night, and the earlier run's files and set-aside extracts are removed.
+    /// the night; then the files of the extracts it replaces, and every pending manifest, go.
     func commit(
         _ feed: Feed, file temporary: URL, entry: LandingManifest.FeedEntry, in folder: URL, district: String,
         date: String, source: String
@@ -68,19 +75,48 @@ actor LandingManifestLedger {
         entry.file = freeName(for: feed, placement, in: folder)
         let url = folder.appending(path: entry.file)
         try LandingFiles.replace(url, with: temporary)
-        manifest.feeds[feed.rawValue] = entry
+        let replaced = manifest.feeds.updateValue(entry, forKey: feed.rawValue)
+        let promoted = placement != .night && manifest.isComplete
+        // What the commit makes unlisted, read before the manifests change.
+        let superseded = promoted ? Self.superseded(in: folder) : []
         do {
-            if case .pending = placement, manifest.isComplete {
-                try manifest.write(in: folder)
-            } else {
-                try manifest.write(in: folder, name: manifestName)
-            }
+            try manifest.write(in: folder, name: promoted ? LandingManifest.fileName : manifestName)
         } catch {
             // Unlisted, the file would be an orphan a later run might mistake for this one's.
             try? FileManager.default.removeItem(at: url)
             throw error
         }
-        removeUnlisted(in: folder)
+        // Only files a manifest listed, and pending manifests, are ever removed: a file this does
+        // not know (copied in by hand, or left by a crash between rename and manifest) stays.
+        let kept = Set(manifest.feeds.values.map(\.file))
+        for name in superseded + (replaced.map { [$0.file] } ?? []) where !kept.contains(name) {
+            try? FileManager.default.removeItem(at: folder.appending(path: name))
+        }
+        removeMootPending(in: folder)
+    }
+
+    /// The old night's files and every pending manifest with its files: what a promotion replaces.
+    private static func superseded(in folder: URL) -> [String] {
+        var names = (try? LandingManifest.read(in: folder))?.feeds.values.map(\.file) ?? []
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        for name in files where LandingManifest.pendingRun(fileName: name) != nil {
+            names.append(name)
+            names += (try? LandingManifest.read(in: folder, name: name))?.feeds.values.map(\.file) ?? []
+        }
+        return names
+    }
+
+    /// The pending manifest of the run that is the complete night, which a crash after the
+    /// promotion's rename can leave: removed with the files only it lists.
+    private func removeMootPending(in folder: URL) {
+        guard let night = try? LandingManifest.read(in: folder), night.isComplete, let run = night.run else { return }
+        let name = LandingManifest.pendingFileName(run: run)
+        guard let pending = try? LandingManifest.read(in: folder, name: name) else { return }
+        let kept = Set(night.feeds.values.map(\.file))
+        for file in pending.feeds.values.map(\.file) where !kept.contains(file) {
+            try? FileManager.default.removeItem(at: folder.appending(path: file))
+        }
+        try? FileManager.default.removeItem(at: folder.appending(path: name))
     }
 
     /// `<feed>.ndjson.gz` in the night, `<feed>.run-<run>.ndjson.gz` beside it, with `.2`, `.3`...
@@ -98,34 +134,5 @@ actor LandingManifestLedger {
             name = "\(stem).\(number).ndjson.gz"
         }
         return name
-    }
-
-    /// Removes feed files no manifest lists (replaced, or left by a crash), and the pending
-    /// manifests of runs no newer than the complete night's: superseded by a later extract, or the
-    /// night's own run's left by a crash before its removal. Nothing is removed while a manifest
-    /// cannot be read, and other files (an operator's notes, writers' temporary files) are never
-    /// touched.
-    private func removeUnlisted(in folder: URL) {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-        var night: LandingManifest?
-        if names.contains(LandingManifest.fileName) {
-            guard let manifest = try? LandingManifest.read(in: folder) else { return }
-            night = manifest
-        }
-        var listed = Set(night?.feeds.values.map(\.file) ?? [])
-        let nightRun = night.flatMap { $0.isComplete ? Optional($0.run ?? Int64.min) : nil }
-        for name in names {
-            guard let run = LandingManifest.pendingRun(fileName: name) else { continue }
-            if let nightRun, run <= nightRun {
-                try? FileManager.default.removeItem(at: folder.appending(path: name))
-            } else if let pending = try? LandingManifest.read(in: folder, name: name) {
-                listed.formUnion(pending.feeds.values.map(\.file))
-            } else {
-                return
-            }
-        }
-        for name in names where name.hasSuffix(".ndjson.gz") && !name.hasPrefix(".") && !listed.contains(name) {
-            try? FileManager.default.removeItem(at: folder.appending(path: name))
-        }
     }
 }
