@@ -56,6 +56,36 @@ struct APISyncTests {
         }
     }
 
+    @Test("A student and a teacher Clever lists without a school are kept for the night, with their classes")
+    func peopleWithoutSchoolKept() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            let sync = { (fixture: DistrictFixture) in
+                try await Self.withServer(csv: fixture) { url, _ in
+                    try await SyncService(logger: TestDatabase.logger).sync(
+                        harness.configuration(.clever(baseURL: url.absoluteString, token: Self.token)))
+                }
+            }
+            #expect(try await sync(fixture).status == .succeeded)
+            let before = try await SafetyTests.snapshot(database)
+
+            // ST5 (in SEC1 and SEC2) and T1 (SEC1's primary teacher) lose their school in Clever.
+            let student = try #require(fixture.students.firstIndex { $0.id == "ST5" })
+            let teacher = try #require(fixture.teachers.firstIndex { $0.id == "T1" })
+            fixture.students[student].school = ""
+            fixture.teachers[teacher].school = ""
+            let report = try await sync(fixture)
+            #expect(report.status == .succeeded, "\(report.message)")
+            #expect(report.summary.total == 0, "nothing archived, suspended or removed: \(report.summary.counts)")
+            // Every roster table and the change log as they were (the district's row notes the run).
+            #expect(try await SafetyTests.snapshot(database).dropLast() == before.dropLast())
+            #expect(
+                try await database.strings("SELECT entity || ' ' || record_key FROM staging.unreadable_rows WHERE run_id = \(report.runID ?? 0) ORDER BY 1")
+                    == ["student ST5", "teacher T1"])
+        }
+    }
+
     @Test("Rate limits and server errors are retried; the run succeeds")
     func transientFaultsRecover() async throws {
         try await TestDatabase.withFresh { database in

@@ -73,7 +73,10 @@ BEGIN
           FROM staging.section_teachers x
           LEFT JOIN staging.sections sec
                  ON sec.run_id = run AND x.section_sis_id IS NULL AND sec.clever_id = x.section_clever_id
-          LEFT JOIN (SELECT DISTINCT sis_id, clever_id FROM staging.teachers WHERE run_id = run) te
+          LEFT JOIN (SELECT DISTINCT sis_id, clever_id FROM staging.teachers WHERE run_id = run
+                     UNION SELECT record_key, substr(source_ref, 7) FROM staging.rejects
+                     WHERE run_id = run AND entity = 'teacher' AND reason = 'missing_required_field'
+                       AND record_key IS NOT NULL AND source_ref LIKE 'users/%') te
                  ON x.teacher_sis_id IS NULL AND te.clever_id = x.teacher_clever_id
           WHERE x.run_id = run AND (x.section_sis_id IS NULL OR x.teacher_sis_id IS NULL)
             AND (sec.sis_id IS NOT NULL OR te.sis_id IS NOT NULL)) r
@@ -84,9 +87,17 @@ BEGIN
     -- (PageMapper), so normally only the student is resolved: one hashed join, one new version
     -- of each row. (Joining the rows back to themselves by seq, to resolve both references in
     -- one pass, cost more than this whole update.)
+    --
+    -- A person the feed lists but that could not be loaded (no school: PageMapper keys the
+    -- rejection by SIS id, source users/<Clever id>) is kept by the merge (0011); their
+    -- memberships resolve to them too, so they keep their classes.
     UPDATE staging.enrollments t SET student_sis_id = st.sis_id
-    FROM staging.students st
-    WHERE t.run_id = run AND st.run_id = run AND t.student_sis_id IS NULL AND st.clever_id = t.student_clever_id;
+    FROM (SELECT clever_id, sis_id FROM staging.students WHERE run_id = run
+          UNION ALL
+          SELECT substr(source_ref, 7), record_key FROM staging.rejects
+          WHERE run_id = run AND entity = 'student' AND reason = 'missing_required_field'
+            AND record_key IS NOT NULL AND source_ref LIKE 'users/%') st
+    WHERE t.run_id = run AND t.student_sis_id IS NULL AND st.clever_id = t.student_clever_id;
     GET DIAGNOSTICS changed = ROW_COUNT; resolved := resolved + changed;
 
     -- Sections by Clever id: a landing night archived before the pages' SIS ids were kept, or a

@@ -96,7 +96,8 @@ enum API {
 
     struct StudentRole: Encodable {
         let sis_id: String?
-        let school: String
+        /// Nil for a user Clever lists without a school (an SIS record half entered).
+        let school: String?
         let schools: [String]
         let grade: String?
         let dob: String?
@@ -108,7 +109,8 @@ enum API {
 
     struct TeacherRole: Encodable {
         let sis_id: String?
-        let school: String
+        /// Nil for a user Clever lists without a school (an SIS record half entered).
+        let school: String?
         let schools: [String]
         let teacher_number: String?
         let state_id: String?

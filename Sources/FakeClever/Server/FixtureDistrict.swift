@@ -37,14 +37,16 @@ struct FixtureDistrict: ServedDistrict {
         // A teacher at several schools has one row per school; the API has one user with `schools`.
         var teacherOrder: [String] = []
         var teacherRows: [String: ([String: String], [String])] = [:]
+        // A row without a School_id is a user Clever lists without a school.
         for row in teachers {
             guard let sis = row["Teacher_id"] else { continue }
+            let schools = row["School_id"].map { [school($0)] } ?? []
             if var entry = teacherRows[sis] {
-                entry.1.append(school(row["School_id"]))
+                entry.1 += schools
                 teacherRows[sis] = entry
             } else {
                 teacherOrder.append(sis)
-                teacherRows[sis] = (row, [school(row["School_id"])])
+                teacherRows[sis] = (row, schools)
             }
         }
         collections[.teachers] = teacherOrder.compactMap { sis in
@@ -55,21 +57,21 @@ struct FixtureDistrict: ServedDistrict {
                     name: API.Name(first: row["First_name"], middle: row["Middle_name"], last: row["Last_name"]),
                     roles: API.Roles(
                         teacher: API.TeacherRole(
-                            sis_id: sis, school: schools[0], schools: schools, teacher_number: row["Teacher_number"],
+                            sis_id: sis, school: schools.first, schools: schools, teacher_number: row["Teacher_number"],
                             state_id: row["State_teacher_id"], title: row["Title"],
                             credentials: API.Credentials(district_username: row["Username"])))))
         }
 
         collections[.students] = students.compactMap { row in
             guard let sis = row["Student_id"] else { return nil }
-            let home = school(row["School_id"])
+            let home = row["School_id"].map(school)
             return .user(
                 API.User(
                     id: Self.id("student", sis), district: districtID, email: row["Student_email"],
                     name: API.Name(first: row["First_name"], middle: row["Middle_name"], last: row["Last_name"]),
                     roles: API.Roles(
                         student: API.StudentRole(
-                            sis_id: sis, school: home, schools: [home], grade: row["Grade"], dob: row["DOB"],
+                            sis_id: sis, school: home, schools: home.map { [$0] } ?? [], grade: row["Grade"], dob: row["DOB"],
                             student_number: row["Student_number"], state_id: row["State_id"], gender: row["Gender"],
                             credentials: API.Credentials(district_username: row["Username"])))))
         }
