@@ -448,7 +448,7 @@ struct SafetyTests {
         }
     }
 
-    @Test("A school kept for an unreadable row is not kept when the district's filter leaves it out, nor when it was archived")
+    @Test("A school or section kept for an unreadable row is not kept when the district's filter leaves it out")
     func unreadableSchoolOutsideTheFilter() async throws {
         try await TestDatabase.withFresh { database in
             try await database.execute(
@@ -468,6 +468,18 @@ struct SafetyTests {
             // Treated as not in the data: S2's students leave, as the filter says.
             #expect(try await harness.count("roster.students", "status = 'archived'") == 6)
             #expect(try await harness.count("roster.students", "status = 'active'") == 14)
+            #expect(try await database.strings("SELECT sis_id || ' ' || status FROM roster.schools ORDER BY 1") == ["S1 active", "S2 archived"])
+
+            // So is a section whose row is unreadable when the sections filter leaves it out.
+            try await database.execute(
+                "UPDATE roster.districts SET settings = settings || '{\"filters\": {\"sections\": [\"SEC1\", \"SEC2\"]}}' WHERE id = 'd1';")
+            try district.write(to: folder)
+            try DistrictFixture.edit("sections.csv", in: folder) { $0.replacingOccurrences(of: "SEC3,T3", with: "SEC3,T3,") }
+            let sections = try await SyncService(logger: TestDatabase.logger).sync(
+                harness.configuration(.csv(folder), allowMassChanges: true))
+            #expect(sections.status == .succeeded, "\(sections.message)")
+            let statuses = try await database.strings("SELECT sis_id || ' ' || status FROM roster.sections ORDER BY 1")
+            #expect(statuses == ["SEC1 active", "SEC2 active", "SEC3 archived", "SEC4 archived"], "\(statuses)")
         }
     }
 
