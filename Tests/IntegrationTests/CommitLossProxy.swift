@@ -85,10 +85,12 @@ final class CommitLossProxy: Sendable {
             if Self.contains(bytes, "etl.begin_merge") { merging = true }
             if merging, Self.isCommit(bytes), let fault = armed.withLock({ armed in defer { armed = nil }; return armed }) {
                 fired.add(1, ordering: .relaxed)
+                // Gone before the cut: the run asks the server over a new connection as soon as it
+                // sees the cut, and under load that connection was sometimes accepted first.
+                if fault == .afterCommitThenGone { stop() }
                 // The client's side is cut before the COMMIT goes on, so its answer cannot get through.
                 shutdown(client, Int32(SHUT_RDWR))
                 if fault != .beforeCommit { Self.writeAll(server, bytes) }
-                if fault == .afterCommitThenGone { stop() }
                 break
             }
             guard Self.writeAll(server, bytes) else { break }
