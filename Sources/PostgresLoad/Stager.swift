@@ -74,8 +74,10 @@ public struct Stager: Sendable {
                     try Task.checkCancellation()
                 }
             } catch {
-                rejectSink.finish()
+                // Cancelled first, so the rejections' COPY, seeing its stream end, does not commit
+                // the part of them read so far as the failed feed's rejections.
                 group.cancelAll()
+                rejectSink.finish()
                 throw error
             }
             rejectSink.finish()
@@ -122,6 +124,8 @@ public struct Stager: Sendable {
                 }
             }
             if encoder.buffer.readableBytes > 0 { try await writer.write(encoder.buffer) }
+            // As for the rows: a stream ended by cancellation is not the end of the rejections.
+            try Task.checkCancellation()
         }
     }
 

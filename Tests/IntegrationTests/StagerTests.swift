@@ -19,7 +19,13 @@ struct StagerTests {
                         source: .csv("schools.csv", line: index + 2), sisID: "S\(index)",
                         name: "Abraham Lincoln Memorial Elementary and Middle School, campus \(index)"))
             }
-            feed.yield((schools, []))
+            // Rejections too, over 64 KiB of them: none may be committed either.
+            let rejections = (0..<1_000).map { index in
+                Rejection(
+                    entity: .school, source: .csv("schools.csv", line: 5_000 + index), reason: .malformedRow,
+                    detail: "expected 4 fields, found 5: a comma in a name, most likely, on this row of the file")
+            }
+            feed.yield((schools, rejections))
             let stage = Task {
                 try await database.withConnection(logger: TestDatabase.logger) { rows in
                     try await database.withConnection(logger: TestDatabase.logger) { rejects in
@@ -36,6 +42,7 @@ struct StagerTests {
             await #expect(throws: (any Error).self) { _ = try await stage.value }
             feed.finish()
             #expect(try await database.int("SELECT count(*) FROM staging.schools WHERE run_id = 7") == 0, "nothing committed")
+            #expect(try await database.int("SELECT count(*) FROM staging.rejects WHERE run_id = 7") == 0, "no rejections committed")
         }
     }
 }
