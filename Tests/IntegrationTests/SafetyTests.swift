@@ -483,6 +483,31 @@ struct SafetyTests {
         }
     }
 
+    @Test("An unreadable student outside the grades filter, or section of a school outside the schools filter, is not kept")
+    func unreadableRowsOutsideOtherFilters() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.execute(
+                "INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{\"min_removals_to_block\": 100}');")
+            let harness = SyncHarness(database: database)
+            let district = DistrictFixture.small()
+            _ = try await harness.sync(district)
+            // Grade 4 (ST5, ST12) and school S2 (SEC4) leave the filters; ST5's and SEC4's rows are unreadable.
+            try await database.execute(
+                """
+                UPDATE roster.districts SET settings = settings || '{"filters": {"schools": ["S1", "S3"], "grades": ["PreKindergarten", "Kindergarten", "1", "2", "3", "5", "6", "7", "8"]}}' WHERE id = 'd1';
+                """)
+            let folder = try district.writeTemporary("outside-filters")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try DistrictFixture.edit("students.csv", in: folder) { $0.replacingOccurrences(of: "ST5,Family5,Kid5", with: "ST5,Family5,Kid5,Jr.") }
+            try DistrictFixture.edit("sections.csv", in: folder) { $0.replacingOccurrences(of: "S2,SEC4,T4", with: "S2,SEC4,T4,") }
+            let report = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
+            #expect(report.status == .succeeded, "\(report.message)")
+            #expect(try await database.strings("SELECT entity || ' ' || record_key FROM staging.unreadable_rows WHERE run_id = \(report.runID ?? 0) ORDER BY 1") == ["section SEC4", "student ST5"])
+            #expect(try await database.strings("SELECT sis_id || ' ' || status FROM roster.students WHERE sis_id IN ('ST5', 'ST12') ORDER BY 1") == ["ST12 archived", "ST5 archived"])
+            #expect(try await database.strings("SELECT sis_id || ' ' || status FROM roster.sections WHERE sis_id = 'SEC4'") == ["SEC4 archived"])
+        }
+    }
+
     /// The roster's people, classes and memberships with their status (not timestamps).
     static func roster(_ database: DatabaseTarget) async throws -> [String] {
         try await database.strings(

@@ -212,8 +212,8 @@ WHERE e.run_id = etl.current_run_id() AND e.excluded IS NULL
               AND x.excluded = 'filtered_out');
 
 -- 4. References to records that are not in the feed.
---    A record whose row is unreadable (migration 0011) and which the roster has, active (and
---    for a school or a section, inside the district's filter of them), stays known: the merge keeps it, and
+--    A record whose row is unreadable (migration 0011) and which the roster has, active and
+--    inside the district's filters (0016), stays known: the merge keeps it, and
 --    what refers to it (a school's people and classes, a student's or teacher's memberships, a
 --    section's members) loads as the feed says.
 DROP TABLE IF EXISTS pg_temp.held;
@@ -221,15 +221,12 @@ CREATE TEMP TABLE held AS
 SELECT DISTINCT u.entity, u.record_key AS sis_id
 FROM staging.unreadable_rows u
 WHERE u.run_id = etl.current_run_id()
+  -- inside the district's filters (0016), as readable rows must be
+  AND u.record_key IN (SELECT sis_id FROM etl.unreadable_inside_filters(u.entity))
   AND CASE u.entity
       WHEN 'school' THEN EXISTS (
-          SELECT 1 FROM roster.schools r JOIN roster.districts d ON d.id = r.district_id
-          WHERE r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.status = 'active'
-            AND r.sis_id = u.record_key
-            -- (coalesce: without a school filter the test is NULL, not false)
-            AND NOT coalesce(jsonb_typeof(d.settings -> 'filters' -> 'schools') = 'array'
-                             AND jsonb_array_length(d.settings -> 'filters' -> 'schools') > 0
-                             AND NOT (d.settings -> 'filters' -> 'schools') ? r.sis_id, false))
+          SELECT 1 FROM roster.schools r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
+            AND r.status = 'active' AND r.sis_id = u.record_key)
       WHEN 'teacher' THEN EXISTS (
           SELECT 1 FROM roster.teachers r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
             AND r.status = 'active' AND r.sis_id = u.record_key)
@@ -237,12 +234,8 @@ WHERE u.run_id = etl.current_run_id()
           SELECT 1 FROM roster.students r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
             AND r.status = 'active' AND r.sis_id = u.record_key)
       WHEN 'section' THEN EXISTS (
-          SELECT 1 FROM roster.sections r JOIN roster.districts d ON d.id = r.district_id
-          WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
-            AND r.status = 'active' AND r.sis_id = u.record_key
-            AND NOT coalesce(jsonb_typeof(d.settings -> 'filters' -> 'sections') = 'array'
-                             AND jsonb_array_length(d.settings -> 'filters' -> 'sections') > 0
-                             AND NOT (d.settings -> 'filters' -> 'sections') ? r.sis_id, false))
+          SELECT 1 FROM roster.sections r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
+            AND r.status = 'active' AND r.sis_id = u.record_key)
       ELSE false END;
 ANALYZE held;
 

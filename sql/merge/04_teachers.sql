@@ -142,8 +142,8 @@ WITH gone AS (
                       AND s.sis_id = r.sis_id AND s.excluded = 'duplicate_email')
       -- In the feed but unreadable (migration 0011; a hashed
       -- list of a few keys, record_key never NULL): kept as it is.
-      AND r.sis_id NOT IN (SELECT record_key FROM staging.unreadable_rows
-                           WHERE run_id = etl.current_run_id() AND entity = 'teacher')
+      -- Inside the district's filters only (0016): what they leave out is not in the data.
+      AND r.sis_id NOT IN (SELECT sis_id FROM etl.unreadable_inside_filters('teacher'))
     RETURNING r.id, r.sis_id, r.status_reason)
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
 SELECT etl.current_run_id(), etl.current_district_id(), 'teacher', id::text, 'suspend',

@@ -70,8 +70,8 @@ WITH gone AS (
       AND NOT EXISTS (SELECT 1 FROM feed_students f WHERE f.sis_id = r.sis_id)
       -- In the feed but unreadable (migration 0011; a hashed
       -- list of a few keys, record_key never NULL): kept as it is, in its classes (08).
-      AND r.sis_id NOT IN (SELECT record_key FROM staging.unreadable_rows
-                           WHERE run_id = etl.current_run_id() AND entity = 'student')
+      -- Inside the district's filters only (0016): what they leave out is not in the data.
+      AND r.sis_id NOT IN (SELECT sis_id FROM etl.unreadable_inside_filters('student'))
     RETURNING r.id, r.sis_id, r.status_reason)
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
 SELECT etl.current_run_id(), etl.current_district_id(), 'student', id::text, 'archive',

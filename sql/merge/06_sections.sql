@@ -100,14 +100,8 @@ WITH gone AS (
       AND NOT EXISTS (SELECT 1 FROM feed_sections f WHERE f.sis_id = r.sis_id)
       -- In the feed but unreadable (migration 0011; a hashed
       -- list of a few keys, record_key never NULL): kept as it is, with its members.
-      -- Inside the district's sections filter only: what the filter leaves out is not in the data,
-      -- readable or not (coalesce: without a filter the test is NULL, not false).
-      AND r.sis_id NOT IN (SELECT u.record_key FROM staging.unreadable_rows u, roster.districts d
-                           WHERE u.run_id = etl.current_run_id() AND u.entity = 'section'
-                             AND d.id = etl.current_district_id()
-                             AND NOT coalesce(jsonb_typeof(d.settings -> 'filters' -> 'sections') = 'array'
-                                              AND jsonb_array_length(d.settings -> 'filters' -> 'sections') > 0
-                                              AND NOT (d.settings -> 'filters' -> 'sections') ? u.record_key, false))
+      -- Inside the district's filters only (0016): what they leave out is not in the data.
+      AND r.sis_id NOT IN (SELECT sis_id FROM etl.unreadable_inside_filters('section'))
     RETURNING r.id, r.sis_id, r.status_reason)
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
 SELECT etl.current_run_id(), etl.current_district_id(), 'section', id::text, 'archive',
