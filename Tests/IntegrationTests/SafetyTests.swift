@@ -448,14 +448,21 @@ struct SafetyTests {
         }
     }
 
+    /// The small district synced into `database`, whose settings let any share of removals
+    /// through: for tests of what a filter leaves out.
+    static func syncedWithoutShareLimit(_ database: DatabaseTarget) async throws -> (SyncHarness, DistrictFixture) {
+        try await database.execute(
+            "INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{\"min_removals_to_block\": 100}');")
+        let harness = SyncHarness(database: database)
+        let district = DistrictFixture.small()
+        _ = try await harness.sync(district)
+        return (harness, district)
+    }
+
     @Test("A school or section kept for an unreadable row is not kept when the district's filter leaves it out")
     func unreadableSchoolOutsideTheFilter() async throws {
         try await TestDatabase.withFresh { database in
-            try await database.execute(
-                "INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{\"min_removals_to_block\": 100}');")
-            let harness = SyncHarness(database: database)
-            let district = DistrictFixture.small()
-            _ = try await harness.sync(district)
+            let (harness, district) = try await Self.syncedWithoutShareLimit(database)
             try await database.execute(
                 "UPDATE roster.districts SET settings = settings || '{\"filters\": {\"schools\": [\"S1\"]}}' WHERE id = 'd1';")
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("unreadable-\(UUID().uuidString)")
@@ -486,11 +493,7 @@ struct SafetyTests {
     @Test("An unreadable student outside the grades filter, or section of a school outside the schools filter, is not kept")
     func unreadableRowsOutsideOtherFilters() async throws {
         try await TestDatabase.withFresh { database in
-            try await database.execute(
-                "INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{\"min_removals_to_block\": 100}');")
-            let harness = SyncHarness(database: database)
-            let district = DistrictFixture.small()
-            _ = try await harness.sync(district)
+            let (harness, district) = try await Self.syncedWithoutShareLimit(database)
             // Grade 4 (ST5, ST12) and school S2 (SEC4) leave the filters; ST5's and SEC4's rows are unreadable.
             try await database.execute(
                 """
