@@ -490,10 +490,13 @@ struct SafetyTests {
         }
     }
 
-    @Test("An unreadable student outside the grades filter, or section of a school outside the schools filter, is not kept")
+    @Test("An unreadable student outside the grades filter, or section of a school outside the schools filter, is not kept; a teacher with one school inside is")
     func unreadableRowsOutsideOtherFilters() async throws {
         try await TestDatabase.withFresh { database in
-            let (harness, district) = try await Self.syncedWithoutShareLimit(database)
+            var (harness, district) = try await Self.syncedWithoutShareLimit(database)
+            // T4 teaches at S2 and at S1 (one row per school, S2's first: its primary school).
+            district.teachers.append(.init(school: "S1", id: "T4", first: "Dev", last: "Patel", email: "dev.patel@example.org"))
+            _ = try await harness.sync(district)
             // Grade 4 (ST5, ST12) and school S2 (SEC4) leave the filters; ST5's and SEC4's rows are unreadable.
             try await database.execute(
                 """
@@ -503,10 +506,13 @@ struct SafetyTests {
             defer { try? FileManager.default.removeItem(at: folder) }
             try DistrictFixture.edit("students.csv", in: folder) { $0.replacingOccurrences(of: "ST5,Family5,Kid5", with: "ST5,Family5,Kid5,Jr.") }
             try DistrictFixture.edit("sections.csv", in: folder) { $0.replacingOccurrences(of: "S2,SEC4,T4", with: "S2,SEC4,T4,") }
+            // T4's row for S1, the school the filter keeps, is unreadable.
+            try DistrictFixture.edit("teachers.csv", in: folder) { $0.replacingOccurrences(of: "S1,T4,Patel,Dev", with: "S1,T4,Patel,Dev,Jr.") }
             let report = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
             #expect(report.status == .succeeded, "\(report.message)")
-            #expect(try await database.strings("SELECT entity || ' ' || record_key FROM staging.unreadable_rows WHERE run_id = \(report.runID ?? 0) ORDER BY 1") == ["section SEC4", "student ST5"])
-            #expect(try await database.strings("SELECT sis_id || ' ' || status FROM roster.students WHERE sis_id IN ('ST5', 'ST12') ORDER BY 1") == ["ST12 archived", "ST5 archived"])
+            #expect(try await database.strings("SELECT entity || ' ' || record_key FROM staging.unreadable_rows WHERE run_id = \(report.runID ?? 0) ORDER BY 1") == ["section SEC4", "student ST5", "teacher T4"])
+            #expect(try await database.strings("SELECT sis_id || ' ' || status || ' ' || status_reason FROM roster.students WHERE sis_id IN ('ST5', 'ST12') ORDER BY 1") == ["ST12 archived filtered_out", "ST5 archived filtered_out"])
+            #expect(try await database.strings("SELECT sis_id || ' ' || status FROM roster.teachers WHERE sis_id = 'T4'") == ["T4 active"], "one of T4's schools is inside the filter")
             #expect(try await database.strings("SELECT sis_id || ' ' || status FROM roster.sections WHERE sis_id = 'SEC4'") == ["SEC4 archived"])
         }
     }

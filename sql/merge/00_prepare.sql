@@ -221,8 +221,13 @@ CREATE TEMP TABLE held AS
 SELECT DISTINCT u.entity, u.record_key AS sis_id
 FROM staging.unreadable_rows u
 WHERE u.run_id = etl.current_run_id()
-  -- inside the district's filters (0016), as readable rows must be
-  AND u.record_key IN (SELECT sis_id FROM etl.unreadable_inside_filters(u.entity))
+  -- inside the district's filters (0016), as readable rows must be (uncorrelated: each list
+  -- is made once, not once per unreadable row)
+  AND (u.entity, u.record_key) IN (
+      SELECT 'school', sis_id FROM etl.unreadable_inside_filters('school')
+      UNION ALL SELECT 'teacher', sis_id FROM etl.unreadable_inside_filters('teacher')
+      UNION ALL SELECT 'student', sis_id FROM etl.unreadable_inside_filters('student')
+      UNION ALL SELECT 'section', sis_id FROM etl.unreadable_inside_filters('section'))
   AND CASE u.entity
       WHEN 'school' THEN EXISTS (
           SELECT 1 FROM roster.schools r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'

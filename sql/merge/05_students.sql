@@ -65,7 +65,11 @@ WITH gone AS (
     UPDATE roster.students r
     SET status = 'archived', archived_at = now(), updated_at = now(),
         status_reason = coalesce((SELECT s.excluded FROM staging.students s WHERE s.run_id = etl.current_run_id()
-                                  AND s.sis_id = r.sis_id AND s.excluded IS NOT NULL LIMIT 1), 'missing_from_feed')
+                                  AND s.sis_id = r.sis_id AND s.excluded IS NOT NULL LIMIT 1),
+                                  -- an unreadable row still here is one the filters leave out (0016)
+                                  CASE WHEN r.sis_id IN (SELECT record_key FROM staging.unreadable_rows
+                                                         WHERE run_id = etl.current_run_id() AND entity = 'student')
+                                       THEN 'filtered_out' ELSE 'missing_from_feed' END)
     WHERE r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.status = 'active'
       AND NOT EXISTS (SELECT 1 FROM feed_students f WHERE f.sis_id = r.sis_id)
       -- In the feed but unreadable (migration 0011; a hashed
