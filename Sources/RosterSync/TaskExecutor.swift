@@ -195,8 +195,9 @@ struct TaskExecutor: Sendable {
             throw ExtractError(
                 .changedDuringRun,
                 "\(name) changed \(moment) (run \(runID) recorded its size, modification time and inode when it "
-                    + "started): a new export arriving, an upload not finished, or a landing night archived again. One run reads one export, so this "
-                    + "one stops with the roster unchanged; sync again once the files are complete",
+                    + "started): a new export arriving, an upload not finished, or a landing night archived again. "
+                    + "One run reads one export, so this one stops with the roster unchanged; sync again once the "
+                    + "files are complete",
                 context: folder.appending(path: name).path)
         }
     }

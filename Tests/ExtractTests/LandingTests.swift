@@ -352,6 +352,21 @@ struct LandingTests {
         #expect(try Data(contentsOf: folder.appending(path: "students.ndjson.gz")) == Data("kept".utf8))
     }
 
+    @Test("a pending manifest of the run that is the night (a crash after the promotion) is not reported, and goes with the run's next commit")
+    func mootPendingManifest() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        try await run(root, 12, recordsPerFeed: 3).drainAll()
+        let folder = root.archive.folder(district: "d1", date: date)
+        try FileManager.default.copyItem(
+            at: folder.appending(path: "manifest.json"), to: folder.appending(path: "manifest.run-12.pending.json"))
+        #expect(try root.archive.archivedNights(district: "d1", from: date, to: date).first?.pending.isEmpty == true)
+        _ = try await run(root, 12, recordsPerFeed: 4).collect(.terms)
+        #expect(!root.names(date: date).contains("manifest.run-12.pending.json"))
+        // The files the night lists stay: the moot manifest listed them too.
+        try await LandingSource(archive: root.archive, district: "d1", date: date).check()
+    }
+
     @Test("a re-run of a complete night that archives its feeds in parallel replaces the night once, whole")
     func parallelRerun() async throws {
         let root = try LandingRoot()

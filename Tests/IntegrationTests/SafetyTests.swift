@@ -311,10 +311,12 @@ struct SafetyTests {
     ]
 
     /// The small district synced once, with the count minimum lowered to 2 so that in a district
-    /// this tiny the share alone decides.
-    static func tinyDistrictSynced(_ database: DatabaseTarget) async throws -> (SyncHarness, DistrictFixture) {
+    /// this tiny the share alone decides (or raised, 100, so that any share of removals goes through).
+    static func tinyDistrictSynced(
+        _ database: DatabaseTarget, minRemovalsToBlock: Int = 2
+    ) async throws -> (SyncHarness, DistrictFixture) {
         try await database.execute(
-            "INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{\"min_removals_to_block\": 2}');")
+            "INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{\"min_removals_to_block\": \(minRemovalsToBlock)}');")
         let harness = SyncHarness(database: database)
         let full = DistrictFixture.small()
         _ = try await harness.sync(full)
@@ -448,21 +450,10 @@ struct SafetyTests {
         }
     }
 
-    /// The small district synced into `database`, whose settings let any share of removals
-    /// through: for tests of what a filter leaves out.
-    static func syncedWithoutShareLimit(_ database: DatabaseTarget) async throws -> (SyncHarness, DistrictFixture) {
-        try await database.execute(
-            "INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{\"min_removals_to_block\": 100}');")
-        let harness = SyncHarness(database: database)
-        let district = DistrictFixture.small()
-        _ = try await harness.sync(district)
-        return (harness, district)
-    }
-
     @Test("A school or section kept for an unreadable row is not kept when the district's filter leaves it out")
     func unreadableSchoolOutsideTheFilter() async throws {
         try await TestDatabase.withFresh { database in
-            let (harness, district) = try await Self.syncedWithoutShareLimit(database)
+            let (harness, district) = try await Self.tinyDistrictSynced(database, minRemovalsToBlock: 100)
             try await database.execute(
                 "UPDATE roster.districts SET settings = settings || '{\"filters\": {\"schools\": [\"S1\"]}}' WHERE id = 'd1';")
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("unreadable-\(UUID().uuidString)")
@@ -493,7 +484,7 @@ struct SafetyTests {
     @Test("An unreadable student outside the grades filter, or section of a school outside the schools filter, is not kept; a teacher with one school inside is")
     func unreadableRowsOutsideOtherFilters() async throws {
         try await TestDatabase.withFresh { database in
-            var (harness, district) = try await Self.syncedWithoutShareLimit(database)
+            var (harness, district) = try await Self.tinyDistrictSynced(database, minRemovalsToBlock: 100)
             // T4 teaches at S2 and at S1 (one row per school, S2's first: its primary school).
             district.teachers.append(.init(school: "S1", id: "T4", first: "Dev", last: "Patel", email: "dev.patel@example.org"))
             _ = try await harness.sync(district)

@@ -92,7 +92,7 @@ actor LandingManifestLedger {
         for name in superseded + (replaced.map { [$0.file] } ?? []) where !kept.contains(name) {
             try? FileManager.default.removeItem(at: folder.appending(path: name))
         }
-        removeMootPending(in: folder)
+        if placement == .night || promoted { removeMootPending(in: folder, night: manifest) }
     }
 
     /// The old night's files and every pending manifest with its files: what a promotion replaces.
@@ -106,10 +106,10 @@ actor LandingManifestLedger {
         return names
     }
 
-    /// The pending manifest of the run that is the complete night, which a crash after the
-    /// promotion's rename can leave: removed with the files only it lists.
-    private func removeMootPending(in folder: URL) {
-        guard let night = try? LandingManifest.read(in: folder), night.isComplete, let run = night.run else { return }
+    /// The pending manifest of the run that is the complete `night` just written, which a crash
+    /// after the promotion's rename can leave: removed with the files only it lists.
+    private func removeMootPending(in folder: URL, night: LandingManifest) {
+        guard let run = night.run else { return }
         let name = LandingManifest.pendingFileName(run: run)
         guard let pending = try? LandingManifest.read(in: folder, name: name) else { return }
         let kept = Set(night.feeds.values.map(\.file))
