@@ -103,13 +103,15 @@ public struct SyncService: Sendable {
                 configuration.districtID, on: main, logger: logger, create: !configuration.preview)
             try await lockDistrict(configuration.districtID, on: main, logger: logger)
             let ledger = RunLedger(connection: main, logger: logger)
+            let runUID = UUID().uuidString.lowercased()
             let runID = try await ledger.start(
                 pipeline: definition.name, districtID: configuration.districtID, mode: configuration.mode,
                 asOf: configuration.asOf, source: configuration.source.description,
-                options: Self.optionsJSON(configuration))
+                options: Self.optionsJSON(configuration, runUID: runUID))
             logger[metadataKey: "etl.run_id"] = "\(runID)"
             do {
-                return try await run(runID, configuration, definition, district: district, ledger: ledger, on: main, logger: logger)
+                return try await run(
+                    runID, uid: runUID, configuration, definition, district: district, ledger: ledger, on: main, logger: logger)
             } catch {
                 // The pipeline records its own outcome; anything else that ends the run here (the
                 // unchanged-night check, a lost connection) must not leave it 'running' for ever,
@@ -125,7 +127,7 @@ public struct SyncService: Sendable {
     }
 
     private func run(
-        _ runID: Int64, _ configuration: SyncConfiguration, _ definition: PipelineDefinition, district: District,
+        _ runID: Int64, uid runUID: String, _ configuration: SyncConfiguration, _ definition: PipelineDefinition, district: District,
         ledger: RunLedger, on main: PostgresConnection, logger: Logger
     ) async throws -> SyncReport {
         if let launch = district.launchDate, launch > configuration.asOf {
@@ -149,7 +151,7 @@ public struct SyncService: Sendable {
                 unchanged, configuration: configuration, runID: runID, ledger: ledger, on: main, logger: logger)
         }
         let context = RunContext(
-            runID: runID, configuration: configuration, settings: district.settings, logger: logger,
+            runID: runID, runUID: runUID, configuration: configuration, settings: district.settings, logger: logger,
             httpClient: httpClient)
         return try await execute(definition, context: context, ledger: ledger, completed: [])
     }
@@ -339,7 +341,7 @@ public struct SyncService: Sendable {
     /// elsewhere, and the night, complete nowhere, could not be replayed. With no stage finished,
     /// nothing was archived that the resume does not archive again.
     static func checkLandingFolder(
-        of runID: Int64, _ configuration: SyncConfiguration, definition: PipelineDefinition, completed: Set<String>
+        of runID: Int64, uid runUID: String?, _ configuration: SyncConfiguration, definition: PipelineDefinition, completed: Set<String>
     ) throws {
         guard let root = configuration.landingRoot else { return }
         let stages = definition.tasks.filter { $0.kind == "stage" }
@@ -349,7 +351,7 @@ public struct SyncService: Sendable {
         let archive = LandingArchive(root: root)
         // Missing or unreadable alike: the feeds cannot be found there. An entry of another run: the
         // night was archived again since, which a newer run did (refused before this check).
-        let found = archive.feeds(archivedBy: runID, district: configuration.districtID, date: configuration.asOf)
+        let found = archive.feeds(archivedBy: runID, uid: runUID, district: configuration.districtID, date: configuration.asOf)
         let missing = archived.filter { !found.contains($0) }
         guard !missing.isEmpty else { return }
         let folder = archive.folder(district: configuration.districtID, date: configuration.asOf)
@@ -360,7 +362,7 @@ public struct SyncService: Sendable {
                 + "stays incomplete in the archive)")
     }
 
-    /// The options a run was started with (`etl.runs.options`, written by ``optionsJSON(_:)``).
+    /// The options a run was started with (`etl.runs.options`, written by ``optionsJSON(_:runUID:)``).
     private func runOptions(_ runID: Int64, on connection: PostgresConnection) async throws -> [String: Any] {
         let rows = try await connection.query("SELECT options::text FROM etl.runs WHERE id = \(runID)", logger: logger)
         var text = "{}"
@@ -444,6 +446,8 @@ public struct SyncService: Sendable {
             configuration.allowEmptyFeeds = Set(object["allow_empty_feeds"] as? [String] ?? [])
             configuration.allowMassChangesOf = Set(object["allow_mass_changes_of"] as? [String] ?? [])
             configuration.landingRoot = keepLanding ? (object["landing_root"] as? String).map { URL(fileURLWithPath: $0) } : nil
+            // Nil for a run started before runs had uids: its archive entries have none either.
+            let runUID = object["landing_run_uid"] as? String
             let definition = try Self.loadPipeline(configuration.pipelineFile)
             let district = try await ensureDistrict(
                 run.districtID, on: main, logger: logger, create: !configuration.preview)
@@ -462,7 +466,7 @@ public struct SyncService: Sendable {
             let files = try Self.checkFeedFiles(
                 of: runID, options: object, source: source, definition: definition, completed: completed
             ).map(Self.json)
-            try Self.checkLandingFolder(of: runID, configuration, definition: definition, completed: completed)
+            try Self.checkLandingFolder(of: runID, uid: runUID, configuration, definition: definition, completed: completed)
             try await main.query(
                 // Files may have changed since the run started: its digest no longer says what it
                 // staged. (jsonb_set of NULL is NULL: options stay as they are without new files.)
@@ -478,7 +482,7 @@ public struct SyncService: Sendable {
             logger[metadataKey: "etl.run_id"] = "\(runID)"
             logger.info("resuming", metadata: ["etl.completed_tasks": "\(completed.sorted().joined(separator: ","))"])
             let context = RunContext(
-                runID: runID, configuration: configuration, settings: district.settings, logger: logger,
+                runID: runID, runUID: runUID, configuration: configuration, settings: district.settings, logger: logger,
                 httpClient: httpClient)
             return try await execute(definition, context: context, ledger: ledger, completed: completed)
         }
@@ -811,8 +815,11 @@ public struct SyncService: Sendable {
         return error is ConfigurationError
     }
 
-    static func optionsJSON(_ configuration: SyncConfiguration) -> String {
+    /// `runUID` tells this run's landing archive entries from those of a run of the same id in
+    /// another database (``CleverExtract/LandingTeeSource/runUID``).
+    static func optionsJSON(_ configuration: SyncConfiguration, runUID: String) -> String {
         var object: [String: Any] = [
+            "landing_run_uid": runUID,
             "preview": configuration.preview, "allow_mass_changes": configuration.allowMassChanges,
             "allow_mass_changes_of": configuration.allowMassChangesOf.sorted(),
             "allow_empty_feeds": configuration.allowEmptyFeeds.sorted(),

@@ -12,14 +12,20 @@ import RosterTransform
 /// What the tasks of one run share: the configuration, and the results later tasks read.
 struct RunContext: Sendable {
     var runID: Int64
+    /// `etl.runs.options ->> 'landing_run_uid'`; nil for a run started before runs had one.
+    var runUID: String?
     var configuration: SyncConfiguration
     var settings: DistrictSettings
     var logger: Logger
     var httpClient: HTTPClient
     let state = RunState()
 
-    init(runID: Int64, configuration: SyncConfiguration, settings: DistrictSettings, logger: Logger, httpClient: HTTPClient) {
+    init(
+        runID: Int64, runUID: String?, configuration: SyncConfiguration, settings: DistrictSettings, logger: Logger,
+        httpClient: HTTPClient
+    ) {
         self.runID = runID
+        self.runUID = runUID
         self.configuration = configuration
         self.settings = settings
         self.logger = logger
@@ -257,6 +263,6 @@ struct TaskExecutor: Sendable {
         guard archived, let landingRoot = configuration.landingRoot else { return source }
         return LandingTeeSource(
             upstream: source, archive: LandingArchive(root: landingRoot), district: configuration.districtID,
-            date: configuration.asOf, runID: context.runID)
+            date: configuration.asOf, runID: context.runID, runUID: context.runUID)
     }
 }

@@ -241,10 +241,52 @@ struct LandingTests {
         #expect(root.archive.folder(district: "d1", date: "2024-09-01") == root.url.appending(path: "d1/2024-09-01/"))
     }
 
-    func run(_ root: LandingRoot, _ id: Int64, recordsPerFeed: Int, failAfter: [Feed: Int] = [:]) -> LandingTeeSource {
+    func run(
+        _ root: LandingRoot, _ id: Int64, uid: String? = nil, recordsPerFeed: Int, failAfter: [Feed: Int] = [:]
+    ) -> LandingTeeSource {
         LandingTeeSource(
             upstream: FixedSource(batches: Sample.district(recordsPerFeed: recordsPerFeed), failAfter: failAfter),
-            archive: root.archive, district: "d1", date: date, runID: id)
+            archive: root.archive, district: "d1", date: date, runID: id, runUID: uid)
+    }
+
+    @Test("a run with the night's run id and another uid (another database's, after a restore) is another run: it never writes into the night")
+    func sameRunIDAnotherDatabase() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        try await run(root, 12, uid: "a", recordsPerFeed: 4).drainAll()
+        let complete = try root.archive.manifest(district: "d1", date: date)
+        #expect(complete.isComplete && complete.feeds.values.allSatisfy { $0.run == 12 && $0.runUID == "a" })
+        let text = try String(contentsOf: root.archive.folder(district: "d1", date: date).appending(path: "manifest.json"), encoding: .utf8)
+        #expect(text.contains("\"run_uid\" : \"a\""))
+
+        // The other database's run 12 archives schools, then its students fail.
+        let other = run(root, 12, uid: "b", recordsPerFeed: 6, failAfter: [.students: 0])
+        _ = try await other.collect(.schools)
+        await #expect(throws: FixedSource.Failure.self) { _ = try await other.collect(.students) }
+        #expect(try root.archive.manifest(district: "d1", date: date) == complete)
+        #expect(root.names(date: date).contains("manifest.run-12-b.pending.json"))
+        #expect(root.archive.feeds(archivedBy: 12, uid: "b", district: "d1", date: date) == [.schools])
+        #expect(root.archive.feeds(archivedBy: 12, uid: "a", district: "d1", date: date) == Set(Feed.allCases))
+        #expect(root.archive.feeds(archivedBy: 12, uid: nil, district: "d1", date: date) == [])
+        let nights = try root.archive.archivedNights(district: "d1", from: date, to: date)
+        #expect(nights.map(\.isComplete) == [true] && nights.first?.pending[12].map { Set($0.feeds.keys) } == ["schools"])
+        let replay = LandingSource(archive: root.archive, district: "d1", date: date)
+        try await replay.check()
+        #expect(try await replay.collect(.schools).flatMap(\.records) == Sample.records(.schools, count: 4))
+
+        // Resumed, it finishes its extract, which then is the night, whole.
+        for feed in Feed.allCases where feed != .schools { _ = try await run(root, 12, uid: "b", recordsPerFeed: 6).collect(feed) }
+        let replaced = try root.archive.manifest(district: "d1", date: date)
+        #expect(replaced.isComplete && replaced.feeds.values.allSatisfy { $0.runUID == "b" })
+        #expect(!root.names(date: date).contains("manifest.run-12-b.pending.json"))
+        try await replay.check()
+        #expect(try await replay.collect(.schools).flatMap(\.records) == Sample.records(.schools, count: 6))
+
+        // Two runs of one id in one night's entries are two extracts, named apart.
+        var mixed = replaced
+        mixed.feeds["terms"]?.runUID = "a"
+        #expect(!mixed.isComplete)
+        #expect(mixed.incompleteness?.contains("run 12 (uid a): terms; run 12 (uid b): schools") == true, "\(mixed.incompleteness ?? "")")
     }
 
     @Test("a re-run of a complete night that stops part-way leaves the night as it was; resumed, it replaces the night whole")
@@ -268,8 +310,8 @@ struct LandingTests {
         let nights = try root.archive.archivedNights(district: "d1", from: date, to: date)
         #expect(nights.map(\.isComplete) == [true])
         #expect(nights.first?.pending[12].map { Set($0.feeds.keys) } == ["schools", "students"])
-        #expect(root.archive.feeds(archivedBy: 12, district: "d1", date: date) == [.schools, .students])
-        #expect(root.archive.feeds(archivedBy: 11, district: "d1", date: date) == Set(Feed.allCases))
+        #expect(root.archive.feeds(archivedBy: 12, uid: nil, district: "d1", date: date) == [.schools, .students])
+        #expect(root.archive.feeds(archivedBy: 11, uid: nil, district: "d1", date: date) == Set(Feed.allCases))
 
         // The night replays run 11's extract, whole.
         let replay = LandingSource(archive: root.archive, district: "d1", date: date)
@@ -441,7 +483,7 @@ struct LandingTests {
         let night = try root.archive.archivedNights(district: "d1", from: date, to: date).first
         #expect(night?.isComplete == true && night?.pending[5].map { Set($0.feeds.keys) } == ["terms"])
         // Without run ids, entries may be any run's, so a resume finds its feeds there.
-        #expect(root.archive.feeds(archivedBy: 6, district: "d1", date: date) == Set(Feed.allCases))
+        #expect(root.archive.feeds(archivedBy: 6, uid: nil, district: "d1", date: date) == Set(Feed.allCases))
     }
 
     @Test("a district or date that would leave the root is refused before any row is read")

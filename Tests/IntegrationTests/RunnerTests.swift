@@ -546,7 +546,10 @@ struct RunnerTests {
             #expect(try FileManager.default.contentsOfDirectory(atPath: nightFolder.path).filter { $0.hasPrefix(".") } == [])
 
             // Its set-aside manifest gone, the resume cannot find the feeds it archived.
-            let pending = nightFolder.appendingPathComponent("manifest.run-\(runID).pending.json")
+            // The run's uid names its pending manifest.
+            let uid = try #require(try await database.string("SELECT options ->> 'landing_run_uid' FROM etl.runs WHERE id = \(runID)"))
+            #expect(uid.count == 36)
+            let pending = nightFolder.appendingPathComponent("manifest.run-\(runID)-\(uid).pending.json")
             try FileManager.default.moveItem(at: pending, to: folder.appendingPathComponent("kept.json"))
             let resume = {
                 try await SyncService(logger: TestDatabase.logger).resume(

@@ -6,7 +6,7 @@ public import Foundation
 /// Layout: `<root>/<district>/<YYYY-MM-DD>/` holds one `<feed>.ndjson.gz` per feed (gzip, one JSON
 /// ``RosterModel/Record`` a line) and `manifest.json` (``LandingManifest``). ``LandingTeeSource``
 /// writes a night while a sync runs; ``LandingSource`` reads one back. A run re-extracting a complete
-/// night writes beside it (`<feed>.run-<run>.ndjson.gz`, `manifest.run-<run>.pending.json`) and
+/// night writes beside it (`<feed>.run-<run>.ndjson.gz`, `manifest.run-<run>-<uid>.pending.json`) and
 /// becomes the night only once it has archived every feed.
 public struct LandingArchive: Sendable {
     /// The folder holding one folder per district.
@@ -80,10 +80,10 @@ public struct LandingArchive: Sendable {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
             // The pending manifest of the run that is the night is moot (left by a crash before
             // the promotion removed it).
-            let nightRun = night.manifest.flatMap { $0.isComplete ? $0.run : nil }
+            let nightRun = night.manifest?.extractor
             for file in files {
                 guard let run = LandingManifest.pendingRun(fileName: file), run != nightRun else { continue }
-                night.pending[run] = try? LandingManifest.read(in: folder, name: file)
+                night.pending[run.id] = try? LandingManifest.read(in: folder, name: file)
             }
             return night
         }
@@ -98,15 +98,18 @@ public struct LandingArchive: Sendable {
 
     /// The feeds `run` has archived for one night so far and where they are listed: in the night's
     /// manifest, or in the run's pending one while an earlier run's complete extract stays the night.
-    /// Empty when the night or the run's entries cannot be read.
-    public func feeds(archivedBy run: Int64, district: String, date: String) -> Set<Feed> {
+    /// Empty when the night or the run's entries cannot be read. `uid` is the run's
+    /// `landing_run_uid` (nil for a run recorded before uids): an entry of another database's run
+    /// with the same id is not this run's.
+    public func feeds(archivedBy id: Int64, uid: String?, district: String, date: String) -> Set<Feed> {
         guard (try? Self.validate(district: district, date: date)) != nil else { return [] }
         let folder = folder(district: district, date: date)
+        let run = LandingRun(id: id, uid: uid)
         var feeds = Set<Feed>()
         for name in [LandingManifest.fileName, LandingManifest.pendingFileName(run: run)] {
             guard let manifest = try? LandingManifest.read(in: folder, name: name) else { continue }
             // An entry without a run predates run ids; it may be this run's.
-            feeds.formUnion(Feed.allCases.filter { feed in manifest.entry(for: feed).map { ($0.run ?? run) == run } ?? false })
+            feeds.formUnion(Feed.allCases.filter { feed in manifest.entry(for: feed).map { ($0.extractor ?? run) == run } ?? false })
         }
         return feeds
     }

@@ -1,5 +1,19 @@
 public import Foundation
 
+/// Which run extracted a feed, as the archive tells runs apart: the id in `etl.runs`, and the random
+/// uid the run recorded when it started (`etl.runs.options ->> 'landing_run_uid'`).
+///
+/// Ids alone repeat: a database restored from a backup, or a new one on the same landing root,
+/// numbers its runs again, and its run 12 is not the run 12 whose extract the archive holds. Taken
+/// for it, it would write over that night's files in place, a mix of two extracts that reads as
+/// complete. Runs recorded before uids have none, and neither do their entries.
+struct LandingRun: Sendable, Hashable, CustomStringConvertible {
+    var id: Int64
+    var uid: String?
+
+    var description: String { "run \(id)" }
+}
+
 /// What one night's landing folder holds: `manifest.json`, written by ``LandingTeeSource`` as each
 /// feed finishes and read by ``LandingSource`` before a replay.
 ///
@@ -21,14 +35,28 @@ public struct LandingManifest: Sendable, Hashable, Codable {
         /// The run (`etl.runs.id`) that extracted the feed; nil in manifests written before runs
         /// were recorded, and for extracts made outside a run.
         public var run: Int64?
+        /// The run's random uid (``LandingRun``); nil for runs recorded before uids.
+        public var runUID: String?
 
-        public init(file: String, records: Int, rejected: Int, bytes: Int, sha256: String, run: Int64? = nil) {
+        public init(
+            file: String, records: Int, rejected: Int, bytes: Int, sha256: String, run: Int64? = nil,
+            runUID: String? = nil
+        ) {
             self.file = file
             self.records = records
             self.rejected = rejected
             self.bytes = bytes
             self.sha256 = sha256
             self.run = run
+            self.runUID = runUID
+        }
+
+        /// The run that extracted the feed, nil when the entry predates run ids.
+        var extractor: LandingRun? { run.map { LandingRun(id: $0, uid: runUID) } }
+
+        enum CodingKeys: String, CodingKey {
+            case file, records, rejected, bytes, sha256, run
+            case runUID = "run_uid"
         }
     }
 
@@ -51,13 +79,20 @@ public struct LandingManifest: Sendable, Hashable, Codable {
 
     /// The manifest of a run's extract set aside beside a complete night of another run
     /// (``LandingManifestLedger/Placement/pending(run:)``) until the run has archived every feed.
-    static func pendingFileName(run: Int64) -> String { "manifest.run-\(run).pending.json" }
+    /// `manifest.run-<id>-<uid>.pending.json`, or `manifest.run-<id>.pending.json` for a run
+    /// without a uid: two databases' runs of one id set their extracts aside apart.
+    static func pendingFileName(run: LandingRun) -> String {
+        "manifest.run-\(run.id)\(run.uid.map { "-\($0)" } ?? "").pending.json"
+    }
 
     /// The run whose set-aside extract a file of this name lists, or nil for any other name.
-    static func pendingRun(fileName name: String) -> Int64? {
+    static func pendingRun(fileName name: String) -> LandingRun? {
         let (prefix, suffix) = ("manifest.run-", ".pending.json")
         guard name.hasPrefix(prefix), name.hasSuffix(suffix), name.count > prefix.count + suffix.count else { return nil }
-        return Int64(name.dropFirst(prefix.count).dropLast(suffix.count))
+        let run = name.dropFirst(prefix.count).dropLast(suffix.count)
+        let parts = run.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let id = Int64(parts[0]), parts.count == 1 || !parts[1].isEmpty else { return nil }
+        return LandingRun(id: id, uid: parts.count == 2 ? String(parts[1]) : nil)
     }
 
     public init(
@@ -76,8 +111,11 @@ public struct LandingManifest: Sendable, Hashable, Codable {
 
     /// The run that extracted every feed of a complete night; nil when the night is not complete or
     /// its manifest predates run ids.
-    public var run: Int64? {
-        isComplete ? feeds.values.first?.run : nil
+    public var run: Int64? { extractor?.id }
+
+    /// The run that extracted every feed of a complete night; nil as for ``run``.
+    var extractor: LandingRun? {
+        isComplete ? feeds.values.first?.extractor : nil
     }
 
     /// True when every feed a sync reads is archived by one run, so the night can be replayed in full
@@ -99,10 +137,14 @@ public struct LandingManifest: Sendable, Hashable, Codable {
 
     /// Names the runs when the archived feeds come from more than one, else nil.
     var mixedRuns: String? {
-        let byRun = Dictionary(grouping: Feed.allCases.filter { feeds[$0.rawValue] != nil }) { feeds[$0.rawValue]?.run }
+        let byRun = Dictionary(grouping: Feed.allCases.filter { feeds[$0.rawValue] != nil }) { feeds[$0.rawValue]?.extractor }
         guard byRun.count > 1 else { return nil }
-        let runs = byRun.sorted { ($0.key ?? -1) < ($1.key ?? -1) }.map { run, feeds in
-            "\(run.map { "run \($0)" } ?? "an earlier run"): \(feeds.map(\.rawValue).joined(separator: ", "))"
+        // Two runs of one id (two databases) are told apart by their uids.
+        let sameIDs = Dictionary(grouping: byRun.keys.compactMap { $0 }, by: \.id).values.contains { $0.count > 1 }
+        let order = { (run: LandingRun?) in (run?.id ?? -1, run?.uid ?? "") }
+        let runs = byRun.sorted { order($0.key) < order($1.key) }.map { run, feeds in
+            let name = run.map { run in sameIDs ? "\(run) (uid \(run.uid ?? "none"))" : "\(run)" } ?? "an earlier run"
+            return "\(name): \(feeds.map(\.rawValue).joined(separator: ", "))"
         }
         return "feeds from different runs (\(runs.joined(separator: "; "))): a later run of this night stopped part-way"
     }

@@ -23,19 +23,19 @@ actor LandingManifestLedger {
     enum Placement: Sendable, Equatable {
         /// In the night's `manifest.json`.
         case night
-        /// In `manifest.run-<run>.pending.json`, beside another run's complete night, until every
-        /// feed is there.
-        case pending(run: Int64)
+        /// In the run's `manifest.run-<run>-<uid>.pending.json`, beside another run's complete
+        /// night, until every feed is there.
+        case pending(run: LandingRun)
     }
 
     /// Where `run`'s feeds go in `folder` now. Decided as each feed is committed, so a feed that
     /// finishes after its run became the night (a retried stage) is listed in the night.
-    func placement(in folder: URL, run: Int64?) -> Placement {
+    func placement(in folder: URL, run: LandingRun?) -> Placement {
         guard let run else { return .night }
         let night = try? LandingManifest.read(in: folder)
         // A complete night of this very run is being resumed or retried: its feeds are this run's
-        // to replace.
-        if let night, night.isComplete, night.run == run { return .night }
+        // to replace. (Of this run, not of its id: ``LandingRun``.)
+        if let night, night.isComplete, night.extractor == run { return .night }
         // Feeds the run set aside stay together until its last one, even if the night's manifest
         // went missing meanwhile: written into the night, they would be complete nowhere.
         if FileManager.default.fileExists(atPath: folder.appending(path: LandingManifest.pendingFileName(run: run)).path) {
@@ -55,7 +55,7 @@ actor LandingManifestLedger {
         _ feed: Feed, file temporary: URL, entry: LandingManifest.FeedEntry, in folder: URL, district: String,
         date: String, source: String
     ) throws(ExtractError) {
-        let placement = placement(in: folder, run: entry.run)
+        let placement = placement(in: folder, run: entry.extractor)
         let manifestName =
             switch placement {
             case .night: LandingManifest.fileName
@@ -109,7 +109,7 @@ actor LandingManifestLedger {
     /// The pending manifest of the run that is the complete `night` just written, which a crash
     /// after the promotion's rename can leave: removed with the files only it lists.
     private func removeMootPending(in folder: URL, night: LandingManifest) {
-        guard let run = night.run else { return }
+        guard let run = night.extractor else { return }
         let name = LandingManifest.pendingFileName(run: run)
         guard let pending = try? LandingManifest.read(in: folder, name: name) else { return }
         let kept = Set(night.feeds.values.map(\.file))
@@ -119,13 +119,13 @@ actor LandingManifestLedger {
         try? FileManager.default.removeItem(at: folder.appending(path: name))
     }
 
-    /// `<feed>.ndjson.gz` in the night, `<feed>.run-<run>.ndjson.gz` beside it, with `.2`, `.3`...
+    /// `<feed>.ndjson.gz` in the night, `<feed>.run-<run id>.ndjson.gz` beside it, with `.2`, `.3`...
     /// before `.ndjson.gz` while the name is taken.
     private func freeName(for feed: Feed, _ placement: Placement, in folder: URL) -> String {
         let stem =
             switch placement {
             case .night: feed.rawValue
-            case .pending(let run): "\(feed.rawValue).run-\(run)"
+            case .pending(let run): "\(feed.rawValue).run-\(run.id)"
             }
         var name = "\(stem).ndjson.gz"
         var number = 1

@@ -24,13 +24,20 @@ public struct LandingTeeSource: RosterSource {
     public let date: String
     /// The run that extracts, recorded with each feed.
     public let runID: Int64?
+    /// The run's random uid (`etl.runs.options ->> 'landing_run_uid'`), recorded with each feed, so
+    /// a run of the same id in another database is not taken for this one.
+    public let runUID: String?
 
-    public init(upstream: any RosterSource, archive: LandingArchive, district: String, date: String, runID: Int64? = nil) {
+    public init(
+        upstream: any RosterSource, archive: LandingArchive, district: String, date: String, runID: Int64? = nil,
+        runUID: String? = nil
+    ) {
         self.upstream = upstream
         self.archive = archive
         self.district = district
         self.date = date
         self.runID = runID
+        self.runUID = runUID
     }
 
     /// The night's folder.
@@ -51,7 +58,9 @@ public struct LandingTeeSource: RosterSource {
     public func batches(of feed: Feed) -> AsyncThrowingStream<ExtractBatch, any Error> {
         let writer = LandingTeeWriter(
             upstream: upstream.batches(of: feed), feed: feed, folder: folder,
-            night: LandingTeeWriter.Night(district: district, date: date, source: upstream.description, run: runID))
+            night: LandingTeeWriter.Night(
+                district: district, date: date, source: upstream.description,
+                run: runID.map { LandingRun(id: $0, uid: runUID) }))
         return AsyncThrowingStream(unfolding: { try await writer.next() })
     }
 }

@@ -10,7 +10,7 @@ actor LandingTeeWriter {
         var district: String
         var date: String
         var source: String
-        var run: Int64?
+        var run: LandingRun?
     }
 
     private var upstream: AsyncThrowingStream<ExtractBatch, any Error>.AsyncIterator
@@ -93,7 +93,8 @@ actor LandingTeeWriter {
         finished = true
         // The ledger names the file (a name nothing in the folder has) and lists it.
         let entry = LandingManifest.FeedEntry(
-            file: "", records: records, rejected: rejected, bytes: bytes, sha256: sha256, run: night.run)
+            file: "", records: records, rejected: rejected, bytes: bytes, sha256: sha256, run: night.run?.id,
+            runUID: night.run?.uid)
         try await LandingManifestLedger.shared.commit(
             feed, file: file.temporaryURL, entry: entry, in: folder, district: night.district, date: night.date,
             source: night.source)
