@@ -46,6 +46,16 @@ struct APIMappingTests {
         let students = try map(.students, #"{"data": [{"data": {"id": "u8", "roles": {"student": {"sis_id": "S-8"}}}}]}"#)
         #expect(students.batch.rejections.map(\.recordKey) == ["S-8"])
         #expect(students.batch.rejections.map(\.reason) == [.missingRequiredField])
+        // Clever's "" is no value: no school at all is the same rejection, and an empty `school`
+        // gives way to the first school of `schools`.
+        let blank = try map(.students, #"{"data": [{"data": {"id": "u7", "roles": {"student": {"sis_id": "S-7", "school": "", "schools": [""]}}}}]}"#)
+        #expect(blank.batch.records.isEmpty && blank.batch.rejections.map(\.recordKey) == ["S-7"])
+        let listed = try map(.teachers, #"{"data": [{"data": {"id": "u6", "roles": {"teacher": {"sis_id": "T-6", "school": "", "schools": ["", "s2", "s3"]}}}}]}"#)
+        guard case .teacher(let teacher) = listed.batch.records.first else {
+            Issue.record("expected a teacher")
+            return
+        }
+        #expect(teacher.school == .clever("s2") && teacher.otherSchools == [.clever("s3")])
     }
 
     @Test("section teachers: the primary first, then the others once; a term without sis_id keys on its id")
@@ -182,6 +192,17 @@ struct APIMappingTests {
         #expect(error?.code == .malformedResponse)
     }
 
+    @Test("a page nested deeper than 512 levels is a malformed response, not a stack overflow")
+    func deeplyNested() throws {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        let error = #expect(throws: ExtractError.self) { try map(.students, #"{"data": [], "x": "# + deep + "}") }
+        #expect(error?.code == .malformedResponse)
+        #expect(error?.message.contains("nested more than 512 deep") == true, "\(String(describing: error))")
+        // As deep as allowed still reads.
+        let allowed = String(repeating: "[", count: 510) + String(repeating: "]", count: 510)
+        #expect(try map(.students, #"{"data": [], "x": "# + allowed + "}").batch.records.isEmpty)
+    }
+
     @Test("Retry-After in seconds or as an HTTP date, else X-RateLimit-Reset, capped")
     func rateLimitWaits() throws {
         let policy = RetryPolicy(
@@ -195,7 +216,17 @@ struct APIMappingTests {
         #expect(policy.rateLimitWait(retryAfter: nil, rateLimitReset: "1800000007", now: now) == .seconds(7))
         #expect(policy.rateLimitWait(retryAfter: "9999", rateLimitReset: nil, now: now) == .seconds(120))
         #expect(policy.rateLimitWait(retryAfter: nil, rateLimitReset: nil, now: now) == nil)
-        #expect(policy.rateLimitWait(retryAfter: "-5", rateLimitReset: nil, now: now) == .zero)
+        #expect(policy.rateLimitWait(retryAfter: "0", rateLimitReset: nil, now: now) == .zero)
+        // A wait that has passed is no wait: the backoff applies, not a burst of immediate retries.
+        #expect(policy.rateLimitWait(retryAfter: "-5", rateLimitReset: nil, now: now) == nil)
+        #expect(policy.rateLimitWait(retryAfter: nil, rateLimitReset: "1799999995", now: now) == nil)
+        #expect(policy.rateLimitWait(retryAfter: nil, rateLimitReset: "1800000000", now: now) == nil)
+        // Values no integer holds are capped, not a crash.
+        for huge in ["1e30", "inf", "9999999999999999999"] {
+            #expect(policy.rateLimitWait(retryAfter: huge, rateLimitReset: nil, now: now) == .seconds(120))
+        }
+        #expect(policy.rateLimitWait(retryAfter: nil, rateLimitReset: "1e300", now: now) == .seconds(120))
+        #expect(policy.rateLimitWait(retryAfter: "nan", rateLimitReset: nil, now: now) == nil)
     }
 
     @Test("backoff: full jitter under an exponential ceiling, capped")

@@ -59,6 +59,19 @@ struct APISourceTests {
         }
     }
 
+    @Test("a URL without a host or with a port that cannot exist is a configuration error before any request")
+    func unusableURLs() async throws {
+        for text in ["http://127.0.0.1:80800", "ftp://clever.example", "http:///v3.0", "http://127.0.0.1:0"] {
+            let url = try #require(URL(string: text))
+            #expect(!CleverAPISource.isUsable(url), "\(text)")
+            let error = await #expect(throws: ExtractError.self) {
+                try await FakeCleverHarness.source(FakeCleverHarness.configuration(url)).check()
+            }
+            #expect(error?.code == .configuration, "\(text)")
+        }
+        #expect(try ["https://api.clever.com", "http://127.0.0.1:65535/base"].allSatisfy { CleverAPISource.isUsable(try #require(URL(string: $0))) })
+    }
+
     @Test("401: unauthorized, and the token appears in no message")
     func unauthorized() async throws {
         try await FakeCleverHarness.run { _, url in

@@ -1,5 +1,5 @@
 public import AsyncHTTPClient
-import Foundation
+public import Foundation
 public import Logging
 import NIOCore
 
@@ -30,15 +30,22 @@ public struct CleverAPISource: RosterSource {
 
     public var description: String { "clever:\(configuration.baseURL.absoluteString)" }
 
+    /// An http(s) URL with a host and, if it names one, a port that exists (NIO traps on a port
+    /// above 65535 rather than failing the request).
+    public static func isUsable(_ url: URL) -> Bool {
+        (url.scheme == "http" || url.scheme == "https") && url.host != nil
+            && url.port.map { (1...65_535).contains($0) } ?? true
+    }
+
     var requester: APIRequester { APIRequester(configuration: configuration, client: client, logger: logger) }
 
     /// One cheap request (`GET /v3.0/districts`): the API is reachable, the token valid and the
     /// answer a page of districts.
     public func check() async throws {
-        guard configuration.baseURL.scheme == "http" || configuration.baseURL.scheme == "https",
-            configuration.baseURL.host != nil
-        else {
-            throw ExtractError(.configuration, "the Clever API URL must be http(s)://host", context: description)
+        guard Self.isUsable(configuration.baseURL) else {
+            throw ExtractError(
+                .configuration, "the Clever API URL must be http(s)://host, with a port from 1 to 65535 if any",
+                context: description)
         }
         guard !configuration.token.isEmpty else {
             throw ExtractError(.configuration, "no Clever token; set CLEVER_TOKEN", context: description)

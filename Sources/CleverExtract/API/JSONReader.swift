@@ -13,6 +13,8 @@ struct JSONReader {
         case missing(String)
         /// A value of the wrong JSON type (or null where a value is required).
         case type
+        /// Containers nested deeper than ``JSONReader/maxDepth``.
+        case tooDeep
     }
 
     /// Where in the document a problem is, outermost first: object keys and array indices.
@@ -39,6 +41,7 @@ struct JSONReader {
             case .syntax: return "invalid or truncated JSON"
             case .missing(let key): return "missing " + (path.map(\.description) + [key]).joined(separator: ".")
             case .type: return "unexpected value at " + path.map(\.description).joined(separator: ".")
+            case .tooDeep: return "objects and arrays nested more than \(JSONReader.maxDepth) deep"
             }
         }
     }
@@ -61,8 +64,14 @@ struct JSONReader {
         var string: String { decoded ?? String(decoding: raw, as: UTF8.self) }
     }
 
+    /// How deep containers may nest. The reader recurses once per level, so a hostile or broken
+    /// page of `[[[[...` would otherwise overflow the stack and kill the run without a word
+    /// (`JSONDecoder` stops at the same depth). Clever's pages nest about five levels.
+    static let maxDepth = 512
+
     private let bytes: UnsafeRawBufferPointer
     private var position = 0
+    private var depth = 0
 
     init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
@@ -83,6 +92,8 @@ struct JSONReader {
     /// or `skipValue()`). A non-object is a type error.
     mutating func object(_ body: (inout JSONReader, Key) throws(Error) -> Void) throws(Error) {
         guard try peek() == UInt8(ascii: "{") else { throw typeError() }
+        try enter()
+        defer { depth -= 1 }
         position += 1
         if try peek() == UInt8(ascii: "}") {
             position += 1
@@ -112,6 +123,8 @@ struct JSONReader {
     /// non-array is a type error.
     mutating func array(_ body: (inout JSONReader, Int) throws(Error) -> Void) throws(Error) {
         guard try peek() == UInt8(ascii: "[") else { throw typeError() }
+        try enter()
+        defer { depth -= 1 }
         position += 1
         if try peek() == UInt8(ascii: "]") {
             position += 1
@@ -133,6 +146,11 @@ struct JSONReader {
             default: throw fail(.syntax)
             }
         }
+    }
+
+    private mutating func enter() throws(Error) {
+        guard depth < Self.maxDepth else { throw fail(.tooDeep) }
+        depth += 1
     }
 
     /// True (and consumed) if the next value is `null`: an optional that is present but null

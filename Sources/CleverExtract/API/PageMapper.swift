@@ -125,12 +125,14 @@ struct PageMapper: Sendable {
             batch.rejections.append(missing(.teacher, "users", user.id, "sis_id"))
             return
         }
-        guard let school = role.school ?? role.schools?.first else {
+        guard let school = Self.school(role.school, role.schools) else {
             batch.rejections.append(missing(.teacher, "users", user.id, "school", sisID: Identifier.trimmed(sis)))
             return
         }
         var others: [String] = []
-        for other in role.schools ?? [] where other != school && !others.contains(other) { others.append(other) }
+        for other in role.schools ?? [] where !other.isEmpty && other != school && !others.contains(other) {
+            others.append(other)
+        }
         batch.records.append(
             .teacher(
                 TeacherRecord(
@@ -148,7 +150,7 @@ struct PageMapper: Sendable {
             batch.rejections.append(missing(.student, "users", user.id, "sis_id"))
             return
         }
-        guard let school = role.school ?? role.schools?.first else {
+        guard let school = Self.school(role.school, role.schools) else {
             batch.rejections.append(missing(.student, "users", user.id, "school", sisID: Identifier.trimmed(sis)))
             return
         }
@@ -159,6 +161,14 @@ struct PageMapper: Sendable {
                     email: user.email, firstName: user.name?.first, middleName: user.name?.middle,
                     lastName: user.name?.last, grade: role.grade, dateOfBirth: role.dob,
                     studentNumber: role.student_number, stateID: role.state_id)))
+    }
+
+    /// A user's school: `school`, else the first of `schools`. Clever sends `""` for no value, which
+    /// is no school (a rejection keyed by SIS id, so the merge holds the person), not a school
+    /// that no feed lists (whose people the merge would archive as unknown references).
+    static func school(_ school: String?, _ schools: [String]?) -> String? {
+        if let school, !school.isEmpty { return school }
+        return schools?.first { !$0.isEmpty }
     }
 
     private func term(_ object: Clever.Term, into batch: inout ExtractBatch) {

@@ -16,11 +16,17 @@ struct RetryPolicy: Sendable {
     }
 
     /// The wait a 429 asks for: `Retry-After` (seconds or an HTTP date), else `X-RateLimit-Reset`
-    /// (epoch seconds), else nil (use the backoff). Capped at `maxRetryAfter`.
+    /// (epoch seconds), capped at `maxRetryAfter`; nil (use the backoff) when neither says, or
+    /// when the time they name has passed.
+    ///
+    /// A reset already past (the client's clock ahead of Clever's, a reset rounded down to the
+    /// second) would retry at once, be refused again with the same reset, and spend every attempt
+    /// in a quarter of a second; the backoff spreads them out. Only `Retry-After: 0` means now.
     func rateLimitWait(retryAfter: String?, rateLimitReset: String?, now: Date = Date()) -> Duration? {
         var seconds: Double?
         if let retryAfter = retryAfter?.trimmingCharacters(in: .whitespaces), !retryAfter.isEmpty {
             if let value = Double(retryAfter) {
+                if value == 0 { return .zero }
                 seconds = value
             } else if let date = Self.httpDate(retryAfter) {
                 seconds = date.timeIntervalSince(now)
@@ -29,8 +35,10 @@ struct RetryPolicy: Sendable {
         if seconds == nil, let reset = rateLimitReset.flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }) {
             seconds = reset - now.timeIntervalSince1970
         }
-        guard let seconds else { return nil }
-        return min(maxRetryAfter, .milliseconds(Int64(max(0, seconds) * 1_000)))
+        // NaN compares false: no usable wait.
+        guard let seconds, seconds > 0 else { return nil }
+        // Capped before it becomes an integer: `1e30` or `inf` from a header would trap the conversion.
+        return .milliseconds(Int64(min(seconds, Self.seconds(maxRetryAfter)) * 1_000))
     }
 
     static func seconds(_ duration: Duration) -> Double {
