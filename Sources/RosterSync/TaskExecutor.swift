@@ -252,7 +252,7 @@ struct TaskExecutor: Sendable {
             source = CleverAPISource(
                 configuration: .init(
                     baseURL: url, token: token, pageSize: configuration.batchSize,
-                    maxAttempts: configuration.apiMaxAttempts),
+                    maxAttempts: configuration.apiMaxAttempts, district: configuration.districtID),
                 httpClient: context.httpClient, logger: context.logger)
         }
         if let file {

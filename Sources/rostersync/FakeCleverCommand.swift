@@ -127,6 +127,12 @@ extension FakeCleverCommand {
         @Flag(help: "Make next links loop back to the first page.")
         var loopingNextLink = false
 
+        @Option(
+            help: ArgumentHelp(
+                "The district id the token is for (GET /v3.0/districts); a sync must name it with --district.",
+                valueName: "id"))
+        var districtID = "demo"
+
         func validate() throws {
             guard (0...65_535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
             guard [500, 502, 503].contains(serverErrorStatus) else {
@@ -144,7 +150,8 @@ extension FakeCleverCommand {
             let token = given ?? "fake-clever-token"
             // A token the user chose may be a real one: never echo it.
             let shown = given == nil ? token : "<your token>"
-            let configuration = FakeCleverServer.Configuration(port: port, token: token, faults: faults)
+            let configuration = FakeCleverServer.Configuration(
+                port: port, token: token, faults: faults, districtID: districtID)
             var logger = Logger(label: "fake-clever")
             logger.logLevel = .warning
             let server: FakeCleverServer
@@ -163,7 +170,7 @@ extension FakeCleverCommand {
                     // Written unbuffered: scripts read the chosen port from a pipe while the server runs.
                     let text = """
                         FakeClever serving \(what) at http://127.0.0.1:\(port) (Ctrl-C to stop)
-                          CLEVER_TOKEN=\(shown) rostersync sync --district demo --clever-url http://127.0.0.1:\(port)
+                          CLEVER_TOKEN=\(shown) rostersync sync --district \(districtID) --clever-url http://127.0.0.1:\(port)
 
                         """
                     FileHandle.standardOutput.write(Data(text.utf8))

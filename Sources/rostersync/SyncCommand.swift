@@ -24,7 +24,7 @@ struct SyncCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "The district's id (Clever district id), or `all` for every enabled district in roster.districts (with --csv, each reads DIR/<district id>/).")
+    @Option(help: "The district's id (Clever district id; from the API, the token's district), or `all` for every enabled district in roster.districts (CSV only: each reads DIR/<district id>/).")
     var district: String
 
     @Option(help: "With --district all: districts synced at once.")
@@ -113,6 +113,12 @@ struct SyncCommand: AsyncParsableCommand {
         }
         if !allowEmptyFeed.isEmpty && district == "all" {
             throw ValidationError("--allow-empty-feed names one district's feed; it cannot go with --district all")
+        }
+        // CLEVER_TOKEN opens one district: every other district would fail its token check.
+        if district == "all" && csv == nil {
+            throw ValidationError(
+                "--district all reads each district's CSV folder (--csv DIR); from Clever's API each district has "
+                    + "its own token: run one sync per district, each with its CLEVER_TOKEN")
         }
     }
 

@@ -192,6 +192,17 @@ struct APIMappingTests {
         #expect(error?.code == .malformedResponse)
     }
 
+    @Test("the token's district must be the one synced; a token that opens none says so")
+    func tokenDistrict() throws {
+        try CleverAPISource.checkDistrict(Clever.District(id: "d1", name: nil), expected: "d1", context: "c")
+        let other = #expect(throws: ExtractError.self) {
+            try CleverAPISource.checkDistrict(Clever.District(id: "d2", name: "Springfield"), expected: "d1", context: "c")
+        }
+        #expect(other?.code == .configuration && other?.message.hasPrefix("this Clever token is for district d2 (Springfield), not d1") == true)
+        let none = #expect(throws: ExtractError.self) { try CleverAPISource.checkDistrict(nil, expected: "d1", context: "c") }
+        #expect(none?.code == .configuration && none?.message.contains("opens no district") == true)
+    }
+
     @Test("a page nested deeper than 512 levels is a malformed response, not a stack overflow")
     func deeplyNested() throws {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)

@@ -10,14 +10,17 @@ import Testing
 struct APISyncTests {
     static let token = "test-token"
 
+    /// Serves `fixture` as the district `district` (the id a sync checks its token against).
     static func withServer<T: Sendable>(
-        csv fixture: DistrictFixture, faults: Faults = .none, _ body: (URL, FakeCleverServer) async throws -> T
+        csv fixture: DistrictFixture, district: String = "d1", faults: Faults = .none,
+        _ body: (URL, FakeCleverServer) async throws -> T
     ) async throws -> T {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fake-clever-\(UUID().uuidString)")
         try fixture.write(to: folder)
         defer { try? FileManager.default.removeItem(at: folder) }
         let server = try FakeCleverServer(
-            csvDirectory: folder, configuration: .init(token: token, faults: faults), logger: TestDatabase.logger)
+            csvDirectory: folder, configuration: .init(token: token, faults: faults, districtID: district),
+            logger: TestDatabase.logger)
         return try await server.withRunning { url in try await body(url, server) }
     }
 
@@ -30,7 +33,7 @@ struct APISyncTests {
             let csv = SyncHarness(database: database, district: "by-csv")
             let api = SyncHarness(database: database, district: "by-api")
             #expect(try await csv.sync(fixture).status == .succeeded)
-            try await Self.withServer(csv: fixture) { url, _ in
+            try await Self.withServer(csv: fixture, district: "by-api") { url, _ in
                 let source = SyncConfiguration.Source.clever(baseURL: url.absoluteString, token: Self.token)
                 let first = try await SyncService(logger: TestDatabase.logger).sync(api.configuration(source))
                 let second = try await SyncService(logger: TestDatabase.logger).sync(api.configuration(source))
@@ -168,6 +171,28 @@ struct APISyncTests {
         }
     }
 
+    @Test("A token of another district is a configuration error before anything is read: its children never load under this district's id")
+    func tokenOfAnotherDistrict() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            #expect(try await harness.sync(.small()).status == .succeeded)
+            let before = try await database.string("SELECT etl.roster_digest('d1')")
+            try await Self.withServer(csv: .small(), district: "d2") { url, server in
+                let error = try #require(await #expect(throws: (any Error).self) {
+                    _ = try await SyncService(logger: TestDatabase.logger).sync(
+                        harness.configuration(.clever(baseURL: url.absoluteString, token: Self.token)))
+                })
+                #expect(SyncReport.exitCode(for: error) == 2)
+                let text = String(describing: error)
+                #expect(text.contains("this Clever token is for district d2 (Fixture district), not d1"), "\(text)")
+                // Only GET /v3.0/districts was asked: no feed was read.
+                #expect(await server.requestCount() == 1)
+            }
+            #expect(try await database.string("SELECT etl.roster_digest('d1')") == before)
+            #expect(try await database.string("SELECT status FROM etl.runs ORDER BY id DESC LIMIT 1") == "failed")
+        }
+    }
+
     @Test("A wrong token is a configuration error that names what to check, without the token")
     func unauthorized() async throws {
         try await TestDatabase.withFresh { database in
@@ -193,7 +218,7 @@ struct APISyncTests {
             let harness = SyncHarness(database: database)
             let district = SyntheticDistrict(students: 400, seed: 7)
             let server = FakeCleverServer(
-                district: district, configuration: .init(token: Self.token), logger: TestDatabase.logger)
+                district: district, configuration: .init(token: Self.token, districtID: "d1"), logger: TestDatabase.logger)
             try await server.withRunning { url in
                 let configuration = harness.configuration(.clever(baseURL: url.absoluteString, token: Self.token))
                 let first = try await SyncService(logger: TestDatabase.logger).sync(configuration)

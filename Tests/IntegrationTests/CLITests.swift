@@ -64,6 +64,8 @@ struct CLITests {
         (["sync", "--district", "d1", "--csv", "/no/such/folder"], "/no/such/folder"),
         (["sync", "--district", "d1", "--csv", "/tmp", "--as-of", "2026-02-30"], "2026-02-30"),
         (["sync", "--district", "d1", "--csv", "/tmp", "--clever-url", "http://x"], "either --csv or --clever-url"),
+        (["sync", "--district", "all", "--clever-url", "http://127.0.0.1:9"], "each district has its own token"),
+        (["sync", "--district", "all"], "each district has its own token"),
         (["sync", "--csv", "/tmp"], "--district"),
         (["sync", "--district", "d1", "--csv", "/tmp", "--database-url", "mysql://x"], "not a database URL"),
         (["graph", "nosuch"], "(there: backfill, demo, nightly)"),

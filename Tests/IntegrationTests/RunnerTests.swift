@@ -19,7 +19,7 @@ struct RunnerTests {
         let landing = FileManager.default.temporaryDirectory.appendingPathComponent("landing-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: landing) }
         let district = SyntheticDistrict(students: 300, seed: 3)
-        let server = FakeCleverServer(district: district, configuration: .init(token: "t"), logger: TestDatabase.logger)
+        let server = FakeCleverServer(district: district, configuration: .init(token: "t", districtID: "d1"), logger: TestDatabase.logger)
         // Two nights from the API, archived as they stream.
         let live = try await TestDatabase.withFresh { database in
             try await server.withRunning { url in
@@ -70,7 +70,7 @@ struct RunnerTests {
             defer { try? FileManager.default.removeItem(at: folder) }
             // The client gives up at once; the first two requests (check-source) get 503s.
             let server = try FakeCleverServer(
-                csvDirectory: folder, configuration: .init(token: "t", faults: Faults(serverErrors: 2)),
+                csvDirectory: folder, configuration: .init(token: "t", faults: Faults(serverErrors: 2), districtID: "d1"),
                 logger: TestDatabase.logger)
             let report = try await server.withRunning { url in
                 var configuration = harness.configuration(.clever(baseURL: url.absoluteString, token: "t"))
@@ -91,7 +91,7 @@ struct RunnerTests {
             // A loopback port that was free a moment ago: the connection is refused.
             let server = try FakeCleverServer(
                 csvDirectory: TestDatabase.packageRoot.appendingPathComponent("demo/district"),
-                configuration: .init(token: "t"), logger: TestDatabase.logger)
+                configuration: .init(token: "t", districtID: "d1"), logger: TestDatabase.logger)
             let url = try await server.withRunning { url in url }
             var configuration = harness.configuration(.clever(baseURL: url.absoluteString, token: "t"))
             configuration.apiMaxAttempts = 2
@@ -120,7 +120,7 @@ struct RunnerTests {
             // Every answer takes 3 s: check-source (1 s allowed) cannot finish.
             let server = try FakeCleverServer(
                 csvDirectory: TestDatabase.packageRoot.appendingPathComponent("demo/district"),
-                configuration: .init(token: "t", faults: Faults(delayMilliseconds: 3_000)), logger: TestDatabase.logger)
+                configuration: .init(token: "t", faults: Faults(delayMilliseconds: 3_000), districtID: "d1"), logger: TestDatabase.logger)
             let report = try await server.withRunning { url in
                 var configuration = harness.configuration(.clever(baseURL: url.absoluteString, token: "t"))
                 configuration.pipelineFile = pipeline

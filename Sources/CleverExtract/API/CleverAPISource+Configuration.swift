@@ -23,6 +23,9 @@ extension CleverAPISource {
         public var maxRetryAfter: Duration
         /// The largest page body accepted, in bytes.
         public var maxResponseBytes: Int
+        /// The Clever district id the token must be for (a sync's `--district`), checked by
+        /// ``CleverAPISource/check()``; nil reads whatever district the token opens.
+        public var district: String?
 
         /// Clever's own API.
         public static let cleverBaseURL = URL(string: "https://api.clever.com") ?? URL(fileURLWithPath: "/")
@@ -31,7 +34,7 @@ extension CleverAPISource {
             baseURL: URL = Configuration.cleverBaseURL, token: String, pageSize: Int = 1_000, maxAttempts: Int = 6,
             requestTimeout: Duration = .seconds(60), backoffBase: Duration = .milliseconds(500),
             backoffMax: Duration = .seconds(30), maxRetryAfter: Duration = .seconds(300),
-            maxResponseBytes: Int = 256 * 1024 * 1024
+            maxResponseBytes: Int = 256 * 1024 * 1024, district: String? = nil
         ) {
             self.baseURL = baseURL
             self.token = token
@@ -42,6 +45,7 @@ extension CleverAPISource {
             self.backoffMax = backoffMax
             self.maxRetryAfter = maxRetryAfter
             self.maxResponseBytes = maxResponseBytes
+            self.district = district
         }
 
         public var description: String {

@@ -30,6 +30,23 @@ public struct CleverAPISource: RosterSource {
 
     public var description: String { "clever:\(configuration.baseURL.absoluteString)" }
 
+    static func checkDistrict(_ district: Clever.District?, expected: String, context: String) throws(ExtractError) {
+        guard let district else {
+            throw ExtractError(
+                .configuration,
+                "this Clever token opens no district (GET /v3.0/districts is empty): the district has not shared "
+                    + "its data with the app yet, or the token is not a district token", context: context)
+        }
+        guard district.id == expected else {
+            let name = district.name.map { " (\($0))" } ?? ""
+            throw ExtractError(
+                .configuration,
+                "this Clever token is for district \(district.id)\(name), not \(expected): each district is synced "
+                    + "with its own token. Check --district (the Clever district id) and CLEVER_TOKEN",
+                context: context)
+        }
+    }
+
     /// An http(s) URL with a host and, if it names one, a port that exists (NIO traps on a port
     /// above 65535 rather than failing the request).
     public static func isUsable(_ url: URL) -> Bool {
@@ -39,8 +56,12 @@ public struct CleverAPISource: RosterSource {
 
     var requester: APIRequester { APIRequester(configuration: configuration, client: client, logger: logger) }
 
-    /// One cheap request (`GET /v3.0/districts`): the API is reachable, the token valid and the
-    /// answer a page of districts.
+    /// One cheap request (`GET /v3.0/districts`): the API is reachable, the token valid, the
+    /// answer a page of districts and, with ``Configuration/district``, the token that district's.
+    ///
+    /// A Clever token opens one district. Synced under another district's id (a mistyped
+    /// `--district`, `--district all` with one token), its children would load into a district
+    /// that is not theirs, or remove that district's own at the next run.
     public func check() async throws {
         guard Self.isUsable(configuration.baseURL) else {
             throw ExtractError(
@@ -59,6 +80,9 @@ public struct CleverAPISource: RosterSource {
         case .success(let page):
             if let uri = page.data.first?.uri, !uri.contains("/districts/") {
                 throw ExtractError.malformed(endpoint: APIRequester.endpoint(url), "an object of another type (\(uri))")
+            }
+            if let expected = configuration.district {
+                try Self.checkDistrict(page.data.first?.data, expected: expected, context: description)
             }
         case .failure(let error):
             throw ExtractError.malformed(endpoint: APIRequester.endpoint(url), error.detail, cause: error)

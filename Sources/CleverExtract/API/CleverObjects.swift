@@ -21,6 +21,7 @@ enum Clever {
 
     struct District {
         let id: String
+        let name: String?
     }
 
     struct School {
@@ -176,11 +177,18 @@ extension Clever.Link: CleverObject {
 
 extension Clever.District: CleverObject {
     init(json reader: inout JSONReader) throws(JSONError) {
-        var id: String?
+        var id: String?, name: String?
         try reader.object { reader, key throws(JSONError) in
-            if key == "id" { id = try reader.string() } else { try reader.skipValue() }
+            if key == "id" {
+                id = try reader.string()
+            } else if key == "name" {
+                name = try reader.optionalString()
+            } else {
+                try reader.skipValue()
+            }
         }
         self.id = try reader.require(id, "id")
+        self.name = name
     }
 }
 

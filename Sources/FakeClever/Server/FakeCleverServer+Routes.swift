@@ -87,7 +87,12 @@ extension FakeCleverServer {
             while index < end, !district.exists(served, at: index) { index += 1 }
             if index < end, let lastServed { nextAfter = district.objectID(served, at: lastServed) }
         } else {
-            objects = fault == .wrongType ? [district.object(.schools, at: 0)].compactMap { $0 } : [.district(district.district)]
+            var served = district.district
+            if let id = configuration.districtID {
+                served = API.District(
+                    id: id, name: served.name, state: served.state, launch_date: served.launch_date, sis_type: served.sis_type)
+            }
+            objects = fault == .wrongType ? [district.object(.schools, at: 0)].compactMap { $0 } : [.district(served)]
         }
 
         let roleQuery = role.map { "role=\($0)&" } ?? ""

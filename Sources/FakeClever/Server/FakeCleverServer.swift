@@ -24,12 +24,18 @@ public struct FakeCleverServer: Sendable {
         /// The bearer token clients must send.
         public var token: String
         public var faults: Faults
+        /// The id `GET /v3.0/districts` answers: the district the token is for, which a sync checks
+        /// against its `--district`. Nil: the served district's own (generated) id.
+        public var districtID: String?
 
-        public init(host: String = "127.0.0.1", port: Int = 0, token: String, faults: Faults = .none) {
+        public init(
+            host: String = "127.0.0.1", port: Int = 0, token: String, faults: Faults = .none, districtID: String? = nil
+        ) {
             self.host = host
             self.port = port
             self.token = token
             self.faults = faults
+            self.districtID = districtID
         }
     }
 
