@@ -44,6 +44,8 @@ struct APISyncTests {
             for (table, columns) in [
                 ("students", Self.studentColumns), ("teachers", "sis_id, email, first_name, last_name, status"),
                 ("sections", "sis_id, name, grade, status"), ("schools", "sis_id, name, low_grade, high_grade"),
+                // Clever's API terms have no SIS id: they key as sections.csv's term cells do.
+                ("terms", "sis_id, name, start_date, end_date"),
             ] {
                 let differences = try await database.int(
                     """
@@ -56,6 +58,26 @@ struct APISyncTests {
             }
             #expect(try await api.count("roster.enrollments") == csv.count("roster.enrollments"))
             #expect(try await api.count("roster.section_teachers") == csv.count("roster.section_teachers"))
+        }
+    }
+
+    @Test("A section without a primary teacher from the API: its co-teacher stays a co-teacher, as from the CSV files")
+    func blankPrimaryFromAPI() async throws {
+        try await TestDatabase.withFresh { database in
+            var fixture = DistrictFixture.small()
+            fixture.sections[0].teachers = ["", "T2"]
+            let harness = SyncHarness(database: database)
+            try await Self.withServer(csv: fixture) { url, _ in
+                let report = try await SyncService(logger: TestDatabase.logger).sync(
+                    harness.configuration(.clever(baseURL: url.absoluteString, token: Self.token)))
+                #expect(report.status == .succeeded)
+            }
+            #expect(try await database.strings(
+                """
+                SELECT t.sis_id || ':' || st.is_primary FROM roster.section_teachers st
+                JOIN roster.sections s ON s.id = st.section_id JOIN roster.teachers t ON t.id = st.teacher_id
+                WHERE s.sis_id = 'SEC1'
+                """) == ["T2:false"])
         }
     }
 

@@ -86,9 +86,9 @@ enum Clever {
         let students: [String]?
     }
 
+    /// Clever's v3.0 terms have no SIS id.
     struct Term {
         let id: String
-        let sis_id: String?
         let name: String?
         let start_date: String?
         let end_date: String?
@@ -322,16 +322,15 @@ extension Clever.Section: CleverObject {
 
 extension Clever.Term: CleverObject {
     init(json reader: inout JSONReader) throws(JSONError) {
-        var id: String?, sis_id: String?, name: String?, start_date: String?, end_date: String?
+        var id: String?, name: String?, start_date: String?, end_date: String?
         try reader.object { reader, key throws(JSONError) in
             if key == "id" { id = try reader.string() }
-            else if key == "sis_id" { sis_id = try reader.optionalString() }
             else if key == "name" { name = try reader.optionalString() }
             else if key == "start_date" { start_date = try reader.optionalString() }
             else if key == "end_date" { end_date = try reader.optionalString() }
             else { try reader.skipValue() }
         }
         self.id = try reader.require(id, "id")
-        (self.sis_id, self.name, self.start_date, self.end_date) = (sis_id, name, start_date, end_date)
+        (self.name, self.start_date, self.end_date) = (name, start_date, end_date)
     }
 }

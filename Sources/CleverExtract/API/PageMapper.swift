@@ -167,13 +167,22 @@ struct PageMapper: Sendable {
     /// is no school (a rejection keyed by SIS id, so the merge holds the person), not a school
     /// that no feed lists (whose people the merge would archive as unknown references).
     static func school(_ school: String?, _ schools: [String]?) -> String? {
-        if let school, !school.isEmpty { return school }
-        return schools?.first { !$0.isEmpty }
+        value(school) ?? schools?.first { !$0.isEmpty }
+    }
+
+    /// Clever sends `""` for no value.
+    static func value(_ text: String?) -> String? {
+        text.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     private func term(_ object: Clever.Term, into batch: inout ExtractBatch) {
-        // Clever's v3.0 terms often carry no SIS id; the Clever id is then the only stable key.
-        let sis = object.sis_id.flatMap { $0.isEmpty ? nil : $0 } ?? object.id
+        // Clever's v3.0 terms carry no SIS id. The key is the one sections.csv's term cells make
+        // (name|start|end), so a district moving from SFTP files to the API keeps its terms; a
+        // term with none of the three keys on its Clever id.
+        let (name, start, end) = (Self.value(object.name), Self.value(object.start_date), Self.value(object.end_date))
+        let sis =
+            name == nil && start == nil && end == nil
+            ? object.id : TermRecord.derivedSISID(name: name, start: start, end: end)
         batch.records.append(
             .term(
                 TermRecord(

@@ -285,7 +285,6 @@ extension API.Term: JSONWritable {
         writer.object {
             $0.field("id", id)
             $0.field("district", district)
-            $0.field("sis_id", sis_id)
             $0.field("name", name)
             $0.field("start_date", start_date)
             $0.field("end_date", end_date)

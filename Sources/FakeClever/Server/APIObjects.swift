@@ -156,7 +156,7 @@ enum API {
     struct Term: Encodable {
         let id: String
         let district: String
-        let sis_id: String?
+        // No sis_id: Clever's v3.0 terms have none (id, district, name, start_date, end_date).
         let name: String?
         let start_date: String?
         let end_date: String?

@@ -95,19 +95,22 @@ struct FixtureDistrict: ServedDistrict {
                     terms.append(
                         .term(
                             API.Term(
-                                id: id, district: districtID, sis_id: termSIS, name: row["Term_name"],
+                                id: id, district: districtID, name: row["Term_name"],
                                 start_date: row["Term_start"], end_date: row["Term_end"])))
                 }
             }
             let teacherIDs = (["Teacher_id"] + (2...10).map { "Teacher_\($0)_id" }).compactMap { row[$0] }
                 .map { Self.id("teacher", $0) }
+            // A blank Teacher_id is a section without a primary: `teacher` absent, as Clever sends
+            // it, and Teacher_2_id stays a co-teacher (as the CSV reader keeps it).
+            let primary = row["Teacher_id"].map { Self.id("teacher", $0) }
             sectionObjects.append(
                 .section(
                     API.Section(
                         id: Self.id("section", sis), district: districtID, sis_id: sis, school: school(row["School_id"]),
                         term_id: termID, name: row["Name"], grade: row["Grade"], subject: row["Subject"],
                         section_number: row["Section_number"], period: row["Period"], course: nil,
-                        teacher: teacherIDs.first, teachers: teacherIDs, students: studentsBySection[sis] ?? [])))
+                        teacher: primary, teachers: teacherIDs, students: studentsBySection[sis] ?? [])))
         }
         collections[.sections] = sectionObjects
         collections[.terms] = terms

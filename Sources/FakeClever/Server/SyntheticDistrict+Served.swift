@@ -120,7 +120,7 @@ extension SyntheticDistrict: ServedDistrict {
 
     private func apiTerm(_ term: TermRecord) -> API.Term {
         API.Term(
-            id: term.cleverID ?? "", district: districtID, sis_id: term.sisID, name: term.name,
+            id: term.cleverID ?? "", district: districtID, name: term.name,
             start_date: term.startDate, end_date: term.endDate)
     }
 }
