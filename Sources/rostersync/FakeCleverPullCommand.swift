@@ -3,6 +3,7 @@ import CleverExtract
 import Foundation
 import Logging
 import RosterModel
+import RosterSync
 import RosterTransform
 
 extension FakeCleverCommand {
@@ -57,8 +58,10 @@ extension FakeCleverCommand {
             let token = ProcessInfo.processInfo.environment["CLEVER_TOKEN"] ?? "fake-clever-token"
             var logger = Logger(label: "fake-clever-pull")
             logger.logLevel = .warning
+            // The sync's client: a server that does not answer fails in 10 s instead of hanging.
             let source = CleverAPISource(
-                configuration: .init(baseURL: url, token: token, pageSize: pageSize), logger: logger)
+                configuration: .init(baseURL: url, token: token, pageSize: pageSize),
+                httpClient: SyncService.cleverHTTPClient, logger: logger)
             try await source.check()
             let feeds = feed.compactMap(Feed.init(rawValue:))
             let transformer = transform ? Transformer() : nil
