@@ -110,6 +110,15 @@ struct CSVParsingTests {
         #expect(error?.description.contains("enrollments.csv:4") == true, "\(String(describing: error))")
         #expect(error?.description.contains("looks cut short") == true, "\(String(describing: error))")
 
+        // A file whose fields are all quoted is cut inside a quote: the same, at any field count.
+        for quoted in [#""SCH1","SEC1","S1"\#n"SCH1","SE"#, #""SCH1","SEC1","S1"\#n"SCH1","SEC1","S"#] {
+            let cutInQuote = try CSVFolder(["enrollments.csv": header + quoted])
+            defer { cutInQuote.remove() }
+            let error = await #expect(throws: ExtractError.self) { _ = try await cutInQuote.source().read(.enrollments) }
+            #expect(error?.description.contains("enrollments.csv:3") == true, "\(String(describing: error))")
+            #expect(error?.description.contains("inside a quoted field") == true, "\(String(describing: error))")
+        }
+
         let short = try CSVFolder(["enrollments.csv": header + "SCH1,SEC1,S1\nSCH1,SEC1\n"])
         defer { short.remove() }
         let result = try await short.source().read(.enrollments)

@@ -50,14 +50,22 @@ actor CSVFeedReader {
                         + "\(parser.fileName) and run again",
                     context: "\(parser.fileName):\(parser.line)")
             }
-            if parser.problem == nil, parser.endsFileWithoutLineEnd, parser.fields.count < header.columns.count {
+            // A file that every field of is quoted is mostly cut inside a quote: a quote still open
+            // where the file ends, with no line end after it, is a cut too (whatever the field count).
+            let cutInQuote = if case .unterminatedQuote = parser.problem { parser.endsFileWithoutLineEnd } else { false }
+            if cutInQuote || (parser.problem == nil && parser.endsFileWithoutLineEnd
+                && parser.fields.count < header.columns.count)
+            {
                 // Rows lost after the cut would read as people who left (below the safety
                 // threshold, silently): the file fails instead of one row being quarantined.
+                let cut =
+                    cutInQuote
+                    ? "inside a quoted field, with no line end"
+                    : "\(parser.fields.count) of \(header.columns.count) fields and no line end"
                 throw ExtractError(
                     .malformedFile,
-                    "\(parser.fileName) ends in the middle of line \(parser.line) (\(parser.fields.count) of "
-                        + "\(header.columns.count) fields and no line end): the file looks cut short. Export or upload "
-                        + "it again, then run again",
+                    "\(parser.fileName) ends in the middle of line \(parser.line) (\(cut)): the file looks cut "
+                        + "short. Export or upload it again, then run again",
                     context: "\(parser.fileName):\(parser.line)")
             }
             if var rejection = Self.unreadableRow(parser, header: header, entity: mapper.feed.entity) {
