@@ -16,6 +16,10 @@ public enum DateParser {
             return .failure(Problem(description: "'\(raw)' is not a date in YYYY-MM-DD or MM/DD/YYYY form"))
         }
         let (year, month, day) = parts
+        // PostgreSQL has no year 0: a placeholder like 01/01/0000 would fail the whole COPY.
+        guard year >= 1 else {
+            return .failure(Problem(description: "'\(raw)' has year 0, which does not exist"))
+        }
         guard (1...12).contains(month) else {
             return .failure(Problem(description: "'\(raw)' has month \(month), which does not exist"))
         }

@@ -13,6 +13,14 @@ struct CSVCheckTests {
         let withAdmins = try CSVFolder(["admins.csv": "School_id,Staff_id,Admin_email,Role\n"])
         defer { withAdmins.remove() }
         try await withAdmins.source().check()
+        // Every column of Clever's students.csv is known, Graduation_year included.
+        let graduation = try CSVFolder([
+            "students.csv": "School_id,Student_id,Last_name,First_name,Grade,Student_email,Graduation_year\n"
+                + "SCH1,S1,Lovelace,Ada,9,ada@example.org,2030\n"
+        ])
+        defer { graduation.remove() }
+        try await graduation.source().check()
+        #expect(try await graduation.source().read(.students).students.map(\.sisID) == ["S1"])
     }
 
     struct HeaderCase: Sendable, CustomTestStringConvertible {

@@ -22,7 +22,8 @@ struct DateTests {
     @Test(
         "impossible or unreadable dates are refused",
         arguments: ["2024-02-30", "13/01/2024", "2023-02-29", "1900-02-29", "2024-00-10", "2024-04-31", "0/5/2024",
-            "2024/08/20", "20-08-2024", "Aug 20 2024", "2024-08-20junk", "2024-8-20", "08/20/24", ""])
+            "2024/08/20", "20-08-2024", "Aug 20 2024", "2024-08-20junk", "2024-8-20", "08/20/24", "",
+            "0000-01-01", "01/01/0000", "0000-02-29T00:00:00Z"])
     func refused(raw: String) {
         #expect(throws: DateParser.Problem.self) { try DateParser.isoDate(from: raw).get() }
     }
