@@ -431,7 +431,11 @@ public struct Merger: Sendable {
                        'sis_id', s.sis_id, 'first_name', s.first_name, 'last_name', s.last_name,
                        'grade', s.grade, 'grade_rank', s.grade_rank) END)::text
             FROM roster.change_log c
-            LEFT JOIN roster.students s ON c.entity = 'student' AND s.id::text = c.record_id
+            -- By the students' key, not by text: the run's change-log rows are not in the
+            -- planner's statistics yet (a preview's are never committed), so it expects one and
+            -- loops over the students for each; joined on s.id, each loop is an index probe.
+            LEFT JOIN roster.students s
+                   ON s.id = CASE WHEN c.entity = 'student' THEN c.record_id::bigint END
             WHERE c.run_id = \(runID)
             """, logger: logger)
         try await target.copyFrom(

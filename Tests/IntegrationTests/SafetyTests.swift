@@ -667,6 +667,8 @@ struct SafetyTests {
             #expect(try await database.int("SELECT count(*) FROM roster.districts") == 0)
             #expect(try await harness.count("roster.students") == 0)
             #expect(try await database.int("SELECT count(*) FROM staging.changes WHERE run_id = \(report.runID ?? 0) AND entity = 'student'") == 20)
+            // Each listed student carries what a person reads them by (the roster rows are gone).
+            #expect(try await database.int("SELECT count(*) FROM staging.changes WHERE run_id = \(report.runID ?? 0) AND entity = 'student' AND details ?& array['sis_id', 'first_name', 'last_name', 'grade']") == 20)
             // The import itself then creates the row.
             #expect(try await harness.sync(.small()).summary.count(.student, "create") == 20)
             #expect(try await database.int("SELECT count(*) FROM roster.districts") == 1)
