@@ -64,7 +64,7 @@ extension Transformer {
         var out = r
         out.cleverID = TextNormalizer.identifier(r.cleverID)
         // API terms may only have a Clever id; a term needs one id or the other.
-        out.sisID = TextNormalizer.identifier(r.sisID) ?? ""
+        out.sisID = TextNormalizer.identifier(r.sisID).map(Self.termKey) ?? ""
         findings.recordKey = out.sisID.isEmpty ? out.cleverID : out.sisID
         if out.sisID.isEmpty && out.cleverID == nil {
             findings.reject(.missingRequiredField, "sisID is empty and there is no Clever id")
@@ -89,6 +89,7 @@ extension Transformer {
         out.cleverID = TextNormalizer.identifier(r.cleverID)
         out.school = TextNormalizer.ref(r.school)
         out.term = TextNormalizer.ref(r.term)
+        out.term.sisID = out.term.sisID.map(Self.termKey)
         out.name = TextNormalizer.text(r.name)
         out.sectionNumber = TextNormalizer.identifier(r.sectionNumber)
         out.subject = TextNormalizer.text(r.subject)
@@ -147,6 +148,23 @@ extension Transformer {
         if let grade = GradeParser.grade(from: text) { return grade }
         findings.warn(.unknownGrade, "\(field) '\(text)' is not a known grade; loaded as Other")
         return .other
+    }
+
+    /// A term key made of its name and dates (`name|start|end`, ``RosterModel/TermRecord/derivedSISID(name:start:end:)``:
+    /// sections.csv's term cells, or an API term), with the name normalised as names are and the
+    /// dates written ISO where they can be read. The same term spelt `8/24/2026` one night and
+    /// `2026-08-24` the next, or read from the API after the SFTP files, stays one term. Any
+    /// other key (a Clever id) is returned as it is.
+    static func termKey(_ key: String) -> String {
+        let parts = key.split(separator: "|", omittingEmptySubsequences: false)
+        guard parts.count >= 3 else { return key }
+        // From the right: a name may hold a `|`, a date cannot.
+        let name = TextNormalizer.text(parts.dropLast(2).joined(separator: "|"))
+        let date = { (raw: Substring) -> String? in
+            guard let text = TextNormalizer.identifier(String(raw)) else { return nil }
+            return (try? DateParser.isoDate(from: text).get()) ?? text
+        }
+        return TermRecord.derivedSISID(name: name, start: date(parts[parts.count - 2]), end: date(parts[parts.count - 1]))
     }
 
     private func isoDate(_ raw: String?, field: String) -> Result<String?, DateParser.Problem> {

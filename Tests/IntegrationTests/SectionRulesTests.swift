@@ -195,6 +195,22 @@ struct SectionRulesTests {
         }
     }
 
+    @Test("A term spelt with other date formats or spaces the next night is the same term: nothing changes")
+    func termSpelling() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            #expect(try await harness.sync(fixture).status == .succeeded)
+            let terms = try await database.strings("SELECT sis_id FROM roster.terms ORDER BY 1")
+            for index in fixture.sections.indices {
+                fixture.sections[index].term = (" Fall  2026", "8/24/2026", "01/15/2027")
+            }
+            let respelt = try await harness.sync(fixture)
+            #expect(respelt.status == .succeeded && respelt.summary.total == 0, "\(respelt.summary.counts)")
+            #expect(try await database.strings("SELECT sis_id FROM roster.terms ORDER BY 1") == terms)
+        }
+    }
+
     @Test("A feed that loses the sections' terms (blank, or the term rejected) restores no section of an ended term")
     func termlessFeedRestoresNothing() async throws {
         try await TestDatabase.withFresh { database in

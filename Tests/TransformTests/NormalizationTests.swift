@@ -23,6 +23,31 @@ struct NormalizationTests {
         #expect(TextNormalizer.text(out) == out)
     }
 
+    @Test(
+        "a term keyed by its name and dates keys on the name as normalised and the dates as ISO, for the term and its sections",
+        arguments: [
+            ("Fall 2026|2026-08-24|2027-01-15", "Fall 2026|2026-08-24|2027-01-15"),
+            ("Fall 2026|8/24/2026|01/15/2027", "Fall 2026|2026-08-24|2027-01-15"),
+            ("  Fall   2026 |2026-08-24| 2027-01-15 ", "Fall 2026|2026-08-24|2027-01-15"),
+            ("Q1|Q2|8/24/2026|", "Q1|Q2|2026-08-24|"),
+            ("Fall||not a date", "Fall||not a date"),
+            ("5f1a0c3e9b", "5f1a0c3e9b"),
+        ])
+    func termKeys(raw: String, key: String) throws {
+        guard case .term(let term) = Fixture.transform(.term(Fixture.term(sisID: raw, start: nil, end: nil))).record else {
+            Issue.record("expected a term")
+            return
+        }
+        #expect(term.sisID == key)
+        var section = Fixture.section()
+        section.term = .sis(raw)
+        guard case .section(let transformed) = Fixture.transform(.section(section)).record else {
+            Issue.record("expected a section")
+            return
+        }
+        #expect(transformed.term == .sis(key))
+    }
+
     @Test("identifiers are trimmed only", arguments: [(" S1 ", "S1"), ("A  B", "A  B"), ("  ", nil)] as [(String, String?)])
     func identifier(raw: String, expected: String?) {
         #expect(TextNormalizer.identifier(raw) == expected)
