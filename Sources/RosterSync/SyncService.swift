@@ -153,6 +153,7 @@ public struct SyncService: Sendable {
         let context = RunContext(
             runID: runID, runUID: runUID, configuration: configuration, settings: district.settings, logger: logger,
             httpClient: httpClient)
+        try await Self.checkSourceOutsidePipeline(definition, context: context, completed: [])
         return try await execute(definition, context: context, ledger: ledger, completed: [])
     }
 
@@ -335,6 +336,19 @@ public struct SyncService: Sendable {
                 + "Sync again instead.")
     }
 
+    /// Checks Clever's API (its token's district above all: ``CleverExtract/CleverAPISource/check()``)
+    /// when no check-source task of the pipeline will before a stage reads: a resume, which skips
+    /// the task it passed and may bring another token, or a pipeline file without one.
+    static func checkSourceOutsidePipeline(
+        _ definition: PipelineDefinition, context: RunContext, completed: Set<String>
+    ) async throws {
+        guard case .clever = context.configuration.source else { return }
+        guard !definition.tasks.contains(where: { $0.kind == "check-source" && !completed.contains($0.name) }) else {
+            return
+        }
+        try await TaskExecutor(context: context).makeSource().check()
+    }
+
     /// Refuses to resume a run whose stages still to run would archive beside feeds its finished
     /// stages archived that are not in the night's landing folder now (a volume not mounted, whose
     /// mount point is an empty folder; the folder moved): the resume would archive the rest
@@ -467,6 +481,10 @@ public struct SyncService: Sendable {
                 of: runID, options: object, source: source, definition: definition, completed: completed
             ).map(Self.json)
             try Self.checkLandingFolder(of: runID, uid: runUID, configuration, definition: definition, completed: completed)
+            let context = RunContext(
+                runID: runID, runUID: runUID, configuration: configuration, settings: district.settings, logger: logger,
+                httpClient: httpClient)
+            try await Self.checkSourceOutsidePipeline(definition, context: context, completed: completed)
             try await main.query(
                 // Files may have changed since the run started: its digest no longer says what it
                 // staged. (jsonb_set of NULL is NULL: options stay as they are without new files.)
@@ -481,10 +499,9 @@ public struct SyncService: Sendable {
             var logger = logger
             logger[metadataKey: "etl.run_id"] = "\(runID)"
             logger.info("resuming", metadata: ["etl.completed_tasks": "\(completed.sorted().joined(separator: ","))"])
-            let context = RunContext(
-                runID: runID, runUID: runUID, configuration: configuration, settings: district.settings, logger: logger,
-                httpClient: httpClient)
-            return try await execute(definition, context: context, ledger: ledger, completed: completed)
+            var resumed = context
+            resumed.logger = logger
+            return try await execute(definition, context: resumed, ledger: ledger, completed: completed)
         }
     }
 

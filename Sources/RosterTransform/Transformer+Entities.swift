@@ -150,11 +150,11 @@ extension Transformer {
         return .other
     }
 
-    /// A term key made of its name and dates (`name|start|end`, ``RosterModel/TermRecord/derivedSISID(name:start:end:)``:
-    /// sections.csv's term cells, or an API term), with the name normalised as names are and the
-    /// dates written ISO where they can be read. The same term spelt `8/24/2026` one night and
-    /// `2026-08-24` the next, or read from the API after the SFTP files, stays one term. Any
-    /// other key (a Clever id) is returned as it is.
+    /// A term key made of its name and dates (`name|start|end`, sections.csv's term cells:
+    /// ``RosterModel/TermRecord/derivedSISID(name:start:end:)``), with the name normalised as
+    /// names are and the dates written ISO where they can be read: the same term spelt
+    /// `8/24/2026` one night and `2026-08-24` the next stays one term. Migration 0018 brought the
+    /// keys stored before to this form. Any other key (an API term's Clever id) is returned as it is.
     static func termKey(_ key: String) -> String {
         let parts = key.split(separator: "|", omittingEmptySubsequences: false)
         guard parts.count >= 3 else { return key }

@@ -58,7 +58,7 @@ struct APIMappingTests {
         #expect(teacher.school == .clever("s2") && teacher.otherSchools == [.clever("s3")])
     }
 
-    @Test("section teachers: the primary first, then the others once; a term keys on its name and dates, as in sections.csv")
+    @Test("section teachers: the primary first, then the others once; a term keys on its Clever id")
     func sectionTeachersAndTerms() throws {
         let section = """
             {"data": [{"data": {"id": "sec1", "sis_id": "S-1", "school": "sch", "term_id": "t1",
@@ -88,8 +88,8 @@ struct APIMappingTests {
         let bare = section.replacingOccurrences(of: #""sis_id": "S-1", "#, with: "")
         #expect(try map(.enrollments, bare).batch.records.first == .enrollment(
             EnrollmentRecord(source: .api("sections", id: "sec1"), section: .clever("sec1"), student: .clever("st1"))))
-        // Terms have no SIS id in Clever's API: keyed as sections.csv's term cells key them, else
-        // (no name, no dates) on the Clever id. A sis_id a page might carry is not read.
+        // Terms have no SIS id in Clever's API: keyed on the Clever id. A sis_id a page might
+        // carry is not read.
         let terms = """
             {"data": [{"data": {"id": "t9", "name": "Fall", "start_date": "2026-08-24", "end_date": "2027-01-15",
                                 "sis_id": "ignored"}},
@@ -99,7 +99,7 @@ struct APIMappingTests {
         let keys = try map(.terms, terms).batch.records.map { record -> String? in
             if case .term(let term) = record { term.sisID } else { nil }
         }
-        #expect(keys == [TermRecord.derivedSISID(name: "Fall", start: "2026-08-24", end: "2027-01-15"), "Spring||", "t7"])
+        #expect(keys == ["t9", "t8", "t7"])
     }
 
     @Test("not a page: an error naming the endpoint", arguments: [
@@ -200,13 +200,19 @@ struct APIMappingTests {
 
     @Test("the token's district must be the one synced; a token that opens none says so")
     func tokenDistrict() throws {
-        try CleverAPISource.checkDistrict(Clever.District(id: "d1", name: nil), expected: "d1", context: "c")
+        try CleverAPISource.checkDistrict([Clever.District(id: "d1", name: nil)], expected: "d1", context: "c")
         let other = #expect(throws: ExtractError.self) {
-            try CleverAPISource.checkDistrict(Clever.District(id: "d2", name: "Springfield"), expected: "d1", context: "c")
+            try CleverAPISource.checkDistrict([Clever.District(id: "d2", name: "Springfield")], expected: "d1", context: "c")
         }
         #expect(other?.code == .configuration && other?.message.hasPrefix("this Clever token is for district d2 (Springfield), not d1") == true)
-        let none = #expect(throws: ExtractError.self) { try CleverAPISource.checkDistrict(nil, expected: "d1", context: "c") }
+        let none = #expect(throws: ExtractError.self) { try CleverAPISource.checkDistrict([], expected: "d1", context: "c") }
         #expect(none?.code == .configuration && none?.message.contains("opens no district") == true)
+        // Even with the district synced among them: the feeds would hold them all.
+        let several = #expect(throws: ExtractError.self) {
+            try CleverAPISource.checkDistrict(
+                [Clever.District(id: "d1", name: nil), Clever.District(id: "d2", name: nil)], expected: "d1", context: "c")
+        }
+        #expect(several?.code == .configuration && several?.message.contains("opens several districts (d1, d2, ...)") == true)
     }
 
     @Test("a page nested deeper than 512 levels is a malformed response, not a stack overflow")

@@ -73,7 +73,13 @@ enum AsAPI {
                 student.school = ref(student.school)
                 return .student(student)
             }
-        case .terms: return district.terms.map(Record.term)
+        case .terms:
+            // Clever's API terms have no SIS id: keyed on the Clever id.
+            return district.terms.map { term in
+                var term = term
+                term.sisID = term.cleverID ?? ""
+                return .term(term)
+            }
         case .sections:
             return district.sections.map { section in
                 var section = section

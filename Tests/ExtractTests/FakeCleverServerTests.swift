@@ -23,8 +23,10 @@ struct FakeCleverServerTests {
             let sisIDs = students.compactMap { if case .student(let s) = $0 { s.sisID } else { nil } }
             #expect(sisIDs.sorted() == district.students.map(\.sisID).sorted())
             let terms = try await FakeCleverHarness.collect(source, .terms).0.records
-            let termIDs = terms.compactMap { if case .term(let t) = $0 { t.sisID } else { nil } }
-            #expect(Set(termIDs) == Set(district.terms.map(\.sisID)))
+            // Keyed on their Clever ids (the API's terms have no SIS id), with the folder's names and dates.
+            let termKeys = terms.compactMap { if case .term(let t) = $0 { TermRecord.derivedSISID(name: t.name, start: t.startDate, end: t.endDate) } else { nil } }
+            #expect(Set(termKeys) == Set(district.terms.map(\.sisID)))
+            #expect(terms.allSatisfy { if case .term(let t) = $0 { t.sisID == t.cleverID } else { false } })
             let teachers = try await FakeCleverHarness.collect(source, .teachers).0.records
             #expect(teachers.count == district.teacherCount)
             let enrollments = try await FakeCleverHarness.collect(source, .enrollments).0.records

@@ -44,8 +44,8 @@ struct APISyncTests {
             for (table, columns) in [
                 ("students", Self.studentColumns), ("teachers", "sis_id, email, first_name, last_name, status"),
                 ("sections", "sis_id, name, grade, status"), ("schools", "sis_id, name, low_grade, high_grade"),
-                // Clever's API terms have no SIS id: they key as sections.csv's term cells do.
-                ("terms", "sis_id, name, start_date, end_date"),
+                // Clever's API terms have no SIS id (keyed on their Clever id): the same terms.
+                ("terms", "name, start_date, end_date"),
             ] {
                 let differences = try await database.int(
                     """

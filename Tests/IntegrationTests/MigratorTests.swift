@@ -39,6 +39,38 @@ struct MigratorTests {
             """)
     }
 
+    @Test("0018 keys the terms already made from sections.csv as the transform now does, merging those that become one")
+    func termKeysNormalised() async throws {
+        try await TestDatabase.withFresh(migrate: false) { database in
+            // The schema as it was before 0018.
+            let before = try Self.sqlDirectory(adding: [:])
+            defer { try? FileManager.default.removeItem(at: before.url) }
+            try FileManager.default.removeItem(
+                at: before.url.appendingPathComponent("migrations/0018_term_keys_normalised.sql"))
+            _ = try await Self.migrate(database, before)
+            try await database.execute(
+                """
+                INSERT INTO roster.districts (id) VALUES ('d1'), ('d2');
+                INSERT INTO roster.terms (id, district_id, sis_id, clever_id, name, start_date, end_date) VALUES
+                    (1, 'd1', 'Fall 2026|8/24/2026|1/15/2027', NULL, 'Fall 2026', '2026-08-24', '2027-01-15'),
+                    (2, 'd1', 'Fall 2026|2026-08-24|2027-01-15', NULL, 'Fall 2026', '2026-08-24', '2027-01-15'),
+                    (3, 'd1', ' Spring  2027 |01/19/2027|', NULL, 'Spring 2027', '2027-01-19', NULL),
+                    (4, 'd1', '5f1a0c', '5f1a0c', 'Year', '2026-08-24', '2027-06-10'),
+                    (5, 'd2', 'Fall 2026|8/24/2026|1/15/2027', NULL, 'Fall 2026', '2026-08-24', '2027-01-15');
+                INSERT INTO roster.sections (district_id, sis_id, term_id) VALUES
+                    ('d1', 'A', 1), ('d1', 'B', 2), ('d1', 'C', 3), ('d1', 'D', 4), ('d2', 'E', 5);
+                """)
+            _ = try await Self.migrate(database, TestDatabase.sql)
+            #expect(try await database.strings("SELECT id || ' ' || district_id || ' ' || sis_id FROM roster.terms ORDER BY id") == [
+                "1 d1 Fall 2026|2026-08-24|2027-01-15", "3 d1 Spring 2027|2027-01-19|", "4 d1 5f1a0c",
+                "5 d2 Fall 2026|2026-08-24|2027-01-15",
+            ])
+            #expect(try await database.strings("SELECT sis_id || ' ' || term_id FROM roster.sections ORDER BY sis_id") == [
+                "A 1", "B 1", "C 3", "D 4", "E 5",
+            ])
+        }
+    }
+
     @Test("Two migrators at once apply each migration once; a third start applies nothing")
     func appliedOnce() async throws {
         let expected = try TestDatabase.sql.migrations().map(\.name)

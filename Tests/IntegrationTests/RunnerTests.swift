@@ -84,6 +84,39 @@ struct RunnerTests {
         }
     }
 
+    @Test("A resumed API run checks the token's district again: a resume with another district's token stops with exit 2")
+    func resumeChecksTokenDistrict() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let folder = try DistrictFixture.small().writeTemporary("resume-token")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try await database.injectFailure("INSERT", on: "staging.enrollments")
+            let first = try FakeCleverServer(
+                csvDirectory: folder, configuration: .init(token: "t", districtID: "d1"), logger: TestDatabase.logger)
+            let (url, failed) = try await first.withRunning { url in
+                (url, try await SyncService(logger: TestDatabase.logger).sync(
+                    harness.configuration(.clever(baseURL: url.absoluteString, token: "t"))))
+            }
+            #expect(failed.status == .failed)
+            try await database.execute("DROP TRIGGER boom ON staging.enrollments;")
+            let runID = try #require(failed.runID)
+            // The same address now answers for district d2 (the run records its URL, not its token).
+            let other = try FakeCleverServer(
+                csvDirectory: folder, configuration: .init(port: try #require(url.port), token: "t", districtID: "d2"),
+                logger: TestDatabase.logger)
+            let error = try await other.withRunning { _ in
+                try #require(await #expect(throws: (any Error).self) {
+                    _ = try await SyncService(logger: TestDatabase.logger).resume(
+                        runID: runID, database: database, sql: TestDatabase.sql, cleverToken: "t")
+                })
+            }
+            #expect(SyncReport.exitCode(for: error) == 2)
+            #expect(String(describing: error).contains("this Clever token is for district d2"), "\(error)")
+            #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(runID)") == "failed")
+            #expect(try await harness.count("roster.students") == 0)
+        }
+    }
+
     @Test("An API nobody answers on fails the run at once, saying Clever could not be reached and where")
     func unreachableAPI() async throws {
         try await TestDatabase.withFresh { database in

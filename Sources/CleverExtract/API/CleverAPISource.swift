@@ -30,8 +30,14 @@ public struct CleverAPISource: RosterSource {
 
     public var description: String { "clever:\(configuration.baseURL.absoluteString)" }
 
-    static func checkDistrict(_ district: Clever.District?, expected: String, context: String) throws(ExtractError) {
-        guard let district else {
+    static func checkDistrict(_ districts: [Clever.District], expected: String, context: String) throws(ExtractError) {
+        guard districts.count < 2 else {
+            throw ExtractError(
+                .configuration,
+                "this Clever token opens several districts (\(districts.map(\.id).joined(separator: ", ")), ...): "
+                    + "its pages would mix them under \(expected). Use the district's own token", context: context)
+        }
+        guard let district = districts.first else {
             throw ExtractError(
                 .configuration,
                 "this Clever token opens no district (GET /v3.0/districts is empty): the district has not shared "
@@ -71,7 +77,8 @@ public struct CleverAPISource: RosterSource {
         guard !configuration.token.isEmpty else {
             throw ExtractError(.configuration, "no Clever token; set CLEVER_TOKEN", context: description)
         }
-        let url = try url(path: "/v3.0/districts", query: [URLQueryItem(name: "limit", value: "1")])
+        // Two: a token that opens more than one district is told from one that opens one.
+        let url = try url(path: "/v3.0/districts", query: [URLQueryItem(name: "limit", value: "2")])
         let body = try await requester.get(url, page: 1)
         let read = body.withUnsafeReadableBytes { bytes in
             Result { () throws(JSONReader.Error) in try Clever.Page<Clever.District>.read(bytes) }
@@ -82,7 +89,7 @@ public struct CleverAPISource: RosterSource {
                 throw ExtractError.malformed(endpoint: APIRequester.endpoint(url), "an object of another type (\(uri))")
             }
             if let expected = configuration.district {
-                try Self.checkDistrict(page.data.first?.data, expected: expected, context: description)
+                try Self.checkDistrict(page.data.map(\.data), expected: expected, context: description)
             }
         case .failure(let error):
             throw ExtractError.malformed(endpoint: APIRequester.endpoint(url), error.detail, cause: error)

@@ -176,13 +176,10 @@ struct PageMapper: Sendable {
     }
 
     private func term(_ object: Clever.Term, into batch: inout ExtractBatch) {
-        // Clever's v3.0 terms carry no SIS id. The key is the one sections.csv's term cells make
-        // (name|start|end), so a district moving from SFTP files to the API keeps its terms; a
-        // term with none of the three keys on its Clever id.
-        let (name, start, end) = (Self.value(object.name), Self.value(object.start_date), Self.value(object.end_date))
-        let sis =
-            name == nil && start == nil && end == nil
-            ? object.id : TermRecord.derivedSISID(name: name, start: start, end: end)
+        // Clever's v3.0 terms carry no SIS id: the Clever id is the key, stable when the district
+        // moves a term's dates (a key made of name and dates, as sections.csv's must be, would
+        // make a second term each time).
+        let sis = object.id
         batch.records.append(
             .term(
                 TermRecord(
