@@ -124,9 +124,14 @@ struct NightsCommand: ParsableCommand {
     /// or why it cannot be replayed.
     static func line(_ night: LandingArchive.Night) -> String {
         // Runs that stopped part-way and left the night as it was: worth knowing, not replayed.
-        let pending = night.pending.sorted { $0.key < $1.key }.map { run, manifest in
+        let ids = night.pending.map(\.run)
+        let pending = night.pending.map { aside in
+            // Runs of two databases may share an id: their uids tell them apart.
+            let shared = ids.filter { $0 == aside.run }.count > 1
+            let run = "run \(aside.run)" + (shared ? " (uid \(aside.uid ?? "none"))" : "")
+            guard let manifest = aside.manifest else { return "\t\(run) stopped part-way; its manifest cannot be read" }
             let feeds = Feed.allCases.filter { manifest.entry(for: $0) != nil }.map(\.rawValue)
-            return "\trun \(run) stopped part-way, set aside: \(feeds.joined(separator: ", "))"
+            return "\t\(run) stopped part-way, set aside: \(feeds.joined(separator: ", "))"
         }.joined()
         guard night.isComplete, let manifest = night.manifest else {
             return "\(night.date)\tincomplete\t\(night.problem ?? "")\(pending)"

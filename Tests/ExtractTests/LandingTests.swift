@@ -3,6 +3,12 @@ import Foundation
 import RosterModel
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 @Suite("Landing archive")
 struct LandingTests {
     let date = "2024-09-03"
@@ -249,6 +255,24 @@ struct LandingTests {
             archive: root.archive, district: "d1", date: date, runID: id, runUID: uid)
     }
 
+    @Test("a feed is listed only while no other process holds the night's lock (two databases on one landing root)")
+    func commitWaitsForTheNightLock() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        let folder = root.archive.folder(district: "d1", date: date)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        // Another process's commit, as flock sees it: another open file description holding the lock.
+        let other = open(folder.deletingLastPathComponent().appending(path: ".\(date).lock").path, O_RDWR | O_CREAT, 0o600)
+        #expect(other >= 0 && flock(other, LOCK_EX) == 0)
+        let commit = Task { try await run(root, 7, recordsPerFeed: 2).collect(.schools) }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!FileManager.default.fileExists(atPath: folder.appending(path: "manifest.json").path), "listed under another's lock")
+        close(other)
+        _ = try await commit.value
+        #expect(try root.archive.manifest(district: "d1", date: date).entry(for: .schools)?.records == 2)
+        #expect(root.names(date: date) == ["manifest.json", "schools.ndjson.gz"], "the lock file is not in the night")
+    }
+
     @Test("a run with the night's run id and another uid (another database's, after a restore) is another run: it never writes into the night")
     func sameRunIDAnotherDatabase() async throws {
         let root = try LandingRoot()
@@ -268,8 +292,13 @@ struct LandingTests {
         #expect(root.archive.feeds(archivedBy: 12, uid: "b", district: "d1", date: date) == [.schools])
         #expect(root.archive.feeds(archivedBy: 12, uid: "a", district: "d1", date: date) == Set(Feed.allCases))
         #expect(root.archive.feeds(archivedBy: 12, uid: nil, district: "d1", date: date) == [])
-        let nights = try root.archive.archivedNights(district: "d1", from: date, to: date)
-        #expect(nights.map(\.isComplete) == [true] && nights.first?.pending[12].map { Set($0.feeds.keys) } == ["schools"])
+        var nights = try root.archive.archivedNights(district: "d1", from: date, to: date)
+        #expect(nights.map(\.isComplete) == [true] && nights.first?.setAside(by: 12).map { Set($0.feeds.keys) } == ["schools"])
+        // A third database's run 12 sets terms aside: both set-aside runs 12 are listed.
+        _ = try await run(root, 12, uid: "c", recordsPerFeed: 5).collect(.terms)
+        nights = try root.archive.archivedNights(district: "d1", from: date, to: date)
+        #expect(nights.first?.pending.map { "\($0.run) \($0.uid ?? "-") \($0.manifest?.feeds.keys.sorted() ?? [])" }
+            == ["12 b [\"schools\"]", "12 c [\"terms\"]"])
         let replay = LandingSource(archive: root.archive, district: "d1", date: date)
         try await replay.check()
         #expect(try await replay.collect(.schools).flatMap(\.records) == Sample.records(.schools, count: 4))
@@ -309,7 +338,7 @@ struct LandingTests {
                 == (night + ["manifest.run-12.pending.json", "schools.run-12.ndjson.gz", "students.run-12.ndjson.gz"]).sorted())
         let nights = try root.archive.archivedNights(district: "d1", from: date, to: date)
         #expect(nights.map(\.isComplete) == [true])
-        #expect(nights.first?.pending[12].map { Set($0.feeds.keys) } == ["schools", "students"])
+        #expect(nights.first?.setAside(by: 12).map { Set($0.feeds.keys) } == ["schools", "students"])
         #expect(root.archive.feeds(archivedBy: 12, uid: nil, district: "d1", date: date) == [.schools, .students])
         #expect(root.archive.feeds(archivedBy: 11, uid: nil, district: "d1", date: date) == Set(Feed.allCases))
 
@@ -369,7 +398,7 @@ struct LandingTests {
         try await run(root, 500, recordsPerFeed: 4).drainAll()
         _ = try await run(root, 498, recordsPerFeed: 5).collect(.schools)
         var night = try #require(try root.archive.archivedNights(district: "d1", from: date, to: date).first)
-        #expect(night.manifest?.run == 500 && night.pending[498].map { Set($0.feeds.keys) } == ["schools"])
+        #expect(night.manifest?.run == 500 && night.setAside(by: 498).map { Set($0.feeds.keys) } == ["schools"])
         #expect(root.names(date: date).contains("schools.run-498.ndjson.gz"))
 
         // The night's manifest is lost; run 498 goes on setting its feeds aside, and its last one
@@ -481,7 +510,7 @@ struct LandingTests {
         _ = try await run(root, 5, recordsPerFeed: 3).collect(.terms)
         #expect(try root.archive.manifest(district: "d1", date: date) == manifest)
         let night = try root.archive.archivedNights(district: "d1", from: date, to: date).first
-        #expect(night?.isComplete == true && night?.pending[5].map { Set($0.feeds.keys) } == ["terms"])
+        #expect(night?.isComplete == true && night?.setAside(by: 5).map { Set($0.feeds.keys) } == ["terms"])
         // Without run ids, entries may be any run's, so a resume finds its feeds there.
         #expect(root.archive.feeds(archivedBy: 6, uid: nil, district: "d1", date: date) == Set(Feed.allCases))
     }

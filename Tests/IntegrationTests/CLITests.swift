@@ -1,5 +1,5 @@
 import ArgumentParser
-import CleverExtract
+@testable import CleverExtract
 import Foundation
 import PostgresLoad
 import RosterSync
@@ -285,6 +285,19 @@ struct CLITests {
                 "2026-11-24\tincomplete\tno manifest.json (no feed finished, or the folder was not written by a sync)",
             ])
             #expect(await Self.run(["nights", "--district", "d1", "--landing-dir", landing.path]).code == 0)
+
+            // Set-aside runs of two databases that share an id are named apart; an unreadable one is named too.
+            var night = try #require(nights.first)
+            let schools = LandingManifest(district: "d1", date: "2026-11-23", source: "csv", feeds: [
+                "schools": .init(file: "schools.run-4.ndjson.gz", records: 2, rejected: 0, bytes: 1, sha256: "x", run: 4, runUID: "b"),
+            ])
+            night.pending = [
+                .init(run: 4, uid: "a", manifest: nil), .init(run: 4, uid: "b", manifest: schools),
+                .init(run: 5, uid: "c", manifest: schools),
+            ]
+            #expect(NightsCommand.line(night).hasSuffix(
+                "\trun 4 (uid a) stopped part-way; its manifest cannot be read\trun 4 (uid b) stopped part-way, set aside: "
+                    + "schools\trun 5 stopped part-way, set aside: schools"))
         }
     }
 

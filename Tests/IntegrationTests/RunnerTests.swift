@@ -573,7 +573,7 @@ struct RunnerTests {
             let archive = LandingArchive(root: landing)
             let night = try #require(try archive.archivedNights(district: "d1", from: configuration.asOf, to: configuration.asOf).first)
             #expect(night.isComplete && night.manifest?.feeds.values.allSatisfy { $0.run == first.runID } == true)
-            #expect(night.pending[runID].map { $0.feeds.count } == 5)
+            #expect(night.setAside(by: runID).map { $0.feeds.count } == 5)
             // The enrollments read that the failed COPY cut short left no temporary file.
             let nightFolder = archive.folder(district: "d1", date: configuration.asOf)
             #expect(try FileManager.default.contentsOfDirectory(atPath: nightFolder.path).filter { $0.hasPrefix(".") } == [])

@@ -24,6 +24,16 @@ public struct LandingArchive: Sendable {
         root.appending(path: district, directoryHint: .isDirectory).appending(path: date, directoryHint: .isDirectory)
     }
 
+    /// The extract of a run that stopped before archiving every feed, set aside beside a night.
+    public struct SetAside: Sendable {
+        /// The run's id (`etl.runs.id`).
+        public var run: Int64
+        /// The run's uid: two databases' runs may share an id.
+        public var uid: String?
+        /// Its pending manifest, nil when that cannot be read.
+        public var manifest: LandingManifest?
+    }
+
     /// One dated folder of a district.
     public struct Night: Sendable {
         /// `YYYY-MM-DD`.
@@ -33,9 +43,15 @@ public struct LandingArchive: Sendable {
         /// Why the night cannot be replayed, nil when it can.
         public var problem: String?
         /// Extracts of later runs that stopped before archiving every feed, set aside beside the
-        /// night (which they left as it was), by run. Not replayed.
-        public var pending: [Int64: LandingManifest] = [:]
+        /// night (which they left as it was), by run id and uid. Not replayed.
+        public var pending: [SetAside] = []
         public var isComplete: Bool { problem == nil }
+
+        /// The manifest of the extract run `run` set aside (the first, if runs of two databases
+        /// share the id), nil when there is none or it cannot be read.
+        public func setAside(by run: Int64) -> LandingManifest? {
+            pending.first { $0.run == run }?.manifest
+        }
     }
 
     /// The nights of `district` from `from` to `to` (inclusive, `YYYY-MM-DD`) whose manifest lists all
@@ -83,8 +99,10 @@ public struct LandingArchive: Sendable {
             let nightRun = night.manifest?.extractor
             for file in files {
                 guard let run = LandingManifest.pendingRun(fileName: file), run != nightRun else { continue }
-                night.pending[run.id] = try? LandingManifest.read(in: folder, name: file)
+                night.pending.append(
+                    SetAside(run: run.id, uid: run.uid, manifest: try? LandingManifest.read(in: folder, name: file)))
             }
+            night.pending.sort { ($0.run, $0.uid ?? "") < ($1.run, $1.uid ?? "") }
             return night
         }
     }

@@ -61,6 +61,28 @@ enum LandingFiles {
         }
     }
 
+    /// Runs `body` holding an exclusive lock (`flock`) on `.<night>.lock` beside the night's
+    /// `folder`: processes of two databases that share a landing root update one night's
+    /// manifests one at a time (an actor orders them within one process only). Beside the folder,
+    /// not in it, so the night holds only what the archive lists.
+    static func withLock<T>(on folder: URL, _ body: () throws(ExtractError) -> T) throws(ExtractError) -> T {
+        let url = folder.deletingLastPathComponent().appending(path: ".\(folder.lastPathComponent).lock")
+        let descriptor = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, mode_t(filePermissions))
+        guard descriptor >= 0 else {
+            throw ExtractError(
+                .landingWrite, "cannot open the night's lock file (\(String(cString: strerror(errno)))); check the "
+                    + "landing folder's permissions", context: url.path)
+        }
+        defer { close(descriptor) }  // closing releases the lock
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                throw ExtractError(
+                    .landingWrite, "cannot lock the night (\(String(cString: strerror(errno))))", context: url.path)
+            }
+        }
+        return try body()
+    }
+
     /// Creates `folder` and its parents.
     static func createFolder(_ folder: URL) throws(ExtractError) {
         do {

@@ -6,7 +6,8 @@ import RosterModel
 /// The pipeline stages feeds in parallel, so several feeds of one night can finish at once; each
 /// update is read, merge, atomic write, and two of them interleaved would lose one feed's entry.
 /// One process-wide actor (not one per source value) because callers may build several
-/// ``LandingTeeSource`` values for the same night.
+/// ``LandingTeeSource`` values for the same night; and each commit holds the night's file lock
+/// (``LandingFiles/withLock(on:_:)``), for processes of two databases sharing a landing root.
 ///
 /// Two promises, whatever fails or crashes in between:
 /// - A file a manifest lists is never written over. Each finished file gets a name nothing in the
@@ -52,6 +53,15 @@ actor LandingManifestLedger {
     /// says, creating the manifest if needed. A pending extract whose last feed this is becomes
     /// the night; then the files of the extracts it replaces, and every pending manifest, go.
     func commit(
+        _ feed: Feed, file temporary: URL, entry: LandingManifest.FeedEntry, in folder: URL, district: String,
+        date: String, source: String
+    ) throws(ExtractError) {
+        try LandingFiles.withLock(on: folder) { () throws(ExtractError) in
+            try commitLocked(feed, file: temporary, entry: entry, in: folder, district: district, date: date, source: source)
+        }
+    }
+
+    private func commitLocked(
         _ feed: Feed, file temporary: URL, entry: LandingManifest.FeedEntry, in folder: URL, district: String,
         date: String, source: String
     ) throws(ExtractError) {
