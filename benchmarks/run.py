@@ -14,13 +14,16 @@ so the developers' ./.rostersync is never touched), and for every size N measure
              fastest of three runs)
   csv-full   the first full sync from CSV into a fresh database
   floor      the rows that sync created, plain INSERT into empty indexed copies of the roster
-             tables (no foreign keys, no logic), rolled back: what the schema itself costs to write
+             tables (no foreign keys, no logic), rolled back: what the schema itself costs to write;
+             and the same rows by \\copy (COPY's batched inserts, as the baseline loads)
   api-full   the first full sync from the fake Clever API (fake-clever serve on loopback)
   api-pull   API extraction alone: fake-clever pull of students and teachers (no database)
   csv-same   a re-sync of the same CSV files, as the nightly takes it (verified unchanged by digests,
              nothing staged) and with --full (every row staged and compared); both must leave the
              roster exactly as it was (checked by its digest, fails loudly)
   csv-delta  a re-sync of the next night: 1% changed, 0.5% removed, 0.5% added
+  preview    a --preview of the first full sync from CSV into a fresh database: every record a
+             change, listed in staging.changes and rolled back (the roster is checked empty)
 
 with wall time, records/s (schools + teachers + sections + enrollments + students), the peak RSS of
 the rostersync process (GNU time -v) and the ratio to the baseline of the same size and run.
@@ -46,7 +49,8 @@ RESULTS = ROOT / "benchmarks" / "results" / "latest.md"
 WORK = Path(os.environ.get("BENCH_WORK", "/tmp/rostersync-bench"))
 SEED = int(os.environ.get("BENCH_SEED", "7"))
 AS_OF = "2026-11-23"
-PORT = int(os.environ.get("BENCH_PORT", "18089"))
+# 0: any free port (another fake server on a fixed port, a test's or a demo's, would stop the run).
+PORT = int(os.environ.get("BENCH_PORT", "0"))
 TOKEN = "bench-token"
 FEEDS = ["schools", "teachers", "students", "sections", "enrollments"]
 GNU_TIME = shutil.which("time", path="/usr/bin:/bin") or ""
@@ -192,28 +196,43 @@ FLOOR_TABLES = ["schools", "terms", "teachers", "students", "sections", "section
                 "change_log"]
 
 
-def write_floor(cluster: Cluster, database: str) -> tuple[float, float]:
-    """What PostgreSQL needs just to write a first sync's roster: the rows it created, plain INSERT
+def write_floor(cluster: Cluster, database: str, *, by_copy: bool = False) -> tuple[float, float]:
+    """What PostgreSQL needs just to write a first sync's roster: the rows it created, inserted
     into empty copies of the roster tables with their indexes (no foreign keys, no logic), and the
     change log, in one transaction that is rolled back. A first sync can do no better than this
     after staging, so its ratio says how much of the gap to the baseline is the schema's own.
+
+    Plain `INSERT ... SELECT` by default, as the merge writes. With `by_copy`, the rows are first
+    written to files (not timed) and then `\\copy`-ed in, as the baseline is: COPY's batched
+    inserts are the fastest way PostgreSQL has to write rows, so no design that keeps these
+    tables, their indexes and one change-log row per change can write them faster.
     Returns the whole and the change log's part."""
     statements = ["BEGIN;", "CREATE SCHEMA bench_floor;"]
     for table in FLOOR_TABLES:
         statements.append(f"CREATE TABLE bench_floor.{table} (LIKE roster.{table} INCLUDING DEFAULTS "
                           "INCLUDING INDEXES INCLUDING CONSTRAINTS);")
+    files = {table: WORK / f"floor-{table}.copy" for table in FLOOR_TABLES}
+    for table in FLOOR_TABLES:
+        order = "ORDER BY section_id, student_id" if table == "enrollments" else "ORDER BY 1"
+        if by_copy:
+            statements.append(f"\\copy (SELECT * FROM roster.{table} {order}) TO '{files[table]}'")
     statements.append("\\timing on")
     for table in FLOOR_TABLES:
         order = "ORDER BY section_id, student_id" if table == "enrollments" else "ORDER BY 1"
-        statements.append(f"INSERT INTO bench_floor.{table} SELECT * FROM roster.{table} {order};")
+        statements.append(f"\\copy bench_floor.{table} FROM '{files[table]}'" if by_copy
+                          else f"INSERT INTO bench_floor.{table} SELECT * FROM roster.{table} {order};")
     statements += ["\\timing off", "ROLLBACK;"]
     script = WORK / "floor.psql"
     script.write_text("\n".join(statements) + "\n")
     cluster.settle()
-    output = run(["psql", "-h", cluster.socket_dir, "-U", cluster.user, "-d", database, "-X", "-q",
-                  "-v", "ON_ERROR_STOP=1", "-f", str(script)], capture=True)
-    # Only the inserts are timed (psql's \\timing), not creating the empty tables; the change
-    # log is the last insert.
+    try:
+        output = run(["psql", "-h", cluster.socket_dir, "-U", cluster.user, "-d", database, "-X", "-q",
+                      "-v", "ON_ERROR_STOP=1", "-f", str(script)], capture=True)
+    finally:
+        for file in files.values():
+            file.unlink(missing_ok=True)
+    # Only the inserts are timed (psql's \\timing), not creating the empty tables or writing the
+    # files; the change log is the last insert.
     times = [float(ms) / 1000 for ms in re.findall(r"Time: ([0-9.]+) ms", output)]
     assert len(times) == len(FLOOR_TABLES), output
     return sum(times), times[-1]
@@ -261,17 +280,19 @@ def sync(cluster: Cluster, database: str, district: str, extra: list[str], env: 
     return seconds, rss, run_id
 
 
-def serve_api(students: int) -> subprocess.Popen:
+def serve_api(students: int, district: str) -> tuple[subprocess.Popen, str]:
+    """The fake server, its token for `district`, and its base URL (the port it printed)."""
     process = subprocess.Popen(
         [str(BINARY), "fake-clever", "serve", "--students", str(students), "--seed", str(SEED),
-         "--port", str(PORT), "--token", TOKEN],
+         "--port", str(PORT), "--token", TOKEN, "--district-id", district],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     assert process.stdout is not None
     line = process.stdout.readline()
-    if "serving" not in line:
+    match = re.search(r"serving.*(http://127\.0\.0\.1:\d+)", line)
+    if not match:
         process.kill()
         fail(f"fake-clever serve did not start: {line}{process.stdout.read()}")
-    return process
+    return process, match.group(1)
 
 
 def bench(cluster: Cluster, students: int) -> SizeResult:
@@ -308,6 +329,11 @@ def bench(cluster: Cluster, students: int) -> SizeResult:
     result.measures.append(Measure("floor: the roster's rows alone, plain INSERT", floor, result.records, None,
                                    f"not a sync: see the README; roster tables {floor - floor_log:.2f} s "
                                    f"({(floor - floor_log) / base:.2f}×), change log {floor_log:.2f} s"))
+    log(f"N={students}: write floor by COPY (the same rows, \\copy into empty indexed copies)")
+    floor, floor_log = write_floor(cluster, csv_db, by_copy=True)
+    result.measures.append(Measure("floor: the roster's rows alone, COPY", floor, result.records, None,
+                                   f"not a sync: see the README; roster tables {floor - floor_log:.2f} s "
+                                   f"({(floor - floor_log) / base:.2f}×), change log {floor_log:.2f} s"))
 
     # The same files again, twice: as a nightly run takes it (the inputs and the roster match the
     # last run's digests, so nothing is staged: README "Unchanged nights"), then with --full (every
@@ -336,18 +362,37 @@ def bench(cluster: Cluster, students: int) -> SizeResult:
     result.measures.append(Measure("re-sync 1% changed, 0.5% gone, 0.5% new", seconds, records2, rss,
                                    f"{total} roster rows written"))
     result.tasks[f"re-sync with changes (run {run_id}): {changes}"] = task_times(cluster, csv_db, run_id)
+    # Dropped here: the 1M-student databases take gigabytes, and the preview and API syncs follow.
+    cluster.psql("postgres", f"DROP DATABASE {csv_db}")
+
+    # A preview of a first sync is the largest a preview gets: every record is a change, listed
+    # in staging.changes for a person to read, then rolled back.
+    preview_db = f"bench_preview_{students}"
+    cluster.recreate(preview_db)
+    migrate(cluster, preview_db)
+    log(f"N={students}: preview of the first full sync from CSV")
+    seconds, rss, run_id = sync(cluster, preview_db, district, ["--csv", str(night1), "--preview"])
+    written = int(cluster.psql(preview_db, "SELECT (SELECT count(*) FROM roster.students) + "
+                                           "(SELECT count(*) FROM roster.change_log)"))
+    if written != 0:
+        fail(f"the preview (run {run_id}, {preview_db}) wrote {written} roster rows")
+    listed = cluster.psql(preview_db, f"SELECT count(*) FROM staging.changes WHERE run_id = {run_id}")
+    result.measures.append(Measure("preview of the first full sync, CSV", seconds, result.records, rss,
+                                   f"0 roster rows written; {listed} changes listed in staging.changes"))
+    result.tasks[f"preview of the first full sync, CSV (run {run_id})"] = task_times(cluster, preview_db, run_id)
+    cluster.psql("postgres", f"DROP DATABASE {preview_db}")
 
     api_db = f"bench_api_{students}"
     cluster.recreate(api_db)
     migrate(cluster, api_db)
     log(f"N={students}: first full sync from the fake Clever API")
-    server = serve_api(students)
+    server, url = serve_api(students, district)
     try:
         env = dict(os.environ, CLEVER_TOKEN=TOKEN)
-        seconds, rss, run_id = sync(cluster, api_db, district, ["--clever-url", f"http://127.0.0.1:{PORT}"], env=env)
+        seconds, rss, run_id = sync(cluster, api_db, district, ["--clever-url", url], env=env)
         log(f"N={students}: API extraction alone (fake-clever pull: students and teachers, decode and map)")
         pull_seconds, pull_rss, output = timed([str(BINARY), "fake-clever", "pull", "--clever-url",
-                                                f"http://127.0.0.1:{PORT}", "--page-size", "10000"], env=env)
+                                                url, "--page-size", "10000"], env=env)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
