@@ -265,7 +265,16 @@ struct LandingTests {
         let other = open(folder.deletingLastPathComponent().appending(path: ".\(date).lock").path, O_RDWR | O_CREAT, 0o600)
         #expect(other >= 0 && flock(other, LOCK_EX) == 0)
         let commit = Task { try await run(root, 7, recordsPerFeed: 2).collect(.schools) }
+        // The feed's one batch is written (its temporary file is there) and the commit waits.
+        var waited = 0
+        while !(try FileManager.default.contentsOfDirectory(atPath: folder.path).contains { $0.hasSuffix(".partial") }),
+            waited < 500
+        {
+            waited += 1
+            try await Task.sleep(for: .milliseconds(10))
+        }
         try await Task.sleep(for: .milliseconds(300))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).contains { $0.hasSuffix(".partial") })
         #expect(!FileManager.default.fileExists(atPath: folder.appending(path: "manifest.json").path), "listed under another's lock")
         close(other)
         _ = try await commit.value

@@ -56,14 +56,30 @@ struct MigratorTests {
                     (2, 'd1', 'Fall 2026|2026-08-24|2027-01-15', NULL, 'Fall 2026', '2026-08-24', '2027-01-15'),
                     (3, 'd1', ' Spring  2027 |01/19/2027|', NULL, 'Spring 2027', '2027-01-19', NULL),
                     (4, 'd1', '5f1a0c', '5f1a0c', 'Year', '2026-08-24', '2027-06-10'),
-                    (5, 'd2', 'Fall 2026|8/24/2026|1/15/2027', NULL, 'Fall 2026', '2026-08-24', '2027-01-15');
+                    (5, 'd2', 'Fall 2026|8/24/2026|1/15/2027', NULL, 'Fall 2026', '2026-08-24', '2027-01-15'),
+                    -- 6's name was changed by hand: its new key is 7's old one's normalised twin,
+                    -- and 7's new key is 6's old one.
+                    (6, 'd1', 'Winter|2026-12-01|', NULL, 'Winter Break', '2026-12-01', NULL),
+                    (7, 'd1', 'Winter|12/01/2026|', NULL, 'Winter', '2026-12-01', NULL),
+                    -- An API term keyed name|start|end by a development build: its Clever id.
+                    (8, 'd1', 'Q3|2027-01-04|2027-03-19', 'c8', 'Q3', '2027-01-04', '2027-03-19');
                 INSERT INTO roster.sections (district_id, sis_id, term_id) VALUES
                     ('d1', 'A', 1), ('d1', 'B', 2), ('d1', 'C', 3), ('d1', 'D', 4), ('d2', 'E', 5);
+                -- A run stopped at the threshold before the upgrade, awaiting approve.
+                INSERT INTO staging.terms (run_id, seq, sis_id, name, start_date, end_date) VALUES
+                    (99, 1, 'Fall 2026|8/24/2026|1/15/2027', 'Fall 2026', '2026-08-24', '2027-01-15');
+                INSERT INTO staging.sections (run_id, seq, sis_id, term_sis_id) VALUES
+                    (99, 1, 'A', 'Fall 2026|8/24/2026|1/15/2027'), (99, 2, 'F', 'Other|x|y');
                 """)
             _ = try await Self.migrate(database, TestDatabase.sql)
             #expect(try await database.strings("SELECT id || ' ' || district_id || ' ' || sis_id FROM roster.terms ORDER BY id") == [
                 "1 d1 Fall 2026|2026-08-24|2027-01-15", "3 d1 Spring 2027|2027-01-19|", "4 d1 5f1a0c",
-                "5 d2 Fall 2026|2026-08-24|2027-01-15",
+                "5 d2 Fall 2026|2026-08-24|2027-01-15", "6 d1 Winter Break|2026-12-01|", "7 d1 Winter|2026-12-01|",
+                "8 d1 c8",
+            ])
+            #expect(try await database.strings("SELECT sis_id FROM staging.terms WHERE run_id = 99") == ["Fall 2026|2026-08-24|2027-01-15"])
+            #expect(try await database.strings("SELECT sis_id || ' ' || term_sis_id FROM staging.sections WHERE run_id = 99 ORDER BY seq") == [
+                "A Fall 2026|2026-08-24|2027-01-15", "F Other|x|y",
             ])
             #expect(try await database.strings("SELECT sis_id || ' ' || term_id FROM roster.sections ORDER BY sis_id") == [
                 "A 1", "B 1", "C 3", "D 4", "E 5",

@@ -4,16 +4,18 @@
 -- name as it stores it and the dates as ISO (RosterTransform's termKey): the same text the
 -- stored name and dates give. Existing keys are brought to that form here, so the next sync
 -- finds its terms instead of creating them again. Terms that become one are merged into the
--- oldest, their sections moved to it. (API terms keep their Clever id as key: no `|` in it.)
+-- oldest, their sections moved to it. A term with a Clever id came from the API, whose key is
+-- that id (a `name|start|end` key there is from a development build): it gets its Clever id.
 CREATE TEMP TABLE term_keys ON COMMIT DROP AS
 SELECT id, key, min(id) OVER (PARTITION BY district_id, key) AS keep
 FROM (SELECT id, district_id,
-             coalesce(name, '') || '|' || coalesce(to_char(start_date, 'YYYY-MM-DD'), '') || '|'
-                 || coalesce(to_char(end_date, 'YYYY-MM-DD'), '') AS key
+             coalesce(clever_id,
+                      coalesce(name, '') || '|' || coalesce(to_char(start_date, 'YYYY-MM-DD'), '') || '|'
+                          || coalesce(to_char(end_date, 'YYYY-MM-DD'), '')) AS key
       FROM roster.terms
       WHERE source = 'clever' AND sis_id LIKE '%|%|%') t;
 
-UPDATE roster.sections s SET term_id = k.keep
+UPDATE roster.sections s SET term_id = k.keep, updated_at = now()
 FROM term_keys k
 WHERE s.term_id = k.id AND k.id <> k.keep;
 
@@ -21,8 +23,31 @@ DELETE FROM roster.terms t
 USING term_keys k
 WHERE t.id = k.id AND k.id <> k.keep;
 
--- A key already in this form keeps its value, and each district's new keys are distinct once
--- merged: no row takes a key another row still holds.
-UPDATE roster.terms t SET sis_id = k.key
+-- In two steps: a term whose stored name or dates were changed by hand may hold, as its old key,
+-- the key another term gets now, and the unique index is checked row by row.
+UPDATE roster.terms t SET sis_id = 'rekey:' || t.id
 FROM term_keys k
 WHERE t.id = k.id AND t.sis_id IS DISTINCT FROM k.key;
+
+UPDATE roster.terms t SET sis_id = k.key, updated_at = now()
+FROM term_keys k
+WHERE t.id = k.id AND t.sis_id = 'rekey:' || t.id;
+
+-- Runs staged before this migration (a run stopped at the safety threshold, awaiting `approve`;
+-- a failed run to `resume`) hold the old keys: brought to the same form, from the staged names
+-- and dates (transformed already), with their sections' references.
+CREATE TEMP TABLE staged_term_keys ON COMMIT DROP AS
+SELECT DISTINCT run_id, sis_id AS old,
+       coalesce(clever_id,
+                coalesce(name, '') || '|' || coalesce(to_char(start_date, 'YYYY-MM-DD'), '') || '|'
+                    || coalesce(to_char(end_date, 'YYYY-MM-DD'), '')) AS key
+FROM staging.terms
+WHERE sis_id LIKE '%|%|%';
+
+UPDATE staging.sections s SET term_sis_id = k.key
+FROM staged_term_keys k
+WHERE s.run_id = k.run_id AND s.term_sis_id = k.old;
+
+UPDATE staging.terms t SET sis_id = k.key
+FROM staged_term_keys k
+WHERE t.run_id = k.run_id AND t.sis_id = k.old;

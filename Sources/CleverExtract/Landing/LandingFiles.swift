@@ -64,8 +64,12 @@ enum LandingFiles {
     /// Runs `body` holding an exclusive lock (`flock`) on `.<night>.lock` beside the night's
     /// `folder`: processes of two databases that share a landing root update one night's
     /// manifests one at a time (an actor orders them within one process only). Beside the folder,
-    /// not in it, so the night holds only what the archive lists.
-    static func withLock<T>(on folder: URL, _ body: () throws(ExtractError) -> T) throws(ExtractError) -> T {
+    /// not in it, so the night holds only what the archive lists. Waiting polls rather than
+    /// blocks: a blocking `flock` would hold one of the few threads every task runs on for as long
+    /// as another process keeps the lock, and could not be cancelled.
+    static func withLock<T>(
+        on folder: URL, isolation: isolated (any Actor)? = #isolation, _ body: () throws(ExtractError) -> T
+    ) async throws(ExtractError) -> T {
         let url = folder.deletingLastPathComponent().appending(path: ".\(folder.lastPathComponent).lock")
         let descriptor = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, mode_t(filePermissions))
         guard descriptor >= 0 else {
@@ -74,12 +78,20 @@ enum LandingFiles {
                     + "landing folder's permissions", context: url.path)
         }
         defer { close(descriptor) }  // closing releases the lock
-        while flock(descriptor, LOCK_EX) != 0 {
-            guard errno == EINTR else {
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
                 throw ExtractError(
                     .landingWrite, "cannot lock the night (\(String(cString: strerror(errno))))", context: url.path)
             }
+            do {
+                try await Task.sleep(for: .milliseconds(10))
+            } catch {
+                throw ExtractError(
+                    .landingWrite, "stopped while another process held the night's lock", context: url.path, cause: error)
+            }
         }
+        // No suspension from here to the end: flock alone keeps two commits apart, since each
+        // opens the lock file anew (an actor lets another call in while one waits above).
         return try body()
     }
 

@@ -55,8 +55,8 @@ actor LandingManifestLedger {
     func commit(
         _ feed: Feed, file temporary: URL, entry: LandingManifest.FeedEntry, in folder: URL, district: String,
         date: String, source: String
-    ) throws(ExtractError) {
-        try LandingFiles.withLock(on: folder) { () throws(ExtractError) in
+    ) async throws(ExtractError) {
+        try await LandingFiles.withLock(on: folder) { () throws(ExtractError) in
             try commitLocked(feed, file: temporary, entry: entry, in: folder, district: district, date: date, source: source)
         }
     }
