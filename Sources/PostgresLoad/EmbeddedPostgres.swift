@@ -313,7 +313,9 @@ public struct EmbeddedPostgres: Sendable {
     private func withFileLock<T>(_ body: () throws -> T) throws -> T {
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         let lockPath = root.appendingPathComponent("start.lock").path
-        let fd = open(lockPath, O_CREAT | O_RDWR, 0o600)
+        // O_CLOEXEC: the server started under this lock must not inherit it (LOCK_UN below frees
+        // it all the same, but a descriptor it keeps open for its whole life is one too many).
+        let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw LoadError(.embeddedServer, "cannot open lock file \(lockPath)") }
         defer { close(fd) }
         guard flock(fd, LOCK_EX) == 0 else { throw LoadError(.embeddedServer, "cannot lock \(lockPath)") }

@@ -5,7 +5,7 @@ import Foundation
 import RosterModel
 import Testing
 
-@Suite("Clever API source: injected faults")
+@Suite("Clever API source: injected faults", .timeLimit(.minutes(3)))
 struct APIFaultTests {
     static let district = SyntheticDistrict(students: 300, seed: 21)
 

@@ -5,7 +5,7 @@ import Foundation
 import RosterModel
 import Testing
 
-@Suite("Clever API source against FakeClever")
+@Suite("Clever API source against FakeClever", .timeLimit(.minutes(3)))
 struct APISourceTests {
     @Test("1,050 students at 100 a page: 11 pages, every student exactly once")
     func pagingAcrossManyPages() async throws {

@@ -5,7 +5,7 @@ import Foundation
 import RosterModel
 import Testing
 
-@Suite("FakeClever server")
+@Suite("FakeClever server", .timeLimit(.minutes(3)))
 struct FakeCleverServerTests {
     @Test("serves a CSV fixture folder: the API gives the folder's records")
     func fixtureFolder() async throws {

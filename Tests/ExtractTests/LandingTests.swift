@@ -9,7 +9,7 @@ import Glibc
 import Darwin
 #endif
 
-@Suite("Landing archive")
+@Suite("Landing archive", .timeLimit(.minutes(3)))
 struct LandingTests {
     let date = "2024-09-03"
 
@@ -262,9 +262,17 @@ struct LandingTests {
         let folder = root.archive.folder(district: "d1", date: date)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         // Another process's commit, as flock sees it: another open file description holding the lock.
-        let other = open(folder.deletingLastPathComponent().appending(path: ".\(date).lock").path, O_RDWR | O_CREAT, 0o600)
-        #expect(other >= 0 && flock(other, LOCK_EX) == 0)
+        // O_CLOEXEC: a process another test starts meanwhile (the embedded PostgreSQL server,
+        // which lives as long as the tests) must not inherit the descriptor and keep the lock.
+        var other = open(
+            folder.deletingLastPathComponent().appending(path: ".\(date).lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        try #require(other >= 0 && flock(other, LOCK_EX) == 0)
         let commit = Task { try await run(root, 7, recordsPerFeed: 2).collect(.schools) }
+        // Whatever fails below, the lock is released and the commit does not wait on.
+        defer {
+            if other >= 0 { close(other) }
+            commit.cancel()
+        }
         // The feed's one batch is written (its temporary file is there) and the commit waits.
         var waited = 0
         while !(try FileManager.default.contentsOfDirectory(atPath: folder.path).contains { $0.hasSuffix(".partial") }),
@@ -277,6 +285,7 @@ struct LandingTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).contains { $0.hasSuffix(".partial") })
         #expect(!FileManager.default.fileExists(atPath: folder.appending(path: "manifest.json").path), "listed under another's lock")
         close(other)
+        other = -1
         _ = try await commit.value
         #expect(try root.archive.manifest(district: "d1", date: date).entry(for: .schools)?.records == 2)
         #expect(root.names(date: date) == ["manifest.json", "schools.ndjson.gz"], "the lock file is not in the night")

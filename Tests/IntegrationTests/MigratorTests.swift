@@ -5,7 +5,7 @@ import Testing
 
 /// `rostersync migrate` and every command that starts by migrating: each migration applied once,
 /// whole or not at all, whoever else is migrating the same database.
-@Suite("Migrations")
+@Suite("Migrations", .timeLimit(.minutes(3)))
 struct MigratorTests {
     /// A copy of sql/ whose migrations are the real ones plus `extra` (file name to text).
     static func sqlDirectory(adding extra: [String: String]) throws -> SQLDirectory {

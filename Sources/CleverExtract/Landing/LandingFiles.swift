@@ -77,7 +77,7 @@ enum LandingFiles {
                 .landingWrite, "cannot open the night's lock file (\(String(cString: strerror(errno)))); check the "
                     + "landing folder's permissions", context: url.path)
         }
-        defer { close(descriptor) }  // closing releases the lock
+        defer { close(descriptor) }
         while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK || errno == EINTR else {
                 throw ExtractError(
@@ -90,6 +90,9 @@ enum LandingFiles {
                     .landingWrite, "stopped while another process held the night's lock", context: url.path, cause: error)
             }
         }
+        // Unlocked explicitly: a lock belongs to the open file, which a process spawned meanwhile
+        // without exec could share (O_CLOEXEC covers the usual spawn-and-exec).
+        defer { flock(descriptor, LOCK_UN) }
         // No suspension from here to the end: flock alone keeps two commits apart, since each
         // opens the lock file anew (an actor lets another call in while one waits above).
         return try body()
