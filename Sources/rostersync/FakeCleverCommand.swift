@@ -106,6 +106,9 @@ extension FakeCleverCommand {
         @Option(help: ArgumentHelp("The Retry-After of those 429s.", valueName: "seconds"))
         var retryAfter = 1
 
+        @Flag(help: "Send those 429s as Clever documents them: X-RateLimit-Reset (Unix time), no Retry-After.")
+        var rateLimitResetOnly = false
+
         @Option(help: ArgumentHelp("Answer the next N requests with --server-error-status.", valueName: "n"))
         var serverErrors = 0
 
@@ -145,7 +148,7 @@ extension FakeCleverCommand {
                 skipRequests: skipRequests, rateLimited: rateLimited, retryAfterSeconds: retryAfter,
                 serverErrors: serverErrors, serverErrorStatus: serverErrorStatus, delayMilliseconds: delayMs,
                 truncatedBodies: truncated, missingEnvelopes: missingEnvelope, wrongTypes: wrongType,
-                loopingNextLink: loopingNextLink)
+                loopingNextLink: loopingNextLink, rateLimitResetOnly: rateLimitResetOnly)
             let given = token ?? ProcessInfo.processInfo.environment["CLEVER_TOKEN"]
             let token = given ?? "fake-clever-token"
             // A token the user chose may be a real one: never echo it.

@@ -48,6 +48,17 @@ struct APIFaultTests {
         }
     }
 
+    @Test("429s as Clever sends them, with X-RateLimit-Reset and no Retry-After, are waited out until the reset")
+    func rateLimitResetOnly() async throws {
+        let (result, requests, elapsed) = try await readStudents(
+            Faults(skipRequests: 1, rateLimited: 2, retryAfterSeconds: 2, rateLimitResetOnly: true))
+        expectAllStudents(result)
+        #expect(requests == 3 + 2)
+        // Each reset is 2 s ahead in whole Unix seconds: more than 1 s away, where the client's own
+        // backoff here is 1 to 10 ms.
+        #expect(elapsed >= .milliseconds(1_900))
+    }
+
     @Test("a burst of 429s is waited out, honouring Retry-After")
     func rateLimitBurst() async throws {
         let (result, requests, elapsed) = try await readStudents(

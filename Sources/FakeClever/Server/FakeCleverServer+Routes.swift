@@ -48,9 +48,9 @@ extension FakeCleverServer {
         let (fault, delay, looping, firstPagesOnly, district) = await state.begin()
         if delay > 0 { try? await Task.sleep(for: .milliseconds(delay)) }
         switch fault {
-        case .rateLimited(let seconds):
+        case .rateLimited(let seconds, let resetOnly):
             var response = Self.error(.tooManyRequests, "rate limit exceeded")
-            response.headers[.retryAfter] = String(seconds)
+            if !resetOnly { response.headers[.retryAfter] = String(seconds) }
             Self.rateLimitHeaders(&response, remaining: 0, resetIn: seconds)
             return response
         case .serverError(let status):

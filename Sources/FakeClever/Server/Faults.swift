@@ -10,8 +10,11 @@ public struct Faults: Sendable, Hashable, Codable {
     public var skipRequests: Int
     /// The next N requests get 429 with `Retry-After` and `X-RateLimit-*` headers.
     public var rateLimited: Int
-    /// The `Retry-After` value of those 429s, in seconds.
+    /// The `Retry-After` value of those 429s, in seconds (and `X-RateLimit-Reset` that far ahead).
     public var retryAfterSeconds: Int
+    /// While set, those 429s carry only the `X-RateLimit-*` headers (`X-RateLimit-Reset` in Unix
+    /// seconds), no `Retry-After`: what Clever's documentation describes.
+    public var rateLimitResetOnly: Bool
     /// The next N requests get `serverErrorStatus` (500, 502 or 503).
     public var serverErrors: Int
     public var serverErrorStatus: Int
@@ -38,7 +41,7 @@ public struct Faults: Sendable, Hashable, Codable {
         skipRequests: Int = 0, rateLimited: Int = 0, retryAfterSeconds: Int = 1, serverErrors: Int = 0,
         serverErrorStatus: Int = 503, delayMilliseconds: Int = 0, truncatedBodies: Int = 0, stalledBodies: Int = 0,
         stallMilliseconds: Int = 2_000, missingEnvelopes: Int = 0, wrongTypes: Int = 0, loopingNextLink: Bool = false,
-        firstPagesOnly: Bool = false
+        firstPagesOnly: Bool = false, rateLimitResetOnly: Bool = false
     ) {
         self.skipRequests = skipRequests
         self.rateLimited = rateLimited
@@ -53,6 +56,7 @@ public struct Faults: Sendable, Hashable, Codable {
         self.wrongTypes = wrongTypes
         self.loopingNextLink = loopingNextLink
         self.firstPagesOnly = firstPagesOnly
+        self.rateLimitResetOnly = rateLimitResetOnly
     }
 
     /// A well-behaved server.
@@ -74,7 +78,8 @@ public struct Faults: Sendable, Hashable, Codable {
             missingEnvelopes: try c.decodeIfPresent(Int.self, forKey: .missingEnvelopes) ?? 0,
             wrongTypes: try c.decodeIfPresent(Int.self, forKey: .wrongTypes) ?? 0,
             loopingNextLink: try c.decodeIfPresent(Bool.self, forKey: .loopingNextLink) ?? false,
-            firstPagesOnly: try c.decodeIfPresent(Bool.self, forKey: .firstPagesOnly) ?? false)
+            firstPagesOnly: try c.decodeIfPresent(Bool.self, forKey: .firstPagesOnly) ?? false,
+            rateLimitResetOnly: try c.decodeIfPresent(Bool.self, forKey: .rateLimitResetOnly) ?? false)
     }
 
     /// What to do to one request; consumes one counted fault.
@@ -85,7 +90,7 @@ public struct Faults: Sendable, Hashable, Codable {
         }
         if rateLimited > 0 {
             rateLimited -= 1
-            return .rateLimited(retryAfter: retryAfterSeconds)
+            return .rateLimited(retryAfter: retryAfterSeconds, resetOnly: rateLimitResetOnly)
         }
         if serverErrors > 0 {
             serverErrors -= 1
@@ -114,7 +119,7 @@ public struct Faults: Sendable, Hashable, Codable {
 /// The fault applied to one request.
 enum Fault: Equatable {
     case none
-    case rateLimited(retryAfter: Int)
+    case rateLimited(retryAfter: Int, resetOnly: Bool)
     case serverError(status: Int)
     case truncated
     case stalled(milliseconds: Int)
