@@ -62,9 +62,11 @@ struct MigratorTests {
                     (6, 'd1', 'Winter|2026-12-01|', NULL, 'Winter Break', '2026-12-01', NULL),
                     (7, 'd1', 'Winter|12/01/2026|', NULL, 'Winter', '2026-12-01', NULL),
                     -- An API term keyed name|start|end by a development build: its Clever id.
-                    (8, 'd1', 'Q3|2027-01-04|2027-03-19', 'c8', 'Q3', '2027-01-04', '2027-03-19');
+                    (8, 'd1', 'Q3|2027-01-04|2027-03-19', 'c8', 'Q3', '2027-01-04', '2027-03-19'),
+                    -- ... while a later API sync made that term again under its Clever id: one term.
+                    (9, 'd1', 'c8', 'c8', 'Q3', '2027-01-04', '2027-03-19');
                 INSERT INTO roster.sections (district_id, sis_id, term_id) VALUES
-                    ('d1', 'A', 1), ('d1', 'B', 2), ('d1', 'C', 3), ('d1', 'D', 4), ('d2', 'E', 5);
+                    ('d1', 'A', 1), ('d1', 'B', 2), ('d1', 'C', 3), ('d1', 'D', 4), ('d2', 'E', 5), ('d1', 'G', 9);
                 -- A run stopped at the threshold before the upgrade, awaiting approve.
                 INSERT INTO staging.terms (run_id, seq, sis_id, name, start_date, end_date) VALUES
                     (99, 1, 'Fall 2026|8/24/2026|1/15/2027', 'Fall 2026', '2026-08-24', '2027-01-15');
@@ -82,7 +84,7 @@ struct MigratorTests {
                 "A Fall 2026|2026-08-24|2027-01-15", "F Other|x|y",
             ])
             #expect(try await database.strings("SELECT sis_id || ' ' || term_id FROM roster.sections ORDER BY sis_id") == [
-                "A 1", "B 1", "C 3", "D 4", "E 5",
+                "A 1", "B 1", "C 3", "D 4", "E 5", "G 8",
             ])
         }
     }
