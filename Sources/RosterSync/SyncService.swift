@@ -127,8 +127,8 @@ public struct SyncService: Sendable {
     }
 
     private func run(
-        _ runID: Int64, uid runUID: String, _ configuration: SyncConfiguration, _ definition: PipelineDefinition, district: District,
-        ledger: RunLedger, on main: PostgresConnection, logger: Logger
+        _ runID: Int64, uid runUID: String, _ configuration: SyncConfiguration, _ definition: PipelineDefinition,
+        district: District, ledger: RunLedger, on main: PostgresConnection, logger: Logger
     ) async throws -> SyncReport {
         if let launch = district.launchDate, launch > configuration.asOf {
             let message = "district \(configuration.districtID) launches on \(launch); skipped (as of \(configuration.asOf))"
@@ -355,7 +355,8 @@ public struct SyncService: Sendable {
     /// elsewhere, and the night, complete nowhere, could not be replayed. With no stage finished,
     /// nothing was archived that the resume does not archive again.
     static func checkLandingFolder(
-        of runID: Int64, uid runUID: String?, _ configuration: SyncConfiguration, definition: PipelineDefinition, completed: Set<String>
+        of runID: Int64, uid runUID: String?, _ configuration: SyncConfiguration, definition: PipelineDefinition,
+        completed: Set<String>
     ) throws {
         guard let root = configuration.landingRoot else { return }
         let stages = definition.tasks.filter { $0.kind == "stage" }
@@ -365,7 +366,8 @@ public struct SyncService: Sendable {
         let archive = LandingArchive(root: root)
         // Missing or unreadable alike: the feeds cannot be found there. An entry of another run: the
         // night was archived again since, which a newer run did (refused before this check).
-        let found = archive.feeds(archivedBy: runID, uid: runUID, district: configuration.districtID, date: configuration.asOf)
+        let found = archive.feeds(
+            archivedBy: runID, uid: runUID, district: configuration.districtID, date: configuration.asOf)
         let missing = archived.filter { !found.contains($0) }
         guard !missing.isEmpty else { return }
         let folder = archive.folder(district: configuration.districtID, date: configuration.asOf)
@@ -481,6 +483,8 @@ public struct SyncService: Sendable {
                 of: runID, options: object, source: source, definition: definition, completed: completed
             ).map(Self.json)
             try Self.checkLandingFolder(of: runID, uid: runUID, configuration, definition: definition, completed: completed)
+            var logger = logger
+            logger[metadataKey: "etl.run_id"] = "\(runID)"
             let context = RunContext(
                 runID: runID, runUID: runUID, configuration: configuration, settings: district.settings, logger: logger,
                 httpClient: httpClient)
@@ -496,12 +500,8 @@ public struct SyncService: Sendable {
                 WHERE id = \(runID)
                 """,
                 logger: logger)
-            var logger = logger
-            logger[metadataKey: "etl.run_id"] = "\(runID)"
             logger.info("resuming", metadata: ["etl.completed_tasks": "\(completed.sorted().joined(separator: ","))"])
-            var resumed = context
-            resumed.logger = logger
-            return try await execute(definition, context: resumed, ledger: ledger, completed: completed)
+            return try await execute(definition, context: context, ledger: ledger, completed: completed)
         }
     }
 

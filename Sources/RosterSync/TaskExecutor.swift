@@ -247,7 +247,8 @@ struct TaskExecutor: Sendable {
                 mayBeEmpty: Set(configuration.allowEmptyFeeds.compactMap(Feed.init(rawValue:))))
         case .clever(let baseURL, let token):
             guard let url = URL(string: baseURL), CleverAPISource.isUsable(url) else {
-                throw ConfigurationError("--clever-url '\(baseURL)' is not an http(s) URL with a host (and a port from 1 to 65535, if any)")
+                throw ConfigurationError(
+                    "--clever-url '\(baseURL)' is not an http(s) URL with a host (and a port from 1 to 65535, if any)")
             }
             source = CleverAPISource(
                 configuration: .init(

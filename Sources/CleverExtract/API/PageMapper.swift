@@ -209,7 +209,7 @@ struct PageMapper: Sendable {
 
     private func enrollments(_ object: Clever.Section, into batch: inout ExtractBatch) {
         // The section's own SIS id is on the page: only the students need resolving in prepare.
-        let section = Ref(sisID: object.sis_id.flatMap { $0.isEmpty ? nil : $0 }, cleverID: object.id)
+        let section = Ref(sisID: Self.value(object.sis_id), cleverID: object.id)
         for student in object.students ?? [] {
             batch.records.append(
                 .enrollment(

@@ -34,8 +34,8 @@ struct CSVFileSpec: Sendable {
         name: "students.csv",
         required: ["School_id", "Student_id", "Last_name", "First_name", "Grade", "Student_email"],
         optional: [
-            "Student_number", "State_id", "Middle_name", "Gender", "DOB", "Graduation_year", "Race", "Hispanic_Latino", "Home_language",
-            "Ell_status", "Frl_status", "IEP_status", "Student_street", "Student_city", "Student_state", "Student_zip",
+            "Student_number", "State_id", "Middle_name", "Gender", "DOB", "Graduation_year", "Race", "Hispanic_Latino",
+            "Home_language", "Ell_status", "Frl_status", "IEP_status", "Student_street", "Student_city", "Student_state", "Student_zip",
             "Contact_relationship", "Contact_type", "Contact_name", "Contact_phone", "Contact_email", "Username",
             "Password", "Unweighted_gpa", "Weighted_gpa",
         ],

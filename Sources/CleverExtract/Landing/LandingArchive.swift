@@ -127,7 +127,8 @@ public struct LandingArchive: Sendable {
         for name in [LandingManifest.fileName, LandingManifest.pendingFileName(run: run)] {
             guard let manifest = try? LandingManifest.read(in: folder, name: name) else { continue }
             // An entry without a run predates run ids; it may be this run's.
-            feeds.formUnion(Feed.allCases.filter { feed in manifest.entry(for: feed).map { ($0.extractor ?? run) == run } ?? false })
+            feeds.formUnion(
+                Feed.allCases.filter { feed in manifest.entry(for: feed).map { ($0.extractor ?? run) == run } ?? false })
         }
         return feeds
     }

@@ -137,7 +137,8 @@ public struct LandingManifest: Sendable, Hashable, Codable {
 
     /// Names the runs when the archived feeds come from more than one, else nil.
     var mixedRuns: String? {
-        let byRun = Dictionary(grouping: Feed.allCases.filter { feeds[$0.rawValue] != nil }) { feeds[$0.rawValue]?.extractor }
+        let archived = Feed.allCases.filter { feeds[$0.rawValue] != nil }
+        let byRun = Dictionary(grouping: archived) { feeds[$0.rawValue]?.extractor }
         guard byRun.count > 1 else { return nil }
         // Two runs of one id (two databases) are told apart by their uids.
         let sameIDs = Dictionary(grouping: byRun.keys.compactMap { $0 }, by: \.id).values.contains { $0.count > 1 }

@@ -7,7 +7,7 @@ import RosterModel
 /// update is read, merge, atomic write, and two of them interleaved would lose one feed's entry.
 /// One process-wide actor (not one per source value) because callers may build several
 /// ``LandingTeeSource`` values for the same night; and each commit holds the night's file lock
-/// (``LandingFiles/withLock(on:_:)``), for processes of two databases sharing a landing root.
+/// (``LandingFiles/withLock(on:isolation:_:)``), for processes of two databases sharing a landing root.
 ///
 /// Two promises, whatever fails or crashes in between:
 /// - A file a manifest lists is never written over. Each finished file gets a name nothing in the
