@@ -15,7 +15,9 @@ so the developers' ./.rostersync is never touched), and for every size N measure
   csv-full   the first full sync from CSV into a fresh database
   floor      the rows that sync created, plain INSERT into empty indexed copies of the roster
              tables (no foreign keys, no logic), rolled back: what the schema itself costs to write;
-             and the same rows by \\copy (COPY's batched inserts, as the baseline loads)
+             the same rows by \\copy (COPY's batched inserts, as the baseline loads); and by \\copy
+             into unindexed copies with each index built after the load (what a design that could
+             defer its indexes, per-district partitions, would pay at best)
   api-full   the first full sync from the fake Clever API (fake-clever serve on loopback)
   api-pull   API extraction alone: fake-clever pull of students and teachers (no database)
   csv-same   a re-sync of the same CSV files, as the nightly takes it (verified unchanged by digests,
@@ -196,31 +198,56 @@ FLOOR_TABLES = ["schools", "terms", "teachers", "students", "sections", "section
                 "change_log"]
 
 
-def write_floor(cluster: Cluster, database: str, *, by_copy: bool = False) -> tuple[float, float]:
-    """What PostgreSQL needs just to write a first sync's roster: the rows it created, inserted
+def write_floor(cluster: Cluster, database: str, *, mode: str = "insert") -> tuple[float, float]:
+    """What PostgreSQL needs just to write a first sync's roster: the rows it created, written
     into empty copies of the roster tables with their indexes (no foreign keys, no logic), and the
     change log, in one transaction that is rolled back. A first sync can do no better than this
     after staging, so its ratio says how much of the gap to the baseline is the schema's own.
 
-    Plain `INSERT ... SELECT` by default, as the merge writes. With `by_copy`, the rows are first
-    written to files (not timed) and then `\\copy`-ed in, as the baseline is: COPY's batched
-    inserts are the fastest way PostgreSQL has to write rows, so no design that keeps these
-    tables, their indexes and one change-log row per change can write them faster.
-    Returns the whole and the change log's part."""
+    `mode` is how the rows go in:
+    - "insert": plain `INSERT ... SELECT`, as the merge writes.
+    - "copy": the rows are first written to files (not timed) and then `\\copy`-ed in, as the
+      baseline is. COPY's batched inserts are the fastest way PostgreSQL has to write rows, so no
+      design that keeps these tables, their indexes maintained as rows go in, and one change-log
+      row per change can write them faster.
+    - "copy-then-index": the same copies into tables without indexes, then each index built
+      once over the loaded rows (timed too). Only a table the load owns alone could do this (a
+      per-district partition on a district's first import: the roster tables are shared by every
+      district and read while a sync runs), so it is the floor of that design, not of this one.
+    Returns the whole and the change log's part (its rows, and in copy-then-index its indexes)."""
+    if mode not in ("insert", "copy", "copy-then-index"):
+        raise ValueError(mode)
+    by_copy = mode != "insert"
+    indexes_after = mode == "copy-then-index"
     statements = ["BEGIN;", "CREATE SCHEMA bench_floor;"]
     for table in FLOOR_TABLES:
         statements.append(f"CREATE TABLE bench_floor.{table} (LIKE roster.{table} INCLUDING DEFAULTS "
-                          "INCLUDING INDEXES INCLUDING CONSTRAINTS);")
+                          f"{'' if indexes_after else 'INCLUDING INDEXES '}INCLUDING CONSTRAINTS);")
     files = {table: WORK / f"floor-{table}.copy" for table in FLOOR_TABLES}
     for table in FLOOR_TABLES:
         order = "ORDER BY section_id, student_id" if table == "enrollments" else "ORDER BY 1"
         if by_copy:
             statements.append(f"\\copy (SELECT * FROM roster.{table} {order}) TO '{files[table]}'")
+    # Each roster index as it is defined, unnamed, on the copy (a name would collide with the original's).
+    index_sql = {table: [] for table in FLOOR_TABLES}
+    if indexes_after:
+        rows = cluster.psql(database, """
+            SELECT t.relname, regexp_replace(pg_get_indexdef(i.indexrelid),
+                                             '^(CREATE (UNIQUE )?INDEX) \\S+ ON roster\\.', '\\1 ON bench_floor.')
+            FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+            WHERE t.relnamespace = 'roster'::regnamespace ORDER BY t.relname, i.indexrelid""")
+        for line in rows.splitlines():
+            table, definition = line.split("|", 1)
+            if table in index_sql:
+                index_sql[table].append(definition + ";")
+        if not all(index_sql[table] for table in FLOOR_TABLES):
+            fail(f"could not read the roster's index definitions:\n{rows}")
     statements.append("\\timing on")
     for table in FLOOR_TABLES:
         order = "ORDER BY section_id, student_id" if table == "enrollments" else "ORDER BY 1"
         statements.append(f"\\copy bench_floor.{table} FROM '{files[table]}'" if by_copy
                           else f"INSERT INTO bench_floor.{table} SELECT * FROM roster.{table} {order};")
+        statements += index_sql[table]
     statements += ["\\timing off", "ROLLBACK;"]
     script = WORK / "floor.psql"
     script.write_text("\n".join(statements) + "\n")
@@ -231,11 +258,12 @@ def write_floor(cluster: Cluster, database: str, *, by_copy: bool = False) -> tu
     finally:
         for file in files.values():
             file.unlink(missing_ok=True)
-    # Only the inserts are timed (psql's \\timing), not creating the empty tables or writing the
-    # files; the change log is the last insert.
+    # Only the writes are timed (psql's \\timing), not creating the empty tables or writing the
+    # files; the change log's load (and its index builds) come last.
     times = [float(ms) / 1000 for ms in re.findall(r"Time: ([0-9.]+) ms", output)]
-    assert len(times) == len(FLOOR_TABLES), output
-    return sum(times), times[-1]
+    expected = [1 + len(index_sql[table]) for table in FLOOR_TABLES]
+    assert len(times) == sum(expected), output
+    return sum(times), sum(times[-expected[-1]:])
 
 
 def sync_args(cluster: Cluster, database: str, district: str) -> list[str]:
@@ -324,16 +352,15 @@ def bench(cluster: Cluster, students: int) -> SizeResult:
     seconds, rss, run_id = sync(cluster, csv_db, district, ["--csv", str(night1)])
     result.measures.append(Measure("first full sync, CSV", seconds, result.records, rss))
     result.tasks[f"first full sync, CSV (run {run_id})"] = task_times(cluster, csv_db, run_id)
-    log(f"N={students}: write floor (the same roster rows, plain INSERT into empty indexed copies)")
-    floor, floor_log = write_floor(cluster, csv_db)
-    result.measures.append(Measure("floor: the roster's rows alone, plain INSERT", floor, result.records, None,
-                                   f"not a sync: see the README; roster tables {floor - floor_log:.2f} s "
-                                   f"({(floor - floor_log) / base:.2f}×), change log {floor_log:.2f} s"))
-    log(f"N={students}: write floor by COPY (the same rows, \\copy into empty indexed copies)")
-    floor, floor_log = write_floor(cluster, csv_db, by_copy=True)
-    result.measures.append(Measure("floor: the roster's rows alone, COPY", floor, result.records, None,
-                                   f"not a sync: see the README; roster tables {floor - floor_log:.2f} s "
-                                   f"({(floor - floor_log) / base:.2f}×), change log {floor_log:.2f} s"))
+    for mode, label, what in [
+            ("insert", "plain INSERT", "plain INSERT into empty indexed copies"),
+            ("copy", "COPY", "\\copy into empty indexed copies"),
+            ("copy-then-index", "COPY, then indexes built", "\\copy into unindexed copies, then each index built")]:
+        log(f"N={students}: write floor by {label} (the same roster rows, {what})")
+        floor, floor_log = write_floor(cluster, csv_db, mode=mode)
+        result.measures.append(Measure(f"floor: the roster's rows alone, {label}", floor, result.records, None,
+                                       f"not a sync: see the README; roster tables {floor - floor_log:.2f} s "
+                                       f"({(floor - floor_log) / base:.2f}×), change log {floor_log:.2f} s"))
 
     # The same files again, twice: as a nightly run takes it (the inputs and the roster match the
     # last run's digests, so nothing is staged: README "Unchanged nights"), then with --full (every
