@@ -252,6 +252,10 @@ public struct EmbeddedPostgres: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of ours reaches the child: a descriptor opened without O_CLOEXEC (a test's
+        // lock file, a library's) would live on in a server started here for as long as it runs,
+        // holding that file's locks (a fresh clone's test run once hung on exactly that).
+        _ = Self.addCloseFrom?(&actions, 3)
         // The server must not inherit our working directory, which `postgres` may not be able to read.
         argv = ["/bin/sh", "-c", "cd / && exec \"$@\"", "sh"] + argv
         var cArguments = argv.map { strdup($0) } + [nil]
@@ -270,6 +274,20 @@ public struct EmbeddedPostgres: Sendable {
         let exitStatus: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return ProcessResult(status: exitStatus, output: output)
     }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift's Glibc
+    /// module does not import; nil where the C library lacks it (descriptors are then inherited
+    /// as before, the ones opened with O_CLOEXEC excepted).
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        #if canImport(Glibc)
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
+            return nil
+        }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+        #else
+        return nil
+        #endif
+    }()
 
     /// What the server and its tools inherit: the locale and PATH, nothing else. A server left
     /// running (as another user, when this process is root) shows its environment in

@@ -6,7 +6,7 @@ import Testing
 /// The embedded cluster the program starts when no database is configured.
 @Suite("Embedded PostgreSQL", .serialized, .timeLimit(.minutes(10)))
 struct EmbeddedPostgresTests {
-    @Test("The server it starts inherits no secrets: only PATH and the locale, not CLEVER_TOKEN or DATABASE_URL")
+    @Test("The server it starts inherits no secrets (only PATH and the locale, not CLEVER_TOKEN or DATABASE_URL) and none of our open files")
     func serverEnvironment() async throws {
         #expect(
             EmbeddedPostgres.serverEnvironment(["CLEVER_TOKEN": "secret", "PATH": "/usr/bin", "LANG": "C.UTF-8", "DATABASE_URL": "x"])
@@ -14,14 +14,28 @@ struct EmbeddedPostgresTests {
 
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("rs-embedded-\(UUID().uuidString)")
         let embedded = EmbeddedPostgres(root: root)
+        // A descriptor of ours without O_CLOEXEC, as a lock file or a library may hold.
+        let heldPath = FileManager.default.temporaryDirectory.appendingPathComponent("rs-held-\(UUID().uuidString)").path
+        let held = open(heldPath, O_RDWR | O_CREAT, 0o600)
+        try #require(held >= 0)
         defer {
             try? embedded.stop(logger: TestDatabase.logger)
             try? FileManager.default.removeItem(at: root)
             if embedded.home != root { try? FileManager.default.removeItem(at: embedded.home) }
+            close(held)
+            unlink(heldPath)
         }
         _ = try await embedded.start(logger: TestDatabase.logger)
         let pidFile = try String(contentsOf: embedded.dataDirectory.appendingPathComponent("postmaster.pid"), encoding: .utf8)
         let pid = try #require(pidFile.split(separator: "\n").first.flatMap { Int($0) })
+
+        // The server holds none of our descriptors: it would keep that file (and its locks) open
+        // for as long as it runs. Its own are there (stdin from /dev/null, the log).
+        let serverFiles = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap {
+            try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")
+        }
+        #expect(serverFiles.contains("/dev/null"), "\(serverFiles)")
+        #expect(!serverFiles.contains(heldPath), "the server inherited \(heldPath): \(serverFiles)")
         let environ = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))
         let keys = environ.split(separator: 0).compactMap { String(decoding: $0, as: UTF8.self).split(separator: "=").first }
             .map(String.init)
