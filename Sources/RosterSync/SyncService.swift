@@ -85,6 +85,11 @@ public struct SyncService: Sendable {
     /// starts (bad pipeline file, unreachable database, a held lock); a run that fails later is
     /// recorded in the ledger and reported with status `failed`.
     public func sync(_ configuration: SyncConfiguration) async throws -> SyncReport {
+        var configuration = configuration
+        // A preview changes nothing, the landing archive included: its extract would replace the
+        // night a run applied, and a backfill would then replay what was only looked at (a
+        // preview with a mistyped --as-of made a night of its own).
+        if configuration.preview { configuration.landingRoot = nil }
         let definition = try Self.loadPipeline(configuration.pipelineFile)
         var logger = logger
         logger[metadataKey: "etl.district_id"] = "\(configuration.districtID)"

@@ -87,7 +87,7 @@ struct SyncCommand: AsyncParsableCommand {
     var previewLimit = 200
 
     @Option(help: ArgumentHelp(
-        "Keep every extract here as gzip NDJSON per feed with a manifest (backfills replay it). Default: .rostersync/landing.",
+        "Keep every extract here as gzip NDJSON per feed with a manifest (backfills replay it; a preview keeps nothing). Default: .rostersync/landing.",
         valueName: "dir"))
     var landingDir: String?
 

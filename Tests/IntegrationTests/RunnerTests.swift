@@ -725,6 +725,41 @@ struct RunnerTests {
         }
     }
 
+    @Test("A preview archives nothing: the night a run applied stays its extract, and a previewed night is none to replay")
+    func previewKeepsNoExtract() async throws {
+        let folder = try DistrictFixture.small().writeTemporary("preview-landing")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let landing = folder.appendingPathComponent("landing")
+        let night = "2026-11-23"
+        try await TestDatabase.withFresh { database in
+            var configuration = SyncHarness(database: database).configuration(.csv(folder), asOf: night)
+            configuration.landingRoot = landing
+            let applied = try await SyncService(logger: TestDatabase.logger).sync(configuration)
+            #expect(applied.status == .succeeded)
+            let archive = LandingArchive(root: landing)
+            let archived = try archive.manifest(district: "d1", date: night)
+            let files = try FileManager.default.contentsOfDirectory(atPath: landing.appendingPathComponent("d1/\(night)").path)
+
+            // The same night previewed over other files (a student gone), and a night not yet come.
+            try DistrictFixture.edit("students.csv", in: folder) { text in
+                var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+                lines.remove(at: 1)
+                return lines.joined(separator: "\n")
+            }
+            configuration.preview = true
+            for asOf in [night, "2027-01-15"] {
+                configuration.asOf = asOf
+                let preview = try await SyncService(logger: TestDatabase.logger).sync(configuration)
+                #expect(preview.status == .previewed)
+            }
+            #expect(try archive.manifest(district: "d1", date: night) == archived)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: landing.appendingPathComponent("d1/\(night)").path).sorted() == files.sorted())
+            #expect(try archive.nights(district: "d1", from: "2026-01-01", to: "2027-12-31") == [night])
+            #expect(try await database.strings("SELECT coalesce(options ->> 'landing_root', '-') FROM etl.runs ORDER BY id")
+                == [landing.path, "-", "-"])
+        }
+    }
+
     @Test("A second run of a night that fails part-way leaves the archived night as it was: nights names the run, backfill replays the first")
     func failedRerunKeepsNight() async throws {
         let folder = try DistrictFixture.small().writeTemporary("rerun-night")
