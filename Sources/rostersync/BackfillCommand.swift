@@ -30,7 +30,7 @@ struct BackfillCommand: AsyncParsableCommand {
 
     func validate() throws {
         for (option, value) in [("--from", from), ("--to", to)] where !Dates.isValid(value) {
-            throw ValidationError("\(option) '\(value)' is not a date in YYYY-MM-DD form")
+            throw ValidationError(Dates.invalid(option, value))
         }
         guard from <= to else { throw ValidationError("--from \(from) is after --to \(to)") }
     }
@@ -109,7 +109,7 @@ struct NightsCommand: ParsableCommand {
 
     func validate() throws {
         for (option, value) in [("--from", from), ("--to", to)] where !Dates.isValid(value) {
-            throw ValidationError("\(option) '\(value)' is not a date in YYYY-MM-DD form")
+            throw ValidationError(Dates.invalid(option, value))
         }
     }
 

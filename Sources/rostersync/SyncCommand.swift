@@ -36,7 +36,7 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Clever's API base URL (token from CLEVER_TOKEN).", valueName: "url"))
     var cleverURL: String?
 
-    @Option(help: ArgumentHelp("The date the rules use (term ends, launch date), YYYY-MM-DD. Default: today.", valueName: "date"))
+    @Option(help: ArgumentHelp("The date the rules use (term ends, launch date), YYYY-MM-DD. Default: today. After tomorrow: --preview only.", valueName: "date"))
     var asOf: String?
 
     @Flag(help: "Compute and print what would change; change nothing in the roster.")
@@ -96,7 +96,15 @@ struct SyncCommand: AsyncParsableCommand {
 
     func validate() throws {
         if csv != nil && cleverURL != nil { throw ValidationError("use either --csv or --clever-url, not both") }
-        if let asOf, !Dates.isValid(asOf) { throw ValidationError("--as-of '\(asOf)' is not a date in YYYY-MM-DD form") }
+        if let asOf, !Dates.isValid(asOf) { throw ValidationError(Dates.invalid("--as-of", asOf)) }
+        // A date not yet come applies the calendar early: every term that ends before it archives
+        // its classes, which the removal share does not count (term ends are the calendar). One
+        // day ahead is allowed for a district whose today is already the server's tomorrow.
+        if let asOf, !preview, let tomorrow = Dates.today(plusDays: 1), asOf > tomorrow {
+            throw ValidationError(
+                "--as-of \(asOf) is after today (\(Dates.today())): a sync would apply the rules as of a day not yet come, "
+                    + "archiving the classes of every term that ends before it; look ahead with --preview")
+        }
         if noLanding, let landingDir {
             throw ValidationError("--no-landing and --landing-dir \(landingDir) contradict each other; give one")
         }
@@ -238,5 +246,21 @@ enum Dates {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.dateFormat = "yyyy-MM-dd"
         return formatter.string(from: Date())
+    }
+
+    /// Today's date (as `today()` reads it) moved by `days`.
+    static func today(plusDays days: Int) -> String? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyy-MM-dd"
+        return Calendar(identifier: .gregorian).date(byAdding: .day, value: days, to: Date()).map(formatter.string(from:))
+    }
+
+    /// The message for a value `isValid` refused: a date that does not exist, or not the form.
+    static func invalid(_ option: String, _ text: String) -> String {
+        let form = text.count == 10 && text.enumerated().allSatisfy { index, character in
+            index == 4 || index == 7 ? character == "-" : character.isASCII && character.isNumber
+        }
+        return form ? "\(option) '\(text)' is not a date: that day does not exist" : "\(option) '\(text)' is not a date in YYYY-MM-DD form"
     }
 }

@@ -62,7 +62,9 @@ struct CLITests {
 
     @Test("Bad usage exits 2 with a message naming the problem", arguments: [
         (["sync", "--district", "d1", "--csv", "/no/such/folder"], "/no/such/folder"),
-        (["sync", "--district", "d1", "--csv", "/tmp", "--as-of", "2026-02-30"], "2026-02-30"),
+        (["sync", "--district", "d1", "--csv", "/tmp", "--as-of", "2026-02-30"], "'2026-02-30' is not a date: that day does not exist"),
+        (["sync", "--district", "d1", "--csv", "/tmp", "--as-of", "2026-2-3"], "'2026-2-3' is not a date in YYYY-MM-DD form"),
+        (["sync", "--district", "d1", "--csv", "/tmp", "--as-of", "2099-01-01"], "--as-of 2099-01-01 is after today"),
         (["sync", "--district", "d1", "--csv", "/tmp", "--clever-url", "http://x"], "either --csv or --clever-url"),
         (["sync", "--district", "all", "--clever-url", "http://127.0.0.1:9"], "each district has its own token"),
         (["sync", "--district", "all"], "each district has its own token"),
@@ -82,6 +84,17 @@ struct CLITests {
         let (code, error) = await Self.run(arguments)
         #expect(code == 2)
         #expect(Self.message(error).contains(mentions), "\(Self.message(error))")
+    }
+
+    @Test("A date not yet come is for a preview only: a sync as of it would archive the classes of every term ending before it")
+    func futureAsOf() throws {
+        let tomorrow = try #require(Dates.today(plusDays: 1))
+        let later = try #require(Dates.today(plusDays: 2))
+        // Tomorrow passes (a district ahead of the server's time zone), the day after does not, a preview of any day does.
+        _ = try SyncCommand.parse(["--district", "d1", "--csv", "/tmp", "--as-of", tomorrow])
+        let error = #expect(throws: (any Error).self) { _ = try SyncCommand.parse(["--district", "d1", "--csv", "/tmp", "--as-of", later]) }
+        #expect(error.map { SyncCommand.message(for: $0) }?.contains("--as-of \(later) is after today") == true)
+        _ = try SyncCommand.parse(["--district", "d1", "--csv", "/tmp", "--as-of", "2099-01-01", "--preview"])
     }
 
     @Test("Reading from the API without CLEVER_TOKEN exits 2 with the command's error line (JSON with JSON logs), not the usage")
