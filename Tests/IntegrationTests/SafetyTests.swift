@@ -338,6 +338,50 @@ struct SafetyTests {
         }
     }
 
+    /// A file cut inside its last row's last field: the field count still adds up.
+    static let lastRowCuts: [(file: String, label: String, cut: @Sendable (String) -> String, reason: String)] = [
+        ("enrollments.csv", "inside the student id", { row in String(row.prefix(row.utf8.count - row.split(separator: ",").last!.count + 1)) },
+         "unknown_reference"),
+        ("enrollments.csv", "right after the last comma", { row in String(row.prefix(row.utf8.count - row.split(separator: ",").last!.count)) },
+         "missing_required_field"),
+    ]
+
+    @Test("A file cut inside its last row (no line end, that row unloadable) fails the run; nothing is removed",
+          arguments: Self.lastRowCuts.indices)
+    func lastRowCutShort(case index: Int) async throws {
+        let (name, label, cut, reason) = Self.lastRowCuts[index]
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let folder = try DistrictFixture.small().writeTemporary("last-row")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let applied = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
+            #expect(applied.status == .succeeded)
+            let before = try await Self.snapshot(database)
+            var lastRow = ""
+            try DistrictFixture.edit(name, in: folder) { text in
+                var lines = text.split(separator: "\n").map(String.init)
+                lastRow = lines.removeLast()
+                return (lines + [cut(lastRow)]).joined(separator: "\n")
+            }
+            let report = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
+            #expect(report.status == .failed, "\(label): \(report.message)")
+            #expect(report.exitCode == 1)
+            #expect(report.message.contains("\(name) ends without a line end, and its last row"), "\(report.message)")
+            #expect(report.message.contains(reason) && report.message.contains("cut short"), "\(report.message)")
+            #expect(try await Self.snapshot(database) == before, "\(label)")
+
+            // The same file, whole but for its last line end, loads: Clever's files need none.
+            try DistrictFixture.edit(name, in: folder) { text in
+                var lines = text.split(separator: "\n").map(String.init)
+                lines[lines.count - 1] = lastRow
+                return lines.joined(separator: "\n")
+            }
+            let whole = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
+            #expect(whole.status == .succeeded, "\(whole.message)")
+            #expect(whole.summary.total == 0, "\(whole.summary)")
+        }
+    }
+
     @Test("A night exported in Latin-1: cells that are not UTF-8 are read as Windows-1252 and reported; nobody is archived")
     func latin1Export() async throws {
         try await TestDatabase.withFresh { database in
