@@ -193,7 +193,8 @@ public struct Merger: Sendable {
             // First, before any write: notes the roster tables with no Clever row of the district yet
             // (migration 0010).
             try await connection.runToCompletion("SELECT etl.begin_merge()", logger: logger)
-            // The district's row, for a preview of a district never synced (which did not create it).
+            // The district's row, on its first sync (runs create it nowhere else: one refused or failed
+            // before its merge leaves none), and rolled back with a preview's changes.
             try await connection.query(
                 "INSERT INTO roster.districts (id, name) SELECT etl.current_district_id(), etl.current_district_id() ON CONFLICT (id) DO NOTHING",
                 logger: logger)

@@ -102,10 +102,7 @@ public struct SyncService: Sendable {
         var logger = logger
         return try await withMainConnection(configuration.database, logger: logger) { main in
             try await Migrator(directory: configuration.sql).migrate(on: main, logger: logger)
-            // A preview changes nothing in roster, the district row included: the merge adds it
-            // inside its own transaction, which a preview rolls back.
-            let district = try await ensureDistrict(
-                configuration.districtID, on: main, logger: logger, create: !configuration.preview)
+            let district = try await readDistrict(configuration.districtID, on: main, logger: logger)
             try await lockDistrict(configuration.districtID, on: main, logger: logger)
             let ledger = RunLedger(connection: main, logger: logger)
             let runUID = UUID().uuidString.lowercased()
@@ -204,7 +201,7 @@ public struct SyncService: Sendable {
                     "run \(newer) of district \(run.districtID) is newer than run \(runID); approve refuses stale data. "
                         + "Sync again (with --allow-mass-changes if the changes are expected).")
             }
-            let settings = try await ensureDistrict(run.districtID, on: main, logger: logger).settings
+            let settings = try await readDistrict(run.districtID, on: main, logger: logger).settings
             // The feeds the run was told are meant to be empty (--allow-empty-feed) stay allowed.
             let allowedEmpty = Set(try await runOptions(runID, on: main)["allow_empty_feeds"] as? [String] ?? [])
             var logger = logger
@@ -470,8 +467,7 @@ public struct SyncService: Sendable {
             // Nil for a run started before runs had uids: its archive entries have none either.
             let runUID = object["landing_run_uid"] as? String
             let definition = try Self.loadPipeline(configuration.pipelineFile)
-            let district = try await ensureDistrict(
-                run.districtID, on: main, logger: logger, create: !configuration.preview)
+            let district = try await readDistrict(run.districtID, on: main, logger: logger)
             try await lockDistrict(run.districtID, on: main, logger: logger)
             // Under the lock: another resume of this run may have finished meanwhile.
             if let now = try await ledger.run(runID), !["failed", "cancelled"].contains(now.status) {
@@ -675,15 +671,11 @@ public struct SyncService: Sendable {
         var settingsJSON: String
     }
 
-    /// The district's row, created first when absent unless `create` is false (then a district
-    /// not yet synced reads as one without settings).
-    func ensureDistrict(_ id: String, on connection: PostgresConnection, logger: Logger, create: Bool = true)
-        async throws -> District
-    {
-        if create {
-            try await connection.query(
-                "INSERT INTO roster.districts (id, name) VALUES (\(id), \(id)) ON CONFLICT (id) DO NOTHING", logger: logger)
-        }
+    /// The district's row as it is; a district not yet synced reads as one without settings. Its
+    /// row is created by the merge that first applies it, inside its transaction: a run refused
+    /// before (another district's token, a mistyped id and no such folder) or that fails, stops or
+    /// previews leaves no district behind for `--district all` to fail on every night.
+    func readDistrict(_ id: String, on connection: PostgresConnection, logger: Logger) async throws -> District {
         let rows = try await connection.query(
             "SELECT launch_date::text, settings::text FROM roster.districts WHERE id = \(id)", logger: logger)
         for try await (launch, settings) in rows.decode((String?, String).self) {
@@ -699,8 +691,7 @@ public struct SyncService: Sendable {
                 throw ConfigurationError("district \(id): \(error.description) (roster.districts.settings)")
             }
         }
-        guard create else { return District(launchDate: nil, settings: try DistrictSettings(json: "{}"), settingsJSON: "{}") }
-        throw LoadError(.query, "district \(id) could not be read back")
+        return District(launchDate: nil, settings: try DistrictSettings(json: "{}"), settingsJSON: "{}")
     }
 
     /// A later run of the district that read the data (a run skipped before its launch date

@@ -209,6 +209,16 @@ struct APISyncTests {
                 #expect(text.contains("this Clever token is for district d2 (Fixture district), not d1"), "\(text)")
                 // Only GET /v3.0/districts was asked: no feed was read.
                 #expect(await server.requestCount() == 1)
+
+                // A district never synced, refused the same way, is not left in roster.districts
+                // (where `--district all` would try it every night).
+                var unknown = harness
+                unknown.district = "x"
+                await #expect(throws: (any Error).self) {
+                    _ = try await SyncService(logger: TestDatabase.logger).sync(
+                        unknown.configuration(.clever(baseURL: url.absoluteString, token: Self.token)))
+                }
+                #expect(try await database.strings("SELECT id FROM roster.districts ORDER BY id") == ["d1"])
             }
             #expect(try await database.string("SELECT etl.roster_digest('d1')") == before)
             #expect(try await database.string("SELECT status FROM etl.runs ORDER BY id DESC LIMIT 1") == "failed")
