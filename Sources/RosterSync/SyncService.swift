@@ -600,13 +600,17 @@ public struct SyncService: Sendable {
             let cancelled = planner.outcome == .cancelled
             // The cause says how to find out whether the merge committed.
             let unknown = errors.contains { ($0 as? LoadError)?.code == .commitUnknown }
+            // A resume reads only the files the run started on, so a file fixed since is refused.
+            let fileProblem = context.configuration.source.feedFolder != nil && errors.contains { $0 is ExtractError }
             let message =
                 unknown
                 ? "run \(runID) failed in its merge: \(cause)."
                 : cancelled
                 ? "run \(runID) was cancelled; the roster is unchanged"
                 : "task \(failedTasks.joined(separator: ", ")) of run \(runID) failed: \(cause). The roster is unchanged. "
-                    + "Fix the cause, then `rostersync resume \(runID)` or sync again."
+                    + (fileProblem
+                        ? "Fix the files, then sync again (a resume continues only over the files the run read)."
+                        : "Fix the cause, then `rostersync resume \(runID)` or sync again.")
             try await ledger.finish(
                 runID, status: cancelled ? .cancelled : .failed, counts: Self.countsJSON(staged: staged), message: message,
                 error: cause)

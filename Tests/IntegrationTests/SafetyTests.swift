@@ -368,6 +368,9 @@ struct SafetyTests {
             #expect(report.exitCode == 1)
             #expect(report.message.contains("\(name) ends without a line end, and its last row"), "\(report.message)")
             #expect(report.message.contains(reason) && report.message.contains("cut short"), "\(report.message)")
+            // Not "resume": a resume over the fixed file would be refused.
+            #expect(report.message.hasSuffix("Fix the files, then sync again (a resume continues only over the files the run read)."),
+                    "\(report.message)")
             #expect(try await Self.snapshot(database) == before, "\(label)")
 
             // The same file, whole but for its last line end, loads: Clever's files need none.
