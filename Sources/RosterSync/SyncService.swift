@@ -645,8 +645,11 @@ public struct SyncService: Sendable {
             let lines = wouldBlock.map(\.description)
             let threshold = lines.isEmpty ? "" : "; a sync would stop at the safety threshold: "
                 + lines.joined(separator: "; ") + " (--allow-mass-changes lifts it)"
-            let message = "preview: " + (summary.total == 0 ? "no changes" : Self.describe(summary))
-                + "; nothing was changed (the changes are in staging.changes, run_id \(runID))" + threshold + afterwards
+            let message = "preview: "
+                + (summary.total == 0
+                    ? "no changes; a sync would change nothing"
+                    : Self.describe(summary) + "; nothing was changed (the changes are in staging.changes, run_id \(runID))")
+                + threshold + afterwards
             try await ledger.finish(
                 runID, status: .succeeded, counts: Self.countsJSON(summary: summary, staged: staged), message: message)
             return SyncReport(

@@ -102,21 +102,25 @@ struct NightsCommand: ParsableCommand {
 
     @Option(help: "The district's id.") var district: String
     @Option(help: ArgumentHelp("The first night, YYYY-MM-DD. Default: the oldest.", valueName: "date"))
-    var from = "0001-01-01"
+    var from: String?
     @Option(help: ArgumentHelp("The last night, YYYY-MM-DD. Default: the newest.", valueName: "date"))
-    var to = "9999-12-31"
+    var to: String?
     @Option(help: ArgumentHelp("The landing archive. Default: .rostersync/landing.", valueName: "dir")) var landingDir: String?
 
     func validate() throws {
-        for (option, value) in [("--from", from), ("--to", to)] where !Dates.isValid(value) {
-            throw ValidationError(Dates.invalid(option, value))
+        for (option, value) in [("--from", from), ("--to", to)] {
+            if let value, !Dates.isValid(value) { throw ValidationError(Dates.invalid(option, value)) }
         }
     }
 
     func run() throws {
         let root = landingDir.map { URL(fileURLWithPath: $0) } ?? SyncCommand.defaultLandingRoot
+        let (from, to) = (from ?? "0001-01-01", to ?? "9999-12-31")
         let nights = try LandingArchive(root: root).archivedNights(district: district, from: from, to: to)
-        if nights.isEmpty { print("no nights of district \(district) in \(root.path) from \(from) to \(to)") }
+        if nights.isEmpty {
+            let range = [self.from.map { "from \($0)" }, self.to.map { "to \($0)" }].compactMap { $0 }.joined(separator: " ")
+            print("no nights of district \(district) in \(root.path)\(range.isEmpty ? "" : " " + range)")
+        }
         for night in nights { print(Self.line(night)) }
     }
 

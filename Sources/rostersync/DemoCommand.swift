@@ -8,7 +8,8 @@ struct DemoCommand: AsyncParsableCommand {
         commandName: "demo",
         abstract: "Sync the bundled demo district (demo/district) into the database and show how to look at it.",
         discussion: """
-            The same as `rostersync sync --district demo --csv demo/district --as-of 2026-11-23`. \
+            Like `rostersync sync --district demo --csv demo/district --as-of 2026-11-23`, but through \
+            pipelines/demo.yml: the nightly pipeline's tasks, one feed at a time so the log reads in order. \
             Run it twice: the second run reports no changes.
             """)
 

@@ -24,16 +24,34 @@ struct RosterSyncCommand: AsyncParsableCommand {
 @main
 enum Main {
     static func main() async {
+        var parsed: (any ParsableCommand.Type)?
         do {
             var command = try RosterSyncCommand.parseAsRoot()
+            parsed = type(of: command)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
+        } catch let error as ValidationError where parsed != nil {
+            // Found by a command's run, after parsing: the root's usage would be no help here.
+            let path = parsed.flatMap { commandPath(to: $0) } ?? "rostersync"
+            FileHandle.standardError.write(Data("Error: \(error.message)\n  See '\(path) --help' for more information.\n".utf8))
+            Foundation.exit(2)
         } catch {
             exit(code: exitCode(for: error), error: error)
         }
+    }
+
+    /// `rostersync db start`, for the command type that `parseAsRoot` returned.
+    static func commandPath(to target: any ParsableCommand.Type, from root: any ParsableCommand.Type = RosterSyncCommand.self)
+        -> String?
+    {
+        if root == target { return root._commandName }
+        for child in root.configuration.subcommands {
+            if let path = commandPath(to: target, from: child) { return root._commandName + " " + path }
+        }
+        return nil
     }
 
     /// CONTRACT.md's exit codes: 2 for usage and configuration (a broken pipeline file too), 4

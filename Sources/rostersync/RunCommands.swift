@@ -21,7 +21,7 @@ struct RunsCommand: AsyncParsableCommand {
             try await Migrator(directory: sql).migrate(on: connection, logger: logger)
             return try await RunLedger(connection: connection, logger: logger).recent(districtID: district, limit: limit)
         }
-        if runs.isEmpty { print("no runs yet") }
+        if runs.isEmpty { print(district.map { "no runs of district \($0) yet" } ?? "no runs yet") }
         for run in runs {
             let seconds = run.finishedAt.map { String(format: "%.1fs", $0.timeIntervalSince(run.startedAt)) } ?? "-"
             print(

@@ -8,10 +8,11 @@ import RosterSync
 struct SyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
-        abstract: "Sync one district from Clever's CSV files or Clever's API into the roster.",
+        abstract: "Sync a district (or, from CSV, every enabled one) from Clever's CSV files or API into the roster.",
         discussion: """
             Runs pipelines/nightly.yml for one district: extract, transform and stage every feed, check it, \
-            then merge it into the roster in one transaction. The district row is created on first sync.
+            then merge it into the roster in one transaction. The district row is created by its first sync \
+            that applies. With --district all, each enabled district in roster.districts in turn.
 
             Exit codes: 0 success (also a preview, or a district skipped before its launch date); 1 the run \
             failed and the roster is unchanged; 2 bad usage or configuration; 3 stopped at the safety \

@@ -86,6 +86,13 @@ struct CLITests {
         #expect(Self.message(error).contains(mentions), "\(Self.message(error))")
     }
 
+    @Test("A problem a command finds once running points at that command's help, not the root's usage")
+    func commandPaths() {
+        #expect(Main.commandPath(to: SyncCommand.self) == "rostersync sync")
+        #expect(Main.commandPath(to: DBCommand.Start.self) == "rostersync db start")
+        #expect(Main.commandPath(to: RosterSyncCommand.self) == "rostersync")
+    }
+
     @Test("A date not yet come is for a preview only: a sync as of it would archive the classes of every term ending before it")
     func futureAsOf() throws {
         let tomorrow = try #require(Dates.today(plusDays: 1))
