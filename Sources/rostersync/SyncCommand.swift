@@ -160,7 +160,10 @@ struct SyncCommand: AsyncParsableCommand {
     private func runAll(source: SyncConfiguration.Source, logger: Logger) async throws {
         let template = try await makeConfiguration(source: source, logger: logger)
         let ids = try await SyncService(logger: logger).enabledDistricts(database: template.database, sql: template.sql)
-        guard !ids.isEmpty else { throw ValidationError("--district all: roster.districts has no enabled district") }
+        guard !ids.isEmpty else {
+            throw ValidationError(
+                "--district all: roster.districts has no enabled district; a district's first sync (--district ID) adds it")
+        }
         let limit = max(1, parallelDistricts)
         let reports = try await cancellingOnSignals(logger: logger) {
             try await withThrowingTaskGroup(of: (report: SyncReport, locked: Bool).self) { group in

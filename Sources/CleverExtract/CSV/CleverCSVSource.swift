@@ -86,7 +86,8 @@ public struct CleverCSVSource: RosterSource {
         ExtractError(
             .emptyFile,
             "\(spec.name) has a header and no rows; a run with it would archive everything it lists. "
-                + "Check the export, then run again",
+                + "Check the export, then run again (if it is meant to be empty this once: "
+                + "--allow-empty-feed \(spec.name.replacingOccurrences(of: ".csv", with: "")))",
             context: "\(spec.name):2")
     }
 }
