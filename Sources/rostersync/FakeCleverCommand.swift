@@ -51,7 +51,7 @@ extension FakeCleverCommand {
             discussion: """
                 Deterministic from --students and --seed; --changed, --removed and --added write the same district \
                 one night later, for incremental-sync benchmarks. Memory stays flat for any size.
-                Example: rostersync fake-clever generate --students 300 --seed 1 --out demo/district
+                Example: rostersync fake-clever generate --students 300 --seed 1 --out /tmp/district-300
                 """)
 
         @OptionGroup var district: DistrictOptions

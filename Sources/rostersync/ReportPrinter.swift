@@ -42,7 +42,8 @@ struct ReportPrinter {
             Swift.print(
                 """
 
-                The students it would change are in staging.changes (names are not written to logs):
+                The changes it would make are in staging.changes (names are not written to logs):
+                  SELECT entity, action, count(*) FROM staging.changes WHERE run_id = \(runID) GROUP BY 1, 2;
                   SELECT action, details FROM staging.changes WHERE run_id = \(runID) AND entity = 'student';
                 """)
         }
