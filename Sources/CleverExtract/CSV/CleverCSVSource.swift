@@ -86,8 +86,8 @@ public struct CleverCSVSource: RosterSource {
         ExtractError(
             .emptyFile,
             "\(spec.name) has a header and no rows; a run with it would archive everything it lists. "
-                + "Check the export, then run again (if it is meant to be empty this once: "
-                + "--allow-empty-feed \(spec.name.replacingOccurrences(of: ".csv", with: "")))",
+                + "Check the export; if the feed is meant to be empty this once, sync again with "
+                + "--allow-empty-feed \(spec.name.replacingOccurrences(of: ".csv", with: ""))",
             context: "\(spec.name):2")
     }
 }
