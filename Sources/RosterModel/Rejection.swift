@@ -66,11 +66,14 @@ public enum ReasonCode: String, Sendable, Hashable, Codable, CaseIterable {
     /// A record vanished and a new one appeared with the same email and name: probably a SIS id
     /// change; the detail holds the row to record in `roster.sis_id_changes`.
     case probableSISIDChange = "probable_sis_id_change"
+    /// The file's last row has no line end after it: loaded as read, but if it cannot be loaded
+    /// the run stops, since a file cut inside its last field keeps its field count.
+    case noLineEnd = "no_line_end"
 
     public var defaultSeverity: Rejection.Severity {
         switch self {
         case .invalidEncoding, .invalidEmail, .missingEmail, .emailDomainNotAllowed, .unknownGrade, .tooManyTeachers,
-            .probableSISIDChange:
+            .probableSISIDChange, .noLineEnd:
             .warning
         default:
             .rejected

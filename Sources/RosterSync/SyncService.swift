@@ -464,6 +464,8 @@ public struct SyncService: Sendable {
             configuration.allowEmptyFeeds = Set(object["allow_empty_feeds"] as? [String] ?? [])
             configuration.allowMassChangesOf = Set(object["allow_mass_changes_of"] as? [String] ?? [])
             configuration.landingRoot = keepLanding ? (object["landing_root"] as? String).map { URL(fileURLWithPath: $0) } : nil
+            // A preview archives nothing (sync()), a preview run recorded before that rule included.
+            if configuration.preview { configuration.landingRoot = nil }
             // Nil for a run started before runs had uids: its archive entries have none either.
             let runUID = object["landing_run_uid"] as? String
             let definition = try Self.loadPipeline(configuration.pipelineFile)
@@ -601,7 +603,8 @@ public struct SyncService: Sendable {
             // The cause says how to find out whether the merge committed.
             let unknown = errors.contains { ($0 as? LoadError)?.code == .commitUnknown }
             // A resume reads only the files the run started on, so a file fixed since is refused.
-            let fileProblem = context.configuration.source.feedFolder != nil && errors.contains { $0 is ExtractError }
+            let fileProblem: Bool
+            if case .csv = context.configuration.source { fileProblem = errors.contains { $0 is ExtractError } } else { fileProblem = false }
             let message =
                 unknown
                 ? "run \(runID) failed in its merge: \(cause)."
@@ -609,7 +612,7 @@ public struct SyncService: Sendable {
                 ? "run \(runID) was cancelled; the roster is unchanged"
                 : "task \(failedTasks.joined(separator: ", ")) of run \(runID) failed: \(cause). The roster is unchanged. "
                     + (fileProblem
-                        ? "Fix the files, then sync again (a resume continues only over the files the run read)."
+                        ? "Fix the files, then sync again (a resume would reuse what the run staged from them)."
                         : "Fix the cause, then `rostersync resume \(runID)` or sync again.")
             try await ledger.finish(
                 runID, status: cancelled ? .cancelled : .failed, counts: Self.countsJSON(staged: staged), message: message,

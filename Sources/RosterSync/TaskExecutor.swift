@@ -226,55 +226,33 @@ struct TaskExecutor: Sendable {
 
     /// A CSV file whose last row has no line end may have been cut inside that row's last field,
     /// where the field count still adds up: a student id `1001995` read as `100199`. The row then
-    /// names no one the feed knows (or lacks a required field), is set aside, and the class or
-    /// person it stood for would be removed, below any safety threshold. Clever's files need no
-    /// line end after their last row, so only a last row that cannot be loaded fails the run: it
-    /// is a cut far more often than an SIS's own last row is broken. (A cut that leaves a valid
-    /// value, another student's id, cannot be told from the contents; the threshold is left.)
+    /// names no one the feed knows, or lacks a required field or a readable date; it is set aside,
+    /// and the class or person it stood for would be removed below any safety threshold. Clever's
+    /// files need no line end after their last row, so only such a row that cannot be loaded for
+    /// one of those reasons stops the run. The reader marked it (`no_line_end`) in the staged
+    /// rejects, so a resume checks it again whatever the files are by then. (A cut that leaves a
+    /// valid value, another student's id or an optional column's text, cannot be told from the
+    /// contents; nor can a landing night's replay, whose rejects are not archived.)
     private func checkLastRows(on connection: PostgresConnection) async throws {
-        guard case .csv(let folder) = context.configuration.source else { return }
-        let runID = context.runID
-        for feed in Feed.allCases where feed != .terms {
-            // Only the file the stage read: one replaced since says nothing about the staged rows.
-            guard let file = try await recordedFile(of: feed, on: connection),
-                InputDigest.feedFiles(in: folder, named: [file.name])[file.name] == file.identity,
-                Self.endsWithoutLineEnd(folder.appending(path: file.name))
-            else { continue }
-            // The last row is the later of the last staged row (seq keeps file order) and the
-            // last rejected one; a row set aside by prepare has its reject too.
-            let rows = try await connection.query(
-                """
-                WITH last AS (
-                    SELECT max(line) AS line FROM (
-                        (SELECT split_part(source_ref, ':', 2)::int AS line FROM staging.\(unescaped: feed.rawValue)
-                         WHERE run_id = \(runID) ORDER BY seq DESC LIMIT 1)
-                        UNION ALL
-                        SELECT split_part(source_ref, ':', 2)::int FROM staging.rejects
-                        WHERE run_id = \(runID) AND source_ref LIKE \(file.name + ":%")) lines)
-                SELECT r.source_ref, r.reason, coalesce(r.detail, '') FROM staging.rejects r, last
-                WHERE r.run_id = \(runID) AND r.source_ref = \(file.name) || ':' || last.line
-                  AND r.severity = 'rejected' AND r.reason <> 'filtered_out'
-                LIMIT 1
-                """, logger: context.logger)
-            for try await (source, reason, detail) in rows.decode((String, String, String).self) {
-                throw ExtractError(
-                    .malformedFile,
-                    "\(file.name) ends without a line end, and its last row (\(source)) cannot be loaded (\(reason): "
-                        + "\(detail)): the file looks cut short inside that row. Export or upload it again, then sync "
-                        + "again. (If the row is as the SIS has it, fix it there.)",
-                    context: source)
-            }
+        let rows = try await connection.query(
+            """
+            SELECT r.source_ref, r.reason, coalesce(r.detail, '')
+            FROM staging.rejects w
+            JOIN staging.rejects r ON r.run_id = w.run_id AND r.entity = w.entity AND r.source_ref = w.source_ref
+            WHERE w.run_id = \(context.runID) AND w.reason = 'no_line_end' AND r.severity = 'rejected'
+              AND r.reason IN ('unknown_reference', 'missing_required_field', 'invalid_date', 'malformed_row')
+            ORDER BY r.source_ref
+            LIMIT 1
+            """, logger: context.logger)
+        for try await (source, reason, detail) in rows.decode((String, String, String).self) {
+            let file = source.split(separator: ":").first.map(String.init) ?? source
+            throw ExtractError(
+                .malformedFile,
+                "\(file) ends without a line end, and its last row (\(source)) cannot be loaded (\(reason): \(detail)): "
+                    + "the file looks cut short inside that row. Export or upload it again, then sync again. (If the "
+                    + "row is as the SIS has it, fix it there.)",
+                context: source)
         }
-    }
-
-    /// Whether the file's last byte is neither LF nor CR (an empty file has none).
-    static func endsWithoutLineEnd(_ url: URL) -> Bool {
-        guard let handle = try? FileHandle(forReadingFrom: url) else { return false }
-        defer { try? handle.close() }
-        guard let size = try? handle.seekToEnd(), size > 0 else { return false }
-        try? handle.seek(toOffset: size - 1)
-        guard let last = try? handle.read(upToCount: 1)?.first else { return false }
-        return last != UInt8(ascii: "\n") && last != UInt8(ascii: "\r")
     }
 
     private func clear(_ feed: Feed, runID: Int64, on connection: PostgresConnection) async throws {

@@ -38,7 +38,7 @@ struct ExplainCommand: AsyncParsableCommand {
         let runs = try await connection.query(
             """
             SELECT DISTINCT ON (r.district_id) r.district_id, r.id, d.last_successful_sync_at::text, r.status, r.mode
-            FROM etl.runs r JOIN roster.districts d ON d.id = r.district_id
+            FROM etl.runs r LEFT JOIN roster.districts d ON d.id = r.district_id  -- none until a first sync applies
             WHERE (\(district)::text IS NULL OR r.district_id = \(district))
               AND EXISTS (SELECT 1 FROM staging.students s WHERE s.run_id = r.id)
             ORDER BY r.district_id, r.id DESC

@@ -103,7 +103,7 @@ struct SyncCommand: AsyncParsableCommand {
         // day ahead is allowed for a district whose today is already the server's tomorrow.
         if let asOf, !preview, let tomorrow = Dates.today(plusDays: 1), asOf > tomorrow {
             throw ValidationError(
-                "--as-of \(asOf) is after today (\(Dates.today())): a sync would apply the rules as of a day not yet come, "
+                "--as-of \(asOf) is after tomorrow (today is \(Dates.today())): a sync would apply the rules as of a day not yet come, "
                     + "archiving the classes of every term that ends before it; look ahead with --preview")
         }
         if noLanding, let landingDir {

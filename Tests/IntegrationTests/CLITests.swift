@@ -64,7 +64,7 @@ struct CLITests {
         (["sync", "--district", "d1", "--csv", "/no/such/folder"], "/no/such/folder"),
         (["sync", "--district", "d1", "--csv", "/tmp", "--as-of", "2026-02-30"], "'2026-02-30' is not a date: that day does not exist"),
         (["sync", "--district", "d1", "--csv", "/tmp", "--as-of", "2026-2-3"], "'2026-2-3' is not a date in YYYY-MM-DD form"),
-        (["sync", "--district", "d1", "--csv", "/tmp", "--as-of", "2099-01-01"], "--as-of 2099-01-01 is after today"),
+        (["sync", "--district", "d1", "--csv", "/tmp", "--as-of", "2099-01-01"], "--as-of 2099-01-01 is after tomorrow"),
         (["sync", "--district", "d1", "--csv", "/tmp", "--clever-url", "http://x"], "either --csv or --clever-url"),
         (["sync", "--district", "all", "--clever-url", "http://127.0.0.1:9"], "each district has its own token"),
         (["sync", "--district", "all"], "each district has its own token"),
@@ -100,7 +100,7 @@ struct CLITests {
         // Tomorrow passes (a district ahead of the server's time zone), the day after does not, a preview of any day does.
         _ = try SyncCommand.parse(["--district", "d1", "--csv", "/tmp", "--as-of", tomorrow])
         let error = #expect(throws: (any Error).self) { _ = try SyncCommand.parse(["--district", "d1", "--csv", "/tmp", "--as-of", later]) }
-        #expect(error.map { SyncCommand.message(for: $0) }?.contains("--as-of \(later) is after today") == true)
+        #expect(error.map { SyncCommand.message(for: $0) }?.contains("--as-of \(later) is after tomorrow") == true)
         _ = try SyncCommand.parse(["--district", "d1", "--csv", "/tmp", "--as-of", "2099-01-01", "--preview"])
     }
 

@@ -369,7 +369,7 @@ struct SafetyTests {
             #expect(report.message.contains("\(name) ends without a line end, and its last row"), "\(report.message)")
             #expect(report.message.contains(reason) && report.message.contains("cut short"), "\(report.message)")
             // Not "resume": a resume over the fixed file would be refused.
-            #expect(report.message.hasSuffix("Fix the files, then sync again (a resume continues only over the files the run read)."),
+            #expect(report.message.hasSuffix("Fix the files, then sync again (a resume would reuse what the run staged from them)."),
                     "\(report.message)")
             #expect(try await Self.snapshot(database) == before, "\(label)")
 
@@ -379,9 +379,31 @@ struct SafetyTests {
                 lines[lines.count - 1] = lastRow
                 return lines.joined(separator: "\n")
             }
+            // Not by resuming the failed run, though: it would reuse the rows staged from the cut file.
+            let resumed = try await SyncService(logger: TestDatabase.logger).resume(
+                runID: try #require(report.runID), database: database, sql: TestDatabase.sql, cleverToken: nil)
+            #expect(resumed.status == .failed && resumed.message.contains("cut short"), "\(resumed.message)")
+            #expect(try await Self.snapshot(database) == before, "\(label)")
             let whole = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
             #expect(whole.status == .succeeded, "\(whole.message)")
             #expect(whole.summary.total == 0, "\(whole.summary)")
+            #expect(whole.rejections.contains { $0.reason == "no_line_end" && $0.severity == "warning" }, "\(whole.rejections)")
+        }
+    }
+
+    @Test("A last row without a line end that loads with a warning (no email) does not stop the run")
+    func lastRowWithWarningLoads() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            fixture.students[fixture.students.count - 1].email = nil
+            let folder = try fixture.writeTemporary("last-row-warning")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try DistrictFixture.edit("students.csv", in: folder) { String($0.dropLast()) }
+            let report = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
+            #expect(report.status == .succeeded, "\(report.message)")
+            #expect(report.rejections.contains { $0.reason == "missing_email" }, "\(report.rejections)")
+            #expect(try await harness.count("roster.students") == fixture.students.count)
         }
     }
 

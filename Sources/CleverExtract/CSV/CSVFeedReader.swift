@@ -68,6 +68,17 @@ actor CSVFeedReader {
                         + "short. Export or upload it again, then run again",
                     context: "\(parser.fileName):\(parser.line)")
             }
+            // A last row without a line end may be cut inside its last field, where the field count
+            // still adds up (a student id 1001995 read as 100199). It loads as read; the warning lets
+            // prepare stop the run if the row then cannot be loaded (TaskExecutor.checkLastRows).
+            if parser.endsFileWithoutLineEnd, feed != .terms {
+                batch.rejections.append(
+                    Rejection(
+                        entity: mapper.feed.entity, source: .csv(parser.fileName, line: parser.line),
+                        recordKey: mapper.probableKey(from: parser), reason: .noLineEnd,
+                        detail: "the file's last row has no line end after it: loaded as read; if it cannot be "
+                            + "loaded, the run stops (a file cut inside its last field)"))
+            }
             if var rejection = Self.unreadableRow(parser, header: header, entity: mapper.feed.entity) {
                 // A broken row is reported once, by the sections feed, not again by terms.
                 if feed != .terms {
