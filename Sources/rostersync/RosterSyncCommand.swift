@@ -34,13 +34,18 @@ enum Main {
                 try command.run()
             }
         } catch let error as ValidationError where parsed != nil {
-            // Found by a command's run, after parsing: the root's usage would be no help here.
-            let path = parsed.flatMap { commandPath(to: $0) } ?? "rostersync"
-            FileHandle.standardError.write(Data("Error: \(error.message)\n  See '\(path) --help' for more information.\n".utf8))
+            FileHandle.standardError.write(Data((ranIntoUsageError(error, in: parsed) + "\n").utf8))
             Foundation.exit(2)
         } catch {
             exit(code: exitCode(for: error), error: error)
         }
+    }
+
+    /// A usage error a command found once running (a folder that is not there): the root's usage,
+    /// which ArgumentParser would print, is no help here; the command's own help is.
+    static func ranIntoUsageError(_ error: ValidationError, in command: (any ParsableCommand.Type)?) -> String {
+        let path = command.flatMap { commandPath(to: $0) } ?? "rostersync"
+        return "Error: \(error.message)\n  See '\(path) --help' for more information."
     }
 
     /// `rostersync db start`, for the command type that `parseAsRoot` returned.

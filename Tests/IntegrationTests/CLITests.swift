@@ -91,6 +91,9 @@ struct CLITests {
         #expect(Main.commandPath(to: SyncCommand.self) == "rostersync sync")
         #expect(Main.commandPath(to: DBCommand.Start.self) == "rostersync db start")
         #expect(Main.commandPath(to: RosterSyncCommand.self) == "rostersync")
+        #expect(
+            Main.ranIntoUsageError(ValidationError("--csv /x is not a folder"), in: SyncCommand.self)
+                == "Error: --csv /x is not a folder\n  See 'rostersync sync --help' for more information.")
     }
 
     @Test("A date not yet come is for a preview only: a sync as of it would archive the classes of every term ending before it")
