@@ -14,6 +14,8 @@ actor LandingFeedReader {
     private var reader: GzipLineReader?
     private var entry: LandingManifest.FeedEntry?
     private var finished = false
+    private var records = 0
+    private var rejections = 0
     private let decoder = JSONDecoder()
 
     init(folder: URL, feed: Feed, batchSize: Int) {
@@ -30,19 +32,37 @@ actor LandingFeedReader {
         var batch = ExtractBatch()
         batch.records.reserveCapacity(batchSize)
         do {
-            while batch.records.count < batchSize {
+            while batch.records.count + batch.rejections.count < batchSize {
                 guard let line = try reader.nextLine() else {
                     try finish(reader, entry)
                     break
                 }
-                batch.records.append(try decode(line, at: reader.line, of: reader.url))
+                if line.starts(with: LandingManifest.ArchivedRejection.prefix) {
+                    batch.rejections.append(try decodeRejection(line, at: reader.line, of: reader.url))
+                    rejections += 1
+                } else {
+                    batch.records.append(try decode(line, at: reader.line, of: reader.url))
+                    records += 1
+                }
             }
         } catch {
             finished = true
             self.reader = nil
             throw error
         }
-        return batch.records.isEmpty ? nil : batch
+        return batch.records.isEmpty && batch.rejections.isEmpty ? nil : batch
+    }
+
+    private func decodeRejection(_ line: Data, at number: Int, of url: URL) throws(ExtractError) -> Rejection {
+        do {
+            return try decoder.decode(LandingManifest.ArchivedRejection.self, from: line).rejection
+        } catch {
+            throw ExtractError(
+                .corruptArchive,
+                "line \(number) of \(url.lastPathComponent) is not an archived rejection; the file is damaged or was "
+                    + "written by an incompatible version. Restore it from a backup or replay another night",
+                context: "\(url.path):\(number)", cause: error)
+        }
     }
 
     private func open() throws(ExtractError) -> (GzipLineReader, LandingManifest.FeedEntry) {
@@ -73,11 +93,14 @@ actor LandingFeedReader {
         guard sha256 == entry.sha256 else {
             throw LandingSource.checksumError(url: reader.url, expected: entry.sha256, actual: sha256)
         }
-        guard reader.line == entry.records else {
+        // Entries written before rejections were archived count them without holding them.
+        let expectedRejections = entry.rejectionsArchived == true ? entry.rejected : 0
+        guard records == entry.records, rejections == expectedRejections else {
             throw ExtractError(
                 .corruptArchive,
-                "\(entry.file) holds \(reader.line) records but the manifest recorded \(entry.records); restore the "
-                    + "landing folder from a backup or replay another night",
+                "\(entry.file) holds \(records) records and \(rejections) rejections but the manifest recorded "
+                    + "\(entry.records) and \(expectedRejections); restore the landing folder from a backup or replay "
+                    + "another night",
                 context: reader.url.path)
         }
     }

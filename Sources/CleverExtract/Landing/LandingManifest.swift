@@ -1,4 +1,5 @@
 public import Foundation
+import RosterModel
 
 /// Which run extracted a feed, as the archive tells runs apart: the id in `etl.runs`, and the random
 /// uid the run recorded when it started (`etl.runs.options ->> 'landing_run_uid'`).
@@ -24,10 +25,14 @@ public struct LandingManifest: Sendable, Hashable, Codable {
     public struct FeedEntry: Sendable, Hashable, Codable {
         /// The file's name inside the night's folder (`students.ndjson.gz`).
         public var file: String
-        /// JSON lines in the file: one per record.
+        /// Records in the file (one JSON line each).
         public var records: Int
-        /// Rows the source could not read at all; counted here, not archived.
+        /// Rows the source could not read as records (and marks such as `no_line_end`). Archived
+        /// in the file too, one `{"rejection": ...}` line each, when `rejectionsArchived`.
         public var rejected: Int
+        /// The file holds the rejections as well as the records, so a replay stages them as the
+        /// night did (an unreadable row still holds its record). Nil in entries written before.
+        public var rejectionsArchived: Bool?
         /// The compressed file's size.
         public var bytes: Int
         /// SHA-256 of the compressed file, as `sha256sum` prints it.
@@ -40,11 +45,12 @@ public struct LandingManifest: Sendable, Hashable, Codable {
 
         public init(
             file: String, records: Int, rejected: Int, bytes: Int, sha256: String, run: Int64? = nil,
-            runUID: String? = nil
+            runUID: String? = nil, rejectionsArchived: Bool? = nil
         ) {
             self.file = file
             self.records = records
             self.rejected = rejected
+            self.rejectionsArchived = rejectionsArchived
             self.bytes = bytes
             self.sha256 = sha256
             self.run = run
@@ -57,7 +63,14 @@ public struct LandingManifest: Sendable, Hashable, Codable {
         enum CodingKeys: String, CodingKey {
             case file, records, rejected, bytes, sha256, run
             case runUID = "run_uid"
+            case rejectionsArchived = "rejections_archived"
         }
+    }
+
+    /// A rejection's line in a feed file, told apart from a record's by its one key.
+    struct ArchivedRejection: Codable {
+        var rejection: Rejection
+        static let prefix = Data(#"{"rejection":"#.utf8)
     }
 
     /// The layout version, so a later change to the archive can still read old nights.

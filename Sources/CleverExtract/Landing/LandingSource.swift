@@ -3,8 +3,10 @@ import Crypto
 
 /// Reads one night from the landing archive, as a backfill replays it.
 ///
-/// Records come back exactly as they were archived, in the same order. The night's rejections were
-/// counted in the manifest but not archived, so a replay yields none.
+/// Records come back exactly as they were archived, in the same order, with the rows the night's
+/// source could not read (its rejections), so a replay stages them as the night did: an unreadable
+/// row still holds its record. Nights archived before rejections were only counted them; their
+/// replays yield none.
 public struct LandingSource: RosterSource {
     /// The night's folder (`<root>/<district>/<date>/`).
     public let folder: URL

@@ -82,6 +82,16 @@ actor LandingTeeWriter {
             }
             lines.writeInteger(UInt8(ascii: "\n"))
         }
+        for rejection in batch.rejections {
+            do {
+                lines.writeBytes(try encoder.encode(LandingManifest.ArchivedRejection(rejection: rejection)))
+            } catch {
+                throw ExtractError(
+                    .landingWrite, "cannot encode a rejection for the landing archive", context: rejection.source.description,
+                    cause: error)
+            }
+            lines.writeInteger(UInt8(ascii: "\n"))
+        }
         try file.write(&lines)
         records += batch.records.count
         rejected += batch.rejections.count
@@ -94,7 +104,7 @@ actor LandingTeeWriter {
         // The ledger names the file (a name nothing in the folder has) and lists it.
         let entry = LandingManifest.FeedEntry(
             file: "", records: records, rejected: rejected, bytes: bytes, sha256: sha256, run: night.run?.id,
-            runUID: night.run?.uid)
+            runUID: night.run?.uid, rejectionsArchived: true)
         try await LandingManifestLedger.shared.commit(
             feed, file: file.temporaryURL, entry: entry, in: folder, district: night.district, date: night.date,
             source: night.source)
