@@ -756,6 +756,34 @@ struct RunnerTests {
         }
     }
 
+    @Test("A night whose file was cut inside its last row fails its replay as it failed the night")
+    func replayOfCutNightFails() async throws {
+        let folder = try DistrictFixture.small().writeTemporary("replay-cut")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let landing = folder.appendingPathComponent("landing")
+        // The last row cut inside its student id ("S1,SEC9,ST20" -> "S1,SEC9,S"), with no line end.
+        try DistrictFixture.edit("enrollments.csv", in: folder) { text in
+            var lines = text.split(separator: "\n").map(String.init)
+            let last = lines.removeLast()
+            guard let comma = last.lastIndex(of: ",") else { return text }
+            return (lines + [String(last[...last.index(after: comma)])]).joined(separator: "\n")
+        }
+        try await TestDatabase.withFresh { database in
+            var configuration = SyncHarness(database: database).configuration(.csv(folder))
+            configuration.landingRoot = landing
+            let night = try await SyncService(logger: TestDatabase.logger).sync(configuration)
+            #expect(night.status == .failed && night.message.contains("cut short"), "\(night.message)")
+        }
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let reports = try await SyncService(logger: TestDatabase.logger)
+                .backfill(harness.configuration(.csv(landing)), landingRoot: landing, from: "2026-11-23", to: "2026-11-23")
+            #expect(reports.map(\.status) == [.failed])
+            #expect(reports.first?.message.contains("enrollments.csv ends without a line end") == true, "\(reports.first?.message ?? "")")
+            #expect(try await harness.count("roster.enrollments") == 0)
+        }
+    }
+
     @Test("A preview archives nothing: the night a run applied stays its extract, and a previewed night is none to replay")
     func previewKeepsNoExtract() async throws {
         let folder = try DistrictFixture.small().writeTemporary("preview-landing")
