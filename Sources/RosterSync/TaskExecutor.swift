@@ -225,33 +225,78 @@ struct TaskExecutor: Sendable {
     }
 
     /// A CSV file whose last row has no line end may have been cut inside that row's last field,
-    /// where the field count still adds up: a student id `1001995` read as `100199`. The row then
-    /// names no one the feed knows, or lacks a required field or a readable date; it is set aside,
-    /// and the class or person it stood for would be removed below any safety threshold. Clever's
-    /// files need no line end after their last row, so only such a row that cannot be loaded for
-    /// one of those reasons stops the run. The reader marked it (`no_line_end`) in the staged
-    /// rejects, so a resume checks it again whatever the files are by then. (A cut that leaves a
-    /// valid value, another student's id or an optional column's text, cannot be told from the
-    /// contents; nor can a landing night's replay, whose rejects are not archived.)
+    /// where the field count still adds up: a student id `1001995` read as `100199`. The row is set
+    /// aside (an unknown reference), and the class or person it stood for would be removed; so
+    /// would every row the cut lost after it, each below any safety threshold. Clever's files need
+    /// no line end after their last row, and a whole last row may name someone the feed lacks, so
+    /// the run stops only when the row looks cut: the id it names that the feed lacks is the start
+    /// of one the feed has, or the enrollment has no id at all (cut right after a comma). The
+    /// reader marked the row (`no_line_end`) in the staged rejects, which resume and the landing
+    /// archive keep. (A cut that leaves a valid value, another student's id, or an optional last
+    /// column's text, cannot be told from the contents.)
     private func checkLastRows(on connection: PostgresConnection) async throws {
+        let runID = context.runID
+        let marks = try await connection.query(
+            "SELECT count(*) FROM staging.rejects WHERE run_id = \(runID) AND reason = 'no_line_end'",
+            logger: context.logger)
+        var marked = 0
+        for try await count in marks.decode(Int.self) { marked = count }
+        guard marked > 0 else { return }
+        // `left(id, length(cut)) = cut`, not LIKE: a SIS id may hold % or _.
         let rows = try await connection.query(
             """
-            SELECT r.source_ref, r.reason, coalesce(r.detail, '')
-            FROM staging.rejects w
-            JOIN staging.rejects r ON r.run_id = w.run_id AND r.entity = w.entity AND r.source_ref = w.source_ref
-            WHERE w.run_id = \(context.runID) AND w.reason = 'no_line_end' AND r.severity = 'rejected'
-              AND r.reason IN ('unknown_reference', 'missing_required_field', 'invalid_date', 'malformed_row')
-            ORDER BY r.source_ref
-            LIMIT 1
+            WITH marks AS (
+                SELECT entity, source_ref FROM staging.rejects WHERE run_id = \(runID) AND reason = 'no_line_end'),
+            people AS (
+                SELECT 'student' AS entity, source_ref, school_sis_id, excluded FROM staging.students WHERE run_id = \(runID)
+                UNION ALL
+                SELECT 'teacher', source_ref, school_sis_id, excluded FROM staging.teachers WHERE run_id = \(runID)
+                UNION ALL
+                SELECT 'section', source_ref, school_sis_id, excluded FROM staging.sections WHERE run_id = \(runID)),
+            cut AS (
+                SELECT e.source_ref, CASE
+                    WHEN EXISTS (SELECT 1 FROM staging.students x WHERE x.run_id = e.run_id
+                                 AND length(x.sis_id) > length(e.student_sis_id)
+                                 AND left(x.sis_id, length(e.student_sis_id)) = e.student_sis_id)
+                    THEN 'names student ' || e.student_sis_id
+                    ELSE 'names section ' || e.section_sis_id END
+                    || ', which the feed does not have but one of its ids begins with' AS what
+                FROM marks m JOIN staging.enrollments e ON e.run_id = \(runID) AND e.source_ref = m.source_ref
+                WHERE m.entity = 'enrollment' AND e.excluded = 'unknown_reference'
+                  AND (EXISTS (SELECT 1 FROM staging.students x WHERE x.run_id = e.run_id
+                               AND length(x.sis_id) > length(e.student_sis_id)
+                               AND left(x.sis_id, length(e.student_sis_id)) = e.student_sis_id)
+                       OR EXISTS (SELECT 1 FROM staging.sections x WHERE x.run_id = e.run_id
+                                  AND length(x.sis_id) > length(e.section_sis_id)
+                                  AND left(x.sis_id, length(e.section_sis_id)) = e.section_sis_id))
+                UNION ALL
+                SELECT p.source_ref,
+                       'names school ' || p.school_sis_id || ', which the feed does not have but one of its ids begins with'
+                FROM marks m JOIN people p ON p.entity = m.entity AND p.source_ref = m.source_ref
+                WHERE p.excluded = 'unknown_reference'
+                  AND EXISTS (SELECT 1 FROM staging.schools x WHERE x.run_id = \(runID)
+                              AND length(x.sis_id) > length(p.school_sis_id)
+                              AND left(x.sis_id, length(p.school_sis_id)) = p.school_sis_id)
+                UNION ALL
+                SELECT r.source_ref, 'lacks its section or student id'
+                FROM marks m JOIN staging.rejects r ON r.run_id = \(runID) AND r.entity = m.entity
+                                                   AND r.source_ref = m.source_ref
+                WHERE m.entity = 'enrollment' AND r.reason = 'missing_required_field' AND r.severity = 'rejected')
+            SELECT source_ref, what FROM cut ORDER BY source_ref LIMIT 1
             """, logger: context.logger)
-        for try await (source, reason, detail) in rows.decode((String, String, String).self) {
+        for try await (source, what) in rows.decode((String, String).self) {
             let file = source.split(separator: ":").first.map(String.init) ?? source
+            let cut = "\(file) ends without a line end, and its last row (\(source)) \(what): the file looks cut short "
+                + "inside that row"
+            if case .landing = context.configuration.source {
+                throw ExtractError(
+                    .malformedFile,
+                    "this night's extract was read from a file cut short: \(cut). It cannot be replayed; replay the "
+                        + "nights before and after it (backfill --to, then --from)",
+                    context: source)
+            }
             throw ExtractError(
-                .malformedFile,
-                "\(file) ends without a line end, and its last row (\(source)) cannot be loaded (\(reason): \(detail)): "
-                    + "the file looks cut short inside that row. Export or upload it again, then sync again. (If the "
-                    + "row is as the SIS has it, fix it there.)",
-                context: source)
+                .malformedFile, "\(cut). Export or upload it again, then sync again", context: source)
         }
     }
 

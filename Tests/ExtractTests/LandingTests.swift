@@ -520,6 +520,68 @@ struct LandingTests {
         #expect(try await replay.collect(.teachers).flatMap(\.records).count == 6)
     }
 
+    @Test("rejections replay where they were, a last batch of only rejections included; an entry from before they were archived replays none")
+    func rejectionsReplay() async throws {
+        let root = try LandingRoot()
+        defer { root.remove() }
+        var district = Sample.district(recordsPerFeed: 3, batchSize: 3)
+        let trailing = [Sample.rejection(.students, line: 9), Sample.rejection(.students, line: 10)]
+        district[.students]?.append(ExtractBatch(records: [], rejections: trailing))
+        try await tee(root, FixedSource(batches: district)).drainAll()
+        let sent = district[.students] ?? []
+        for batchSize in [1, 10] {
+            let replayed = try await LandingSource(archive: root.archive, district: "d1", date: date, batchSize: batchSize)
+                .collect(.students)
+            #expect(replayed.flatMap(\.records) == sent.flatMap(\.records), "batches of \(batchSize)")
+            #expect(replayed.flatMap(\.rejections) == sent.flatMap(\.rejections), "batches of \(batchSize)")
+            #expect(replayed.flatMap(\.rejections).suffix(2) == trailing[...])
+        }
+
+        // The manifest's entry as an earlier version wrote it: rejections counted, none in the file.
+        let url = root.archive.folder(district: "d1", date: date).appending(path: LandingManifest.fileName)
+        func editStudentsEntry(_ change: (inout [String: Any]) -> Void) throws {
+            var manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+            var feeds = try #require(manifest["feeds"] as? [String: Any])
+            var entry = try #require(feeds["students"] as? [String: Any])
+            change(&entry)
+            feeds["students"] = entry
+            manifest["feeds"] = feeds
+            try JSONSerialization.data(withJSONObject: manifest).write(to: url)
+        }
+        // Here the file does hold its rejections, so an entry that says it holds none is a damaged one...
+        try editStudentsEntry { $0["rejections_archived"] = nil }
+        let old = await #expect(throws: ExtractError.self) {
+            _ = try await LandingSource(archive: root.archive, district: "d1", date: date).collect(.students)
+        }
+        #expect(old?.code == .corruptArchive && old?.message.contains("3 rejections") == true, "\(String(describing: old))")
+        // ...and one that counts more than the file holds too.
+        try editStudentsEntry {
+            $0["rejections_archived"] = true
+            $0["rejected"] = 4
+        }
+        let short = await #expect(throws: ExtractError.self) {
+            _ = try await LandingSource(archive: root.archive, district: "d1", date: date).collect(.students)
+        }
+        #expect(short?.code == .corruptArchive, "\(String(describing: short))")
+
+        // A night an earlier version archived: no rejection lines, the entry counting two. It replays, with none.
+        let earlier = "2024-09-02"
+        var plain = Sample.district(recordsPerFeed: 3, batchSize: 3)
+        for feed in Feed.allCases { plain[feed] = plain[feed]?.map { ExtractBatch(records: $0.records) } }
+        try await tee(root, FixedSource(batches: plain), date: earlier).drainAll()
+        let earlierURL = root.archive.folder(district: "d1", date: earlier).appending(path: LandingManifest.fileName)
+        var manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: earlierURL)) as? [String: Any])
+        var feeds = try #require(manifest["feeds"] as? [String: Any])
+        var entry = try #require(feeds["students"] as? [String: Any])
+        entry["rejections_archived"] = nil
+        entry["rejected"] = 2
+        feeds["students"] = entry
+        manifest["feeds"] = feeds
+        try JSONSerialization.data(withJSONObject: manifest).write(to: earlierURL)
+        let replayed = try await LandingSource(archive: root.archive, district: "d1", date: earlier).collect(.students)
+        #expect(replayed.flatMap(\.records).count == 3 && replayed.flatMap(\.rejections).isEmpty)
+    }
+
     @Test("a manifest written before runs were recorded still reads, and its night is complete")
     func manifestWithoutRuns() async throws {
         let root = try LandingRoot()

@@ -341,9 +341,9 @@ struct SafetyTests {
     /// A file cut inside its last row's last field: the field count still adds up.
     static let lastRowCuts: [(file: String, label: String, cut: @Sendable (String) -> String, reason: String)] = [
         ("enrollments.csv", "inside the student id", { row in String(row.prefix(row.utf8.count - row.split(separator: ",").last!.count + 1)) },
-         "unknown_reference"),
+         "names student S, which the feed does not have but one of its ids begins with"),
         ("enrollments.csv", "right after the last comma", { row in String(row.prefix(row.utf8.count - row.split(separator: ",").last!.count)) },
-         "missing_required_field"),
+         "lacks its section or student id"),
     ]
 
     @Test("A file cut inside its last row (no line end, that row unloadable) fails the run; nothing is removed",
@@ -367,7 +367,7 @@ struct SafetyTests {
             #expect(report.status == .failed, "\(label): \(report.message)")
             #expect(report.exitCode == 1)
             #expect(report.message.contains("\(name) ends without a line end, and its last row"), "\(report.message)")
-            #expect(report.message.contains(reason) && report.message.contains("cut short"), "\(report.message)")
+            #expect(report.message.contains(reason) && report.message.contains("looks cut short"), "\(report.message)")
             // Not "resume": a resume over the fixed file would be refused.
             #expect(report.message.hasSuffix("Fix the files, then sync again (a resume would reuse what the run staged from them)."),
                     "\(report.message)")
@@ -403,7 +403,22 @@ struct SafetyTests {
             let report = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
             #expect(report.status == .succeeded, "\(report.message)")
             #expect(report.rejections.contains { $0.reason == "missing_email" }, "\(report.rejections)")
+            #expect(report.rejections.contains { $0.reason == "no_line_end" }, "the file did end without one: \(report.rejections)")
             #expect(try await harness.count("roster.students") == fixture.students.count)
+        }
+    }
+
+    @Test("A whole last row without a line end that names someone the feed lacks (no id of it begins so) is one bad row, not a cut")
+    func lastRowUnknownButWhole() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let folder = try DistrictFixture.small().writeTemporary("last-row-unknown")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try DistrictFixture.edit("enrollments.csv", in: folder) { $0 + "S1,SEC1,NOBODY" }
+            let report = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
+            #expect(report.status == .succeeded, "\(report.message)")
+            #expect(report.rejections.contains { $0.entity == "enrollment" && $0.reason == "unknown_reference" }, "\(report.rejections)")
+            #expect(report.rejections.contains { $0.reason == "no_line_end" }, "\(report.rejections)")
         }
     }
 

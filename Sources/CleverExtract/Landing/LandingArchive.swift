@@ -4,7 +4,8 @@ public import Foundation
 /// can be replayed (a backfill) without asking Clever again.
 ///
 /// Layout: `<root>/<district>/<YYYY-MM-DD>/` holds one `<feed>.ndjson.gz` per feed (gzip, one JSON
-/// ``RosterModel/Record`` a line) and `manifest.json` (``LandingManifest``). ``LandingTeeSource``
+/// ``RosterModel/Record`` a line, and the source's rejections as `{"rejection": ...}` lines) and
+/// `manifest.json` (``LandingManifest``). ``LandingTeeSource``
 /// writes a night while a sync runs; ``LandingSource`` reads one back. A run re-extracting a complete
 /// night writes beside it (`<feed>.run-<run>.ndjson.gz`, `manifest.run-<run>-<uid>.pending.json`) and
 /// becomes the night only once it has archived every feed.

@@ -1,13 +1,12 @@
 public import Foundation
 
 /// A source that archives what another source yields: every batch passes through unchanged while its
-/// records are written to the night's landing folder.
+/// records and rejections are written to the night's landing folder.
 ///
-/// Each feed is written as its batches pass (gzip, one JSON ``RosterModel/Record`` a line, keys
-/// sorted), under a temporary name until the feed ends; then ``LandingManifestLedger`` names the
-/// file (`<feed>.ndjson.gz`, or `<feed>.run-<run>.ndjson.gz` beside a complete night) and lists it
-/// with its counts and SHA-256. Rejections pass
-/// through and are counted in the manifest, not archived.
+/// Each feed is written as its batches pass (gzip, one JSON ``RosterModel/Record`` a line, then the
+/// batch's rejections as `{"rejection": ...}` lines, keys sorted), under a temporary name until the
+/// feed ends; then ``LandingManifestLedger`` names the file (`<feed>.ndjson.gz`, or
+/// `<feed>.run-<run>.ndjson.gz` beside a complete night) and lists it with its counts and SHA-256.
 ///
 /// - Important: A feed that fails or is abandoned part-way leaves no file and no manifest entry, so
 ///   a night that looks complete in the archive is complete. A run extracting a night that another

@@ -2,7 +2,7 @@ import Foundation
 import NIOCore
 import RosterModel
 
-/// Pulls one feed's batches from the upstream source and writes their records to the landing file,
+/// Pulls one feed's batches from the upstream source and writes their records and rejections to the landing file,
 /// a batch per call, so the consumer sets the pace and nothing is read ahead.
 actor LandingTeeWriter {
     /// What the manifest says about the night besides its feeds.
