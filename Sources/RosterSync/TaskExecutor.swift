@@ -254,21 +254,19 @@ struct TaskExecutor: Sendable {
                 UNION ALL
                 SELECT 'section', source_ref, school_sis_id, excluded FROM staging.sections WHERE run_id = \(runID)),
             cut AS (
-                SELECT e.source_ref, CASE
-                    WHEN EXISTS (SELECT 1 FROM staging.students x WHERE x.run_id = e.run_id
-                                 AND length(x.sis_id) > length(e.student_sis_id)
-                                 AND left(x.sis_id, length(e.student_sis_id)) = e.student_sis_id)
-                    THEN 'names student ' || e.student_sis_id
-                    ELSE 'names section ' || e.section_sis_id END
-                    || ', which the feed does not have but one of its ids begins with' AS what
+                SELECT e.source_ref,
+                       CASE WHEN k.student THEN 'names student ' || e.student_sis_id
+                            ELSE 'names section ' || e.section_sis_id END
+                       || ', which the feed does not have but one of its ids begins with' AS what
                 FROM marks m JOIN staging.enrollments e ON e.run_id = \(runID) AND e.source_ref = m.source_ref
-                WHERE m.entity = 'enrollment' AND e.excluded = 'unknown_reference'
-                  AND (EXISTS (SELECT 1 FROM staging.students x WHERE x.run_id = e.run_id
-                               AND length(x.sis_id) > length(e.student_sis_id)
-                               AND left(x.sis_id, length(e.student_sis_id)) = e.student_sis_id)
-                       OR EXISTS (SELECT 1 FROM staging.sections x WHERE x.run_id = e.run_id
-                                  AND length(x.sis_id) > length(e.section_sis_id)
-                                  AND left(x.sis_id, length(e.section_sis_id)) = e.section_sis_id))
+                CROSS JOIN LATERAL (
+                    SELECT EXISTS (SELECT 1 FROM staging.students x WHERE x.run_id = e.run_id
+                                   AND length(x.sis_id) > length(e.student_sis_id)
+                                   AND left(x.sis_id, length(e.student_sis_id)) = e.student_sis_id) AS student,
+                           EXISTS (SELECT 1 FROM staging.sections x WHERE x.run_id = e.run_id
+                                   AND length(x.sis_id) > length(e.section_sis_id)
+                                   AND left(x.sis_id, length(e.section_sis_id)) = e.section_sis_id) AS section) k
+                WHERE m.entity = 'enrollment' AND e.excluded = 'unknown_reference' AND (k.student OR k.section)
                 UNION ALL
                 SELECT p.source_ref,
                        'names school ' || p.school_sis_id || ', which the feed does not have but one of its ids begins with'

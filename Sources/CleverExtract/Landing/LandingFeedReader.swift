@@ -14,7 +14,7 @@ actor LandingFeedReader {
     private var reader: GzipLineReader?
     private var entry: LandingManifest.FeedEntry?
     private var finished = false
-    private var records = 0
+    /// Rejection lines read so far; the rest of the lines are records.
     private var rejections = 0
     private let decoder = JSONDecoder()
 
@@ -38,11 +38,11 @@ actor LandingFeedReader {
                     break
                 }
                 if line.starts(with: LandingManifest.ArchivedRejection.prefix) {
-                    batch.rejections.append(try decodeRejection(line, at: reader.line, of: reader.url))
+                    let archived = try decode(LandingManifest.ArchivedRejection.self, "rejection", line, reader)
+                    batch.rejections.append(archived.rejection)
                     rejections += 1
                 } else {
-                    batch.records.append(try decode(line, at: reader.line, of: reader.url))
-                    records += 1
+                    batch.records.append(try decode(Record.self, "record", line, reader))
                 }
             }
         } catch {
@@ -51,18 +51,6 @@ actor LandingFeedReader {
             throw error
         }
         return batch.records.isEmpty && batch.rejections.isEmpty ? nil : batch
-    }
-
-    private func decodeRejection(_ line: Data, at number: Int, of url: URL) throws(ExtractError) -> Rejection {
-        do {
-            return try decoder.decode(LandingManifest.ArchivedRejection.self, from: line).rejection
-        } catch {
-            throw ExtractError(
-                .corruptArchive,
-                "line \(number) of \(url.lastPathComponent) is not an archived rejection; the file is damaged or was "
-                    + "written by an incompatible version. Restore it from a backup or replay another night",
-                context: "\(url.path):\(number)", cause: error)
-        }
     }
 
     private func open() throws(ExtractError) -> (GzipLineReader, LandingManifest.FeedEntry) {
@@ -74,15 +62,18 @@ actor LandingFeedReader {
         return (reader, entry)
     }
 
-    private func decode(_ line: Data, at number: Int, of url: URL) throws(ExtractError) -> Record {
+    /// The reader's current line as `type` (`what` names it in the error).
+    private func decode<T: Decodable>(_ type: T.Type, _ what: String, _ line: Data, _ reader: GzipLineReader)
+        throws(ExtractError) -> T
+    {
         do {
-            return try decoder.decode(Record.self, from: line)
+            return try decoder.decode(type, from: line)
         } catch {
             throw ExtractError(
                 .corruptArchive,
-                "line \(number) of \(url.lastPathComponent) is not an archived record; the file is damaged or was "
-                    + "written by an incompatible version. Restore it from a backup or replay another night",
-                context: "\(url.path):\(number)", cause: error)
+                "line \(reader.line) of \(reader.url.lastPathComponent) is not an archived \(what); the file is damaged "
+                    + "or was written by an incompatible version. Restore it from a backup or replay another night",
+                context: "\(reader.url.path):\(reader.line)", cause: error)
         }
     }
 
@@ -95,6 +86,7 @@ actor LandingFeedReader {
         }
         // Entries written before rejections were archived count them without holding them.
         let expectedRejections = entry.rejectionsArchived == true ? entry.rejected : 0
+        let records = reader.line - rejections
         guard records == entry.records, rejections == expectedRejections else {
             throw ExtractError(
                 .corruptArchive,
