@@ -29,6 +29,8 @@ public struct ExtractError: Error, Sendable, CustomStringConvertible {
         public static let network = Code(name: "network")
         /// The configuration is wrong (a bad URL, a missing token).
         public static let configuration = Code(name: "configuration")
+        /// A feed lacks records that another feed of the same extract names: it was cut short.
+        public static let cutShort = Code(name: "cut_short")
     }
 
     public var code: Code

@@ -69,11 +69,15 @@ public enum ReasonCode: String, Sendable, Hashable, Codable, CaseIterable {
     /// The file's last row has no line end after it: loaded as read, but if it cannot be loaded
     /// the run stops, since a file cut inside its last field keeps its field count.
     case noLineEnd = "no_line_end"
+    /// A record the roster has that its own feed lacks while another feed names it (a student in
+    /// a class's list): kept as it is this run, since the feed lacking it looks cut short. Many at
+    /// once stop the run.
+    case referencedNotInFeed = "referenced_not_in_feed"
 
     public var defaultSeverity: Rejection.Severity {
         switch self {
         case .invalidEncoding, .invalidEmail, .missingEmail, .emailDomainNotAllowed, .unknownGrade, .tooManyTeachers,
-            .probableSISIDChange, .noLineEnd:
+            .probableSISIDChange, .noLineEnd, .referencedNotInFeed:
             .warning
         default:
             .rejected

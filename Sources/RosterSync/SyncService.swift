@@ -605,6 +605,7 @@ public struct SyncService: Sendable {
             // A resume reads only the files the run started on, so a file fixed since is refused.
             let fileProblem: Bool
             if case .csv = context.configuration.source { fileProblem = errors.contains { $0 is ExtractError } } else { fileProblem = false }
+            let restage = errors.contains { ($0 as? ExtractError)?.code == .cutShort }
             let message =
                 unknown
                 ? "run \(runID) failed in its merge: \(cause)."
@@ -613,6 +614,8 @@ public struct SyncService: Sendable {
                 : "task \(failedTasks.joined(separator: ", ")) of run \(runID) failed: \(cause). The roster is unchanged. "
                     + (fileProblem
                         ? "Fix the files, then sync again (a resume would reuse what the run staged from them)."
+                        : restage
+                        ? "Sync again once the feed is whole (a resume would reuse what the run staged)."
                         : "Fix the cause, then `rostersync resume \(runID)` or sync again.")
             try await ledger.finish(
                 runID, status: cancelled ? .cancelled : .failed, counts: Self.countsJSON(staged: staged), message: message,

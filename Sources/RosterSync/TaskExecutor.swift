@@ -77,6 +77,7 @@ struct TaskExecutor: Sendable {
             try await withBoundConnection { connection, merger in
                 try await merger.prepare(on: connection)
                 try await checkLastRows(on: connection)
+                try await checkHeldReferences(on: connection)
             }
             return .init()
         case "guard":
@@ -296,6 +297,49 @@ struct TaskExecutor: Sendable {
             throw ExtractError(
                 .malformedFile, "\(cut). Export or upload it again, then sync again", context: source)
         }
+    }
+
+    /// Records another feed names but their own feed lacks are kept as they are (prepare, migration
+    /// 0019). As many as the safety threshold would stop on had they been archived, they say the
+    /// feed lacking them was cut short: the run stops, so that a night that loaded a tenth of the
+    /// students does not pass for a whole one. `--allow-mass-changes` lets it through (they are
+    /// kept either way).
+    private func checkHeldReferences(on connection: PostgresConnection) async throws {
+        let configuration = context.configuration
+        guard !configuration.allowMassChanges else { return }
+        let safety = context.settings.safety
+        let active = { (table: String) in
+            "(SELECT count(*) FROM roster.\(table) r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.status = 'active')"
+        }
+        let rows = try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT j.entity, count(*), (array_agg(j.detail ORDER BY j.source_ref))[1],
+                           CASE j.entity WHEN 'school' THEN \(active("schools")) WHEN 'teacher' THEN \(active("teachers"))
+                                         WHEN 'student' THEN \(active("students")) ELSE \(active("sections")) END
+                    FROM staging.rejects j
+                    WHERE j.run_id = \(context.runID) AND j.reason = 'referenced_not_in_feed'
+                    GROUP BY j.entity ORDER BY j.entity
+                    """), logger: context.logger)
+        var problems: [String] = []
+        for try await (entity, held, example, base) in rows.decode((String, Int, String, Int).self) {
+            let share = base > 0 ? Double(held) / Double(base) : 1
+            guard held >= safety.minRemovalsToBlock, share > safety.maxRemovalShare,
+                !configuration.allowMassChangesOf.contains(entity)
+            else { continue }
+            let percent = (share * 100).formatted(.number.precision(.fractionLength(0...1)))
+            problems.append("\(held) of \(base) active \(entity)s (\(percent)%) are not in the \(entity)s feed, though other feeds name them (\(example))")
+        }
+        guard !problems.isEmpty else { return }
+        let cut = "the extract looks cut short: " + problems.joined(separator: "; ")
+        if case .landing = configuration.source {
+            throw ExtractError(
+                .cutShort, "\(cut). This night cannot be replayed as it is; replay the nights before and after it "
+                    + "(backfill --to, then --from), or replay it with --allow-mass-changes, which keeps them as they are")
+        }
+        throw ExtractError(
+            .cutShort, "\(cut). Nothing was archived or suspended. If the feed is right as it is, sync again with "
+                + "--allow-mass-changes, which keeps them as they are")
     }
 
     private func clear(_ feed: Feed, runID: Int64, on connection: PostgresConnection) async throws {

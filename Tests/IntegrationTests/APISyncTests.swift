@@ -193,6 +193,51 @@ struct APISyncTests {
         }
     }
 
+    @Test("Students Clever's users feed lacks while its sections list them (a page lost) are kept; as many as the share would stop on fail the run as cut short")
+    func usersFeedCutShortKept() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = SafetyTests.bigger()
+            let sync = { (fixture: DistrictFixture, allowMassChanges: Bool) in
+                try await Self.withServer(csv: fixture) { url, _ in
+                    var configuration = harness.configuration(.clever(baseURL: url.absoluteString, token: Self.token))
+                    configuration.allowMassChanges = allowMassChanges
+                    return try await SyncService(logger: TestDatabase.logger).sync(configuration)
+                }
+            }
+            #expect(try await sync(full, false).status == .succeeded)
+            let before = try await SafetyTests.snapshot(database)
+
+            // The sections name students by Clever id: the roster's record of that id is kept.
+            var cut = full
+            cut.students.removeLast(5)
+            let few = try await sync(cut, false)
+            #expect(few.status == .succeeded, "\(few.message)")
+            #expect(few.summary.total == 0, "\(few.summary.counts)")
+            let sec2 = try #require(try await database.string("SELECT 'sections/' || clever_id FROM roster.sections WHERE sis_id = 'SEC2'"))
+            let kept = try await database.strings(
+                "SELECT record_key || ' ' || source_ref FROM staging.rejects WHERE run_id = \(few.runID ?? 0) AND reason = 'referenced_not_in_feed' ORDER BY 1")
+            #expect(kept == ["ST100", "ST96", "ST97", "ST98", "ST99"].map { "\($0) \(sec2)" })
+            #expect(try await SafetyTests.snapshot(database).dropLast() == before.dropLast())
+
+            cut = full
+            cut.students.removeLast(20)
+            let many = try await sync(cut, false)
+            #expect(many.status == .failed, "\(many.message)")
+            #expect(many.exitCode == 1)
+            #expect(many.message.contains("the extract looks cut short: 20 of 100 active students (20%)"), "\(many.message)")
+            // A resume would merge the same staged rows: sync again.
+            #expect(many.message.hasSuffix("Sync again once the feed is whole (a resume would reuse what the run staged)."),
+                    "\(many.message)")
+            #expect(try await SafetyTests.snapshot(database).dropLast() == before.dropLast())
+
+            let allowed = try await sync(cut, true)
+            #expect(allowed.status == .succeeded, "\(allowed.message)")
+            #expect(allowed.summary.total == 0, "\(allowed.summary.counts)")
+            #expect(try await harness.count("roster.enrollments") == 121)
+        }
+    }
+
     @Test("A token of another district is a configuration error before anything is read: its children never load under this district's id")
     func tokenOfAnotherDistrict() async throws {
         try await TestDatabase.withFresh { database in

@@ -38,6 +38,52 @@ struct SafetyTests {
         return rows
     }
 
+    @Test("Students a students file cut at a row boundary lacks, while enrollments.csv still lists them, are kept; as many as the share would stop on fail the run as cut short")
+    func studentsCutAtRowBoundaryKept() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = Self.bigger()
+            #expect(try await harness.sync(full).status == .succeeded)
+            let before = try await Self.snapshot(database)
+
+            // Five of 100, below the share: each kept, named once with the first row naming it.
+            var cut = full
+            cut.students.removeLast(5)
+            let few = try await harness.sync(cut)
+            #expect(few.status == .succeeded, "\(few.message)")
+            #expect(few.summary.total == 0, "nothing archived, no class left: \(few.summary.counts)")
+            #expect(few.rejections.contains {
+                $0.entity == "student" && $0.reason == "referenced_not_in_feed" && $0.severity == "warning" && $0.count == 5
+            }, "\(few.rejections)")
+            #expect(try await database.string(
+                "SELECT source_ref || ' ' || detail FROM staging.rejects WHERE run_id = \(few.runID ?? 0) AND record_key = 'ST96'")
+                == "enrollments.csv:118 student ST96 is not in the students feed, but enrollments.csv:118 names it; it is "
+                    + "kept as it is this run (is the students feed cut short?)")
+            #expect(try await Self.snapshot(database).dropLast() == before.dropLast(), "the district's row notes the run")
+
+            // Twenty: as many as the share stops on. The run fails, naming the feed; nothing changes.
+            cut = full
+            cut.students.removeLast(20)
+            let many = try await harness.sync(cut)
+            #expect(many.status == .failed, "\(many.message)")
+            #expect(many.exitCode == 1)
+            #expect(many.message.contains(
+                "the extract looks cut short: 20 of 100 active students (20%) are not in the students feed, though other "
+                    + "feeds name them (student ST"), "\(many.message)")
+            #expect(many.message.contains("sync again with --allow-mass-changes, which keeps them as they are"), "\(many.message)")
+            #expect(many.message.hasSuffix("Fix the files, then sync again (a resume would reuse what the run staged from them)."),
+                    "\(many.message)")
+            let afterFew = try await Self.snapshot(database)
+            #expect(afterFew.dropLast() == before.dropLast())
+
+            // Told the feed is right as it is: they are kept, still, and nothing changes.
+            let allowed = try await harness.sync(cut, allowMassChanges: true)
+            #expect(allowed.status == .succeeded, "\(allowed.message)")
+            #expect(allowed.summary.total == 0, "\(allowed.summary.counts)")
+            #expect(try await harness.count("roster.students", "status = 'active'") == 100)
+        }
+    }
+
     @Test("A truncated feed that would archive too many students stops with exit code 3 and changes nothing")
     func removalShareBlocks() async throws {
         try await TestDatabase.withFresh { database in
@@ -274,38 +320,61 @@ struct SafetyTests {
         }
     }
 
-    /// Each removal path, fed a truncated or malformed feed, stops at the threshold instead of firing.
-    static let truncations: [(String, String, @Sendable (inout DistrictFixture) -> Void)] = [
-        ("teacher", "teachers file cut short", { district in
+    /// What a damaged feed must come to: nothing removed, either way.
+    enum Guard: Sendable {
+        /// Stopped at the removal share, naming the entity (exit 3).
+        case blocked
+        /// Records another feed still names are missing from theirs: kept, and the run fails as cut
+        /// short when they are as many as the share would stop on (exit 1).
+        case cutShort
+        /// Too few such records to stop on: kept as they are, the run changes nothing.
+        case kept
+    }
+
+    /// Each removal path, fed a truncated or malformed feed, cannot fire: it stops at the threshold,
+    /// or the records a cut feed lacks but another feed names are kept.
+    static let truncations: [(String, String, Guard, @Sendable (inout DistrictFixture) -> Void)] = [
+        ("teacher", "teachers file cut short (their sections still name them)", .cutShort, { district in
             district.teachers.removeLast(4)
         }),
-        ("section", "sections file cut short", { district in
+        ("teacher", "teachers file cut short, with their section columns", .blocked, { district in
+            for id in district.teachers.suffix(4).map(\.id) { district.removeTeacher(id) }
+        }),
+        ("section", "sections file cut short (enrollments still name them)", .cutShort, { district in
             district.sections.removeLast(3)
         }),
-        ("enrollment", "enrollments file cut short", { district in
+        ("section", "sections file cut short, with their enrollments", .blocked, { district in
+            let gone = Set(district.sections.suffix(3).map(\.id))
+            district.sections.removeLast(3)
+            district.enrollments.removeAll { gone.contains($0.section) }
+        }),
+        ("student", "students file cut short (enrollments still name them)", .cutShort, { district in
+            district.students.removeLast(5)
+        }),
+        ("enrollment", "enrollments file cut short", .blocked, { district in
             district.enrollments.removeLast(30)
         }),
-        ("student", "a school missing (its students point nowhere)", { district in
+        ("school", "a school missing (its people and classes still name it)", .kept, { district in
             district.schools.removeLast()
         }),
-        ("section_teacher", "teacher ids pointing nowhere", { district in
+        ("section_teacher", "teacher ids pointing nowhere", .blocked, { district in
             for index in district.sections.indices { district.sections[index].teachers = ["NOBODY"] }
         }),
-        ("teacher", "teacher emails blanked (a teacher whose email is deleted is suspended)", { district in
+        ("teacher", "teacher emails blanked (a teacher whose email is deleted is suspended)", .blocked, { district in
             for index in district.teachers.indices { district.teachers[index].email = nil }
         }),
-        ("section_teacher", "teacher columns blank", { district in
+        ("section_teacher", "teacher columns blank", .blocked, { district in
             for index in district.sections.indices { district.sections[index].teachers = [] }
         }),
-        ("section", "term end dates moved into the past", { district in
+        ("section", "term end dates moved into the past", .blocked, { district in
             for index in district.sections.indices { district.sections[index].term.2 = "2026-11-01" }
         }),
-        ("section", "sections moved to a term that has ended", { district in
+        ("section", "sections moved to a term that has ended", .blocked, { district in
             for index in district.sections.indices {
                 district.sections[index].term = ("Summer 2026", "2026-06-01", "2026-08-07")
             }
         }),
-        ("student", "student rows pointing nowhere", { district in
+        ("student", "student rows pointing nowhere", .blocked, { district in
             for index in district.students.indices.dropFirst(4) { district.students[index].school = "NOPE" }
         }),
     ]
@@ -325,16 +394,32 @@ struct SafetyTests {
 
     @Test("No removal path fires on a truncated or malformed feed", arguments: Self.truncations.indices)
     func everyRemovalPathIsGuarded(case index: Int) async throws {
-        let (entity, label, damage) = Self.truncations[index]
+        let (entity, label, expected, damage) = Self.truncations[index]
         try await TestDatabase.withFresh { database in
             let (harness, full) = try await Self.tinyDistrictSynced(database)
             let before = try await Self.snapshot(database)
             var broken = full
             damage(&broken)
             let report = try await harness.sync(broken)
-            #expect(report.status == .blocked, "\(label): \(report.message)")
-            #expect(report.violations.contains { $0.hasPrefix("\(entity): ") }, "\(label): \(report.violations)")
-            #expect(try await Self.snapshot(database) == before, "\(label)")
+            switch expected {
+            case .blocked:
+                #expect(report.status == .blocked, "\(label): \(report.message)")
+                #expect(report.violations.contains { $0.hasPrefix("\(entity): ") }, "\(label): \(report.violations)")
+                #expect(try await Self.snapshot(database) == before, "\(label)")
+            case .cutShort:
+                #expect(report.status == .failed, "\(label): \(report.message)")
+                #expect(report.exitCode == 1)
+                #expect(report.message.contains("the extract looks cut short: "), "\(label): \(report.message)")
+                #expect(report.message.contains("active \(entity)s"), "\(label): \(report.message)")
+                #expect(try await Self.snapshot(database) == before, "\(label)")
+            case .kept:
+                #expect(report.status == .succeeded, "\(label): \(report.message)")
+                #expect(report.summary.total == 0, "\(label): \(report.summary.counts)")
+                #expect(report.rejections.contains { $0.entity == entity && $0.reason == "referenced_not_in_feed" },
+                        "\(label): \(report.rejections)")
+                // The district's row notes the run; nothing else changed.
+                #expect(try await Self.snapshot(database).dropLast() == before.dropLast(), "\(label)")
+            }
         }
     }
 

@@ -216,6 +216,97 @@ WHERE e.run_id = etl.current_run_id() AND e.excluded IS NULL
 --    inside the district's filters (0016), stays known: the merge keeps it, and
 --    what refers to it (a school's people and classes, a student's or teacher's memberships, a
 --    section's members) loads as the feed says.
+--    A record the roster has, active, that the feed lacks while another feed still names it is
+--    not gone: the feed lacking it was cut short (migration 0019). Found from the roster's side:
+--    the records the merge would archive or suspend, usually few, against the rows that name them.
+DROP TABLE IF EXISTS pg_temp.absent;
+CREATE TEMP TABLE absent AS
+SELECT 'school' AS entity, r.sis_id, r.clever_id FROM roster.schools r
+WHERE r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.status = 'active'
+  AND NOT EXISTS (SELECT 1 FROM staging.schools x WHERE x.run_id = etl.current_run_id() AND x.sis_id = r.sis_id)
+UNION ALL
+SELECT 'teacher', r.sis_id, r.clever_id FROM roster.teachers r
+WHERE r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.status = 'active'
+  AND NOT EXISTS (SELECT 1 FROM staging.teachers x WHERE x.run_id = etl.current_run_id() AND x.sis_id = r.sis_id)
+UNION ALL
+SELECT 'student', r.sis_id, r.clever_id FROM roster.students r
+WHERE r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.status = 'active'
+  AND NOT EXISTS (SELECT 1 FROM staging.students x WHERE x.run_id = etl.current_run_id() AND x.sis_id = r.sis_id)
+UNION ALL
+SELECT 'section', r.sis_id, r.clever_id FROM roster.sections r
+WHERE r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.status = 'active'
+  AND NOT EXISTS (SELECT 1 FROM staging.sections x WHERE x.run_id = etl.current_run_id() AND x.sis_id = r.sis_id);
+ANALYZE absent;
+
+DO $$
+DECLARE
+    run bigint := etl.current_run_id();
+    ref record;
+BEGIN
+    -- CSV rows name records by SIS id only (see step 1).
+    IF (SELECT source LIKE 'csv:%' FROM etl.runs WHERE id = run) THEN
+        RETURN;
+    END IF;
+    -- An API object listed without a SIS id was rejected without a key (PageMapper). The roster's
+    -- record of its Clever id is the key, so the merge keeps that record as it keeps a CSV row it
+    -- cannot read, instead of archiving a school, person or class that is in the feed.
+    UPDATE staging.rejects j SET record_key = a.sis_id
+    FROM absent a
+    WHERE j.run_id = run AND j.record_key IS NULL AND j.reason = 'missing_required_field' AND j.severity = 'rejected'
+      AND j.entity = a.entity AND a.clever_id IS NOT NULL
+      AND j.source_ref = CASE a.entity WHEN 'school' THEN 'schools/' WHEN 'section' THEN 'sections/' ELSE 'users/' END
+                         || a.clever_id;
+    -- API rows name records by Clever id, which step 1 resolved against this run's rows only.
+    FOR ref IN SELECT * FROM (VALUES ('enrollments', 'student_sis_id', 'student_clever_id', 'student'),
+                                     ('section_teachers', 'teacher_sis_id', 'teacher_clever_id', 'teacher'),
+                                     ('students', 'school_sis_id', 'school_clever_id', 'school'),
+                                     ('teachers', 'school_sis_id', 'school_clever_id', 'school'),
+                                     ('sections', 'school_sis_id', 'school_clever_id', 'school'))
+                              AS v (staged, sis_column, clever_column, entity) LOOP
+        EXECUTE format('UPDATE staging.%I t SET %I = a.sis_id FROM absent a '
+                       'WHERE a.entity = %L AND t.run_id = $1 AND t.%I IS NULL AND t.%I = a.clever_id',
+                       ref.staged, ref.sis_column, ref.entity, ref.sis_column, ref.clever_column)
+        USING run;
+    END LOOP;
+END
+$$;
+
+-- Records with a row of their own in the feed, unreadable (0011), are held by it already.
+DELETE FROM absent a
+USING staging.unreadable_rows u
+WHERE u.run_id = etl.current_run_id() AND u.entity = a.entity AND u.record_key = a.sis_id;
+
+-- Each absent record another feed names, once, with the first row naming it. Rows a filter
+-- left out (step 3) name nothing.
+INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
+SELECT DISTINCT ON (n.entity, n.sis_id) etl.current_run_id(), n.entity, n.source_ref, n.sis_id,
+       'referenced_not_in_feed', 'warning',
+       n.entity || ' ' || n.sis_id || ' is not in the ' || n.entity || 's feed, but ' || n.source_ref
+       || ' names it; it is kept as it is this run (is the ' || n.entity || 's feed cut short?)'
+FROM (SELECT 'student' AS entity, e.student_sis_id AS sis_id, e.source_ref, e.seq, 1 AS feed
+      FROM staging.enrollments e JOIN absent a ON a.entity = 'student' AND a.sis_id = e.student_sis_id
+      WHERE e.run_id = etl.current_run_id() AND e.excluded IS NULL
+      UNION ALL
+      SELECT 'section', e.section_sis_id, e.source_ref, e.seq, 1
+      FROM staging.enrollments e JOIN absent a ON a.entity = 'section' AND a.sis_id = e.section_sis_id
+      WHERE e.run_id = etl.current_run_id() AND e.excluded IS NULL
+      UNION ALL
+      SELECT 'teacher', t.teacher_sis_id, t.source_ref, t.seq, 2
+      FROM staging.section_teachers t JOIN absent a ON a.entity = 'teacher' AND a.sis_id = t.teacher_sis_id
+      WHERE t.run_id = etl.current_run_id() AND t.excluded IS NULL
+      UNION ALL
+      SELECT 'school', p.school_sis_id, p.source_ref, p.seq, p.feed
+      FROM (SELECT school_sis_id, source_ref, seq, 3 AS feed FROM staging.teachers
+            WHERE run_id = etl.current_run_id() AND excluded IS NULL
+            UNION ALL
+            SELECT school_sis_id, source_ref, seq, 4 FROM staging.students
+            WHERE run_id = etl.current_run_id() AND excluded IS NULL
+            UNION ALL
+            SELECT school_sis_id, source_ref, seq, 5 FROM staging.sections
+            WHERE run_id = etl.current_run_id() AND excluded IS NULL) p
+      JOIN absent a ON a.entity = 'school' AND a.sis_id = p.school_sis_id) n
+ORDER BY n.entity, n.sis_id, n.feed, n.seq;
+
 DROP TABLE IF EXISTS pg_temp.held;
 CREATE TEMP TABLE held AS
 SELECT DISTINCT u.entity, u.record_key AS sis_id
