@@ -28,7 +28,7 @@ struct APIMappingTests {
         #expect(rejection.reason == .missingRequiredField)
         #expect(rejection.source == .api("users", id: "u1"))
         #expect(rejection.entity == .student)
-        #expect(rejection.recordKey == nil, "no SIS id: no record to keep")
+        #expect(rejection.recordKey == nil, "no SIS id: prepare keys it by the roster's record of its Clever id")
         guard case .student(let student) = batch.records.first else {
             Issue.record("expected a student")
             return

@@ -111,6 +111,30 @@ struct APISyncTests {
         }
     }
 
+    @Test("A school, student, teacher and section Clever lists with a blank SIS id are kept for the night, by the roster's record of their Clever ids")
+    func blankSISIDsKept() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let sync = { (faults: Faults) in
+                try await Self.withServer(csv: .small(), faults: faults) { url, _ in
+                    try await SyncService(logger: TestDatabase.logger).sync(
+                        harness.configuration(.clever(baseURL: url.absoluteString, token: Self.token)))
+                }
+            }
+            #expect(try await sync(.none).status == .succeeded)
+            let before = try await SafetyTests.snapshot(database)
+
+            // S2 holds T4, T5, ST15 to ST20 and SEC4; ST5 is in SEC1 and SEC2; T1 teaches SEC1.
+            let report = try await sync(Faults(blankSISIDs: ["S2", "ST5", "T1", "SEC3"]))
+            #expect(report.status == .succeeded, "\(report.message)")
+            #expect(report.summary.total == 0, "nothing archived, suspended or removed: \(report.summary.counts)")
+            #expect(try await SafetyTests.snapshot(database).dropLast() == before.dropLast())
+            #expect(
+                try await database.strings("SELECT entity || ' ' || record_key FROM staging.unreadable_rows WHERE run_id = \(report.runID ?? 0) ORDER BY 1")
+                    == ["school S2", "section SEC3", "student ST5", "teacher T1"])
+        }
+    }
+
     @Test("Rate limits and server errors are retried; the run succeeds")
     func transientFaultsRecover() async throws {
         try await TestDatabase.withFresh { database in

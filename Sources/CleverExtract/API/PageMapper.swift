@@ -95,7 +95,8 @@ struct PageMapper: Sendable {
 
     /// The record key is the SIS id when the object has one: the merge keeps a record whose
     /// object is in the feed but unloadable (staging.unreadable_rows) by SIS id, as it does for a
-    /// CSV row. Without one, no record can be matched; the source names the Clever object.
+    /// CSV row. Without one, the source names the Clever object, and prepare keys the rejection by
+    /// the roster's record of that Clever id (00_prepare.sql step 4).
     private func missing(
         _ entity: Entity, _ collection: String, _ id: String, _ field: String, sisID: String? = nil
     ) -> Rejection {

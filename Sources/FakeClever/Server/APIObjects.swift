@@ -39,6 +39,24 @@ enum API {
             }
         }
 
+        /// This object with `sis_id: ""` when its SIS id is one of `ids` (``Faults/blankSISIDs``).
+        func blankingSISID(in ids: Set<String>) -> Object {
+            switch self {
+            case .school(var value) where ids.contains(value.sis_id):
+                value.sis_id = ""
+                return .school(value)
+            case .user(var value):
+                if let sis = value.roles.student?.sis_id, ids.contains(sis) { value.roles.student?.sis_id = "" }
+                if let sis = value.roles.teacher?.sis_id, ids.contains(sis) { value.roles.teacher?.sis_id = "" }
+                return .user(value)
+            case .section(var value) where value.sis_id.map(ids.contains) == true:
+                value.sis_id = ""
+                return .section(value)
+            default:
+                return self
+            }
+        }
+
         var id: String {
             switch self {
             case .district(let value): value.id
@@ -73,7 +91,7 @@ enum API {
     struct School: Encodable {
         let id: String
         let district: String
-        let sis_id: String
+        var sis_id: String
         let name: String
         let school_number: String?
         let state_id: String?
@@ -95,7 +113,7 @@ enum API {
     }
 
     struct StudentRole: Encodable {
-        let sis_id: String?
+        var sis_id: String?
         /// Nil for a user Clever lists without a school (an SIS record half entered).
         let school: String?
         let schools: [String]
@@ -108,7 +126,7 @@ enum API {
     }
 
     struct TeacherRole: Encodable {
-        let sis_id: String?
+        var sis_id: String?
         /// Nil for a user Clever lists without a school (an SIS record half entered).
         let school: String?
         let schools: [String]
@@ -133,13 +151,13 @@ enum API {
         let district: String
         let email: String?
         let name: Name
-        let roles: Roles
+        var roles: Roles
     }
 
     struct Section: Encodable {
         let id: String
         let district: String
-        let sis_id: String?
+        var sis_id: String?
         let school: String
         let term_id: String?
         let name: String?

@@ -45,7 +45,7 @@ extension FakeCleverServer {
         guard let limit, (1...Self.maxLimit).contains(limit) else {
             return Self.error(.badRequest, "limit must be an integer from 1 to \(Self.maxLimit)")
         }
-        let (fault, delay, looping, firstPagesOnly, district) = await state.begin()
+        let (fault, delay, looping, firstPagesOnly, blankSISIDs, district) = await state.begin()
         if delay > 0 { try? await Task.sleep(for: .milliseconds(delay)) }
         switch fault {
         case .rateLimited(let seconds, let resetOnly):
@@ -94,6 +94,8 @@ extension FakeCleverServer {
             }
             objects = fault == .wrongType ? [district.object(.schools, at: 0)].compactMap { $0 } : [.district(served)]
         }
+
+        if !blankSISIDs.isEmpty { objects = objects.map { $0.blankingSISID(in: blankSISIDs) } }
 
         let roleQuery = role.map { "role=\($0)&" } ?? ""
         let firstPage = "\(base)?\(roleQuery)limit=\(limit)"

@@ -3,7 +3,7 @@
 /// Counted faults (`rateLimited`, `serverErrors`, `truncatedBodies`, `stalledBodies`,
 /// `missingEnvelopes`, `wrongTypes`) are consumed one per API request, in that order, after `skipRequests` requests
 /// were answered normally (so a test can break page 3 of a feed). `delayMilliseconds`,
-/// `loopingNextLink` and `firstPagesOnly` apply to every request while set. Change them at run time with
+/// `loopingNextLink`, `firstPagesOnly` and `blankSISIDs` apply to every request while set. Change them at run time with
 /// ``FakeCleverServer/setFaults(_:)`` or `POST /__faults` with this value as JSON.
 public struct Faults: Sendable, Hashable, Codable {
     /// API requests answered normally before counted faults start.
@@ -36,12 +36,15 @@ public struct Faults: Sendable, Hashable, Codable {
     /// While set, no page links to a next one: every feed ends after its first page, a
     /// well-formed but truncated feed.
     public var firstPagesOnly: Bool
+    /// While set, the schools, users and sections of these SIS ids are served with `sis_id: ""`
+    /// (their Clever ids unchanged): Clever's "no value", an id the SIS lost.
+    public var blankSISIDs: Set<String>
 
     public init(
         skipRequests: Int = 0, rateLimited: Int = 0, retryAfterSeconds: Int = 1, serverErrors: Int = 0,
         serverErrorStatus: Int = 503, delayMilliseconds: Int = 0, truncatedBodies: Int = 0, stalledBodies: Int = 0,
         stallMilliseconds: Int = 2_000, missingEnvelopes: Int = 0, wrongTypes: Int = 0, loopingNextLink: Bool = false,
-        firstPagesOnly: Bool = false, rateLimitResetOnly: Bool = false
+        firstPagesOnly: Bool = false, rateLimitResetOnly: Bool = false, blankSISIDs: Set<String> = []
     ) {
         self.skipRequests = skipRequests
         self.rateLimited = rateLimited
@@ -57,6 +60,7 @@ public struct Faults: Sendable, Hashable, Codable {
         self.loopingNextLink = loopingNextLink
         self.firstPagesOnly = firstPagesOnly
         self.rateLimitResetOnly = rateLimitResetOnly
+        self.blankSISIDs = blankSISIDs
     }
 
     /// A well-behaved server.
@@ -79,7 +83,8 @@ public struct Faults: Sendable, Hashable, Codable {
             wrongTypes: try c.decodeIfPresent(Int.self, forKey: .wrongTypes) ?? 0,
             loopingNextLink: try c.decodeIfPresent(Bool.self, forKey: .loopingNextLink) ?? false,
             firstPagesOnly: try c.decodeIfPresent(Bool.self, forKey: .firstPagesOnly) ?? false,
-            rateLimitResetOnly: try c.decodeIfPresent(Bool.self, forKey: .rateLimitResetOnly) ?? false)
+            rateLimitResetOnly: try c.decodeIfPresent(Bool.self, forKey: .rateLimitResetOnly) ?? false,
+            blankSISIDs: try c.decodeIfPresent(Set<String>.self, forKey: .blankSISIDs) ?? [])
     }
 
     /// What to do to one request; consumes one counted fault.
