@@ -392,7 +392,9 @@ public struct Merger: Sendable {
     /// entity for the safety check: one pass over the change log (six million rows on a first
     /// sync of a million students). Sections archived because their term ended are the calendar,
     /// not a shrinking feed, and do not count as removals, unless this run set that end date or
-    /// moved the section to that term (`term_changed`, 06_sections.sql).
+    /// moved the section to that term (`term_changed`, 06_sections.sql). Nor do memberships removed
+    /// from sections archived before this run (`archived_section`): the base counts members of
+    /// active sections only.
     private func summary(on connection: PostgresConnection, runID: Int64) async throws -> (Summary, [String: Int]) {
         // A handful of groups, hashed. The change log's statistics predate this run's rows, so the
         // planner expects a few thousand and sorts them: on a first sync that is six and a half
@@ -403,9 +405,11 @@ public struct Merger: Sendable {
             SELECT entity, action, count(*),
                    count(*) FILTER (WHERE action IN ('suspend', 'archive', 'remove')
                                       AND (coalesce(details ->> 'reason', '') <> 'term_ended'
-                                           OR details ? 'term_changed')),
+                                           OR details ? 'term_changed')
+                                      AND NOT coalesce(details ? 'archived_section', false)),
                    count(*) FILTER (WHERE entity = 'section_teacher' AND action = 'remove'
-                                      AND details ->> 'is_primary' = 'false')
+                                      AND details ->> 'is_primary' = 'false'
+                                      AND NOT coalesce(details ? 'archived_section', false))
             FROM roster.change_log WHERE run_id = \(runID) GROUP BY entity, action
             """, logger: logger)
         var summary = Summary()

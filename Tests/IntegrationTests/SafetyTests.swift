@@ -713,6 +713,29 @@ struct SafetyTests {
         }
     }
 
+    @Test("Memberships removed from classes archived before the run do not count at the threshold: its base counts active classes only")
+    func archivedClassesRemovalsNotCounted() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let district = Self.bigger()
+            #expect(try await harness.sync(district).status == .succeeded)
+            // The winter break: every term has ended, every class is archived (the calendar).
+            let ended = try await harness.sync(district, asOf: "2027-01-20")
+            #expect(ended.status == .succeeded, "\(ended.message)")
+            #expect(ended.summary.count(.section, "archive") == 4)
+            // Four students leave, twelve memberships of last term's classes with them: twelve of
+            // no active members, but none of them an active record.
+            var left = district
+            for id in ["ST2", "ST4", "ST6", "ST8"] { left.removeStudent(id) }
+            let report = try await harness.sync(left, asOf: "2027-01-20")
+            #expect(report.status == .succeeded, "\(report.message) \(report.violations)")
+            #expect(report.summary.count(.student, "archive") == 4)
+            #expect(report.summary.count(.enrollment, "remove") == 12)
+            #expect(try await database.int(
+                "SELECT count(*) FROM roster.change_log WHERE run_id = \(report.runID ?? 0) AND details ? 'archived_section'") == 12)
+        }
+    }
+
     @Test("A filter mistake (grades left out of the list) that would archive most students stops at the threshold")
     func filterMistakeBlocks() async throws {
         try await TestDatabase.withFresh { database in

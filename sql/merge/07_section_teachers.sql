@@ -67,7 +67,9 @@ WITH gone AS (
                       WHERE d.section_id = st.section_id AND d.teacher_id = st.teacher_id)
       AND (st.source = 'clever' OR t.source = 'clever'
            OR EXISTS (SELECT 1 FROM feed_section_teachers d WHERE d.section_id = st.section_id AND NOT d.is_primary))
-    RETURNING st.section_id, st.teacher_id, st.is_primary, st.source AS row_source, t.source AS teacher_source)
+    RETURNING st.section_id, st.teacher_id, st.is_primary, st.source AS row_source, t.source AS teacher_source,
+              -- archived before this run: history, not counted at the threshold (08_enrollments.sql)
+              (sec.status = 'archived' AND sec.archived_at IS DISTINCT FROM now()) AS archived_before)
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
 -- is_primary: co-teachers removed have a share of their own at the safety threshold (Merger).
 SELECT etl.current_run_id(), etl.current_district_id(), 'section_teacher', section_id || ':' || teacher_id, 'remove',
@@ -75,4 +77,5 @@ SELECT etl.current_run_id(), etl.current_district_id(), 'section_teacher', secti
            'reason', CASE WHEN row_source = 'clever' THEN 'not_in_feed'
                           WHEN teacher_source = 'clever' THEN 'clever_teacher_added_by_hand'
                           ELSE 'section_has_clever_co_teachers' END)
+       || CASE WHEN archived_before THEN '{"archived_section": true}'::jsonb ELSE '{}'::jsonb END
 FROM gone;

@@ -8,8 +8,14 @@
 -- The district's Clever sections and active Clever students as this transaction sees them, with
 -- statistics (see 07_section_teachers.sql: the roster's own predate this merge's inserts, and
 -- the join below became a nested loop over every student for every enrollment).
+-- archived_before: archived before this run (06_sections.sql sets archived_at to the merge's now()
+-- when it archives one). Its memberships are history, not active records: a removal there is
+-- flagged in the change log and does not count towards the safety threshold (Merger), whose base
+-- counts members of active sections only. Otherwise every summer, with all terms ended, students
+-- leaving would stop the run against a base of none.
 CREATE TEMP TABLE enrollments_sections ON COMMIT DROP AS
-SELECT r.id, r.sis_id, EXISTS (SELECT 1 FROM feed_sections f WHERE f.sis_id = r.sis_id) AS in_feed
+SELECT r.id, r.sis_id, EXISTS (SELECT 1 FROM feed_sections f WHERE f.sis_id = r.sis_id) AS in_feed,
+       (r.status = 'archived' AND r.archived_at IS DISTINCT FROM now()) AS archived_before
 FROM roster.sections r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever';
 ANALYZE enrollments_sections;
 
@@ -116,13 +122,15 @@ FROM adopted;
 
 WITH gone AS (
     DELETE FROM roster.enrollments en
-    USING enrollment_changes c
+    USING enrollment_changes c, enrollments_sections sec
     WHERE c.action = 'remove' AND en.section_id = c.section_id AND en.student_id = c.student_id
-    RETURNING en.section_id, en.student_id, en.source)
+      AND sec.id = en.section_id
+    RETURNING en.section_id, en.student_id, en.source, sec.archived_before)
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
 SELECT etl.current_run_id(), etl.current_district_id(), 'enrollment', section_id || ':' || student_id, 'remove',
        jsonb_build_object('section_id', section_id, 'student_id', student_id, 'source', source,
                           'reason', CASE WHEN source = 'clever' THEN 'not_in_feed' ELSE 'added_by_hand' END)
+       || CASE WHEN archived_before THEN '{"archived_section": true}'::jsonb ELSE '{}'::jsonb END
 FROM gone;
 
 -- The district's archived students, usually few: the removal below starts from them (through
@@ -135,9 +143,10 @@ WITH gone AS (
     DELETE FROM roster.enrollments en
     USING archived_students st, enrollments_sections sec
     WHERE st.id = en.student_id AND sec.id = en.section_id
-    RETURNING en.section_id, en.student_id, en.source)
+    RETURNING en.section_id, en.student_id, en.source, sec.archived_before)
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
 SELECT etl.current_run_id(), etl.current_district_id(), 'enrollment', section_id || ':' || student_id, 'remove',
        jsonb_build_object('section_id', section_id, 'student_id', student_id, 'source', source,
                           'reason', 'student_archived')
+       || CASE WHEN archived_before THEN '{"archived_section": true}'::jsonb ELSE '{}'::jsonb END
 FROM gone;
