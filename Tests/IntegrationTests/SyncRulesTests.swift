@@ -189,6 +189,65 @@ struct SyncRulesTests {
         }
     }
 
+    @Test("A teacher whose email was deleted gives it up: a new teacher with that email is created the same night, and a second run changes nothing")
+    func deletedTeacherEmailGivenUp() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            fixture.teachers[0].email = nil  // T1, Ana: suspended, her email cleared
+            fixture.teachers.append(.init(school: "S1", id: "T9", first: "Zed", last: "Other", email: "ana.garcia@example.org"))
+            let (first, second) = try await harness.syncTwice(fixture)
+            #expect(first.status == .succeeded, "\(first.message)")
+            #expect(first.summary.count(.teacher, "suspend") == 1 && first.summary.count(.teacher, "create") == 1,
+                    "\(first.summary.counts)")
+            #expect(second.summary.total == 0, "\(second.summary.counts)")
+            #expect(try await database.strings(
+                "SELECT sis_id || ' ' || status || ' ' || coalesce(email, '-') FROM roster.teachers WHERE sis_id IN ('T1', 'T9') ORDER BY 1")
+                == ["T1 suspended -", "T9 active ana.garcia@example.org"])
+        }
+    }
+
+    @Test("A teacher reported for taking an email another account keeps its own, which no new teacher can then take")
+    func reportedTeacherKeepsItsEmail() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            // T3 leaves (suspended, keeping chloe.dubois@); then T1 takes T3's email, and a new T9 T1's.
+            fixture.removeTeacher("T3")
+            #expect(try await harness.sync(fixture).summary.count(.teacher, "suspend") == 1)
+            fixture.teachers[0].email = "chloe.dubois@example.org"
+            fixture.teachers.append(.init(school: "S1", id: "T9", first: "Zed", last: "Other", email: "ana.garcia@example.org"))
+            let (first, second) = try await harness.syncTwice(fixture)
+            #expect(first.status == .succeeded, "\(first.message)")
+            #expect(second.summary.total == 0, "\(second.summary.counts)")
+            #expect(try await harness.count("roster.teachers", "lower(email) = 'ana.garcia@example.org'") == 1)
+            #expect(try await database.strings(
+                "SELECT sis_id || ' ' || status || ' ' || coalesce(email, '-') FROM roster.teachers WHERE sis_id IN ('T1', 'T3', 'T9') ORDER BY 1")
+                == ["T1 active ana.garcia@example.org", "T3 suspended chloe.dubois@example.org"])
+            #expect(try await database.strings(
+                "SELECT record_key FROM staging.rejects WHERE run_id = \(first.runID ?? 0) AND reason = 'duplicate_email' ORDER BY 1")
+                == ["T1", "T9"])
+        }
+    }
+
+    @Test("Two teachers swapping emails both go through")
+    func teachersSwapEmails() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            (fixture.teachers[0].email, fixture.teachers[1].email) = (fixture.teachers[1].email, fixture.teachers[0].email)
+            let (first, second) = try await harness.syncTwice(fixture)
+            #expect(first.summary.count(.teacher, "update") == 2, "\(first.summary.counts)")
+            #expect(second.summary.total == 0, "\(second.summary.counts)")
+            #expect(try await database.strings(
+                "SELECT sis_id || ' ' || email FROM roster.teachers WHERE sis_id IN ('T1', 'T2') ORDER BY 1")
+                == ["T1 ben.obrien@example.org", "T2 ana.garcia@example.org"])
+        }
+    }
+
     @Test("A teacher at several schools keeps one account at the primary school; the others are recorded")
     func multiSchoolTeacher() async throws {
         try await TestDatabase.withFresh { database in

@@ -402,46 +402,73 @@ FROM bad;
 
 -- A teacher whose email another account will still own after this run (a manual account that
 -- cannot be adopted, or a Clever teacher who keeps it): reported, nothing changes.
-WITH feed AS (
-    SELECT DISTINCT ON (t.sis_id) t.sis_id, t.email, t.source_ref
-    FROM staging.teachers t
-    WHERE t.run_id = etl.current_run_id() AND t.excluded IS NULL AND t.email IS NOT NULL
-    ORDER BY t.sis_id, t.seq),
-mine AS (
-    SELECT f.sis_id, r.id AS roster_id
-    FROM feed f
-    JOIN roster.teachers r ON r.district_id = etl.current_district_id() AND r.source = 'clever'
-                          AND r.sis_id = f.sis_id
-    UNION ALL
-    -- A recorded SIS id change, which the merge applies first (01_sis_id_changes.sql, the same
-    -- moves): the account is this teacher's already, or it would stay suspended until a
-    -- second run (and an unchanged night would never get to that run). Starting from the few
-    -- moves, one index probe each: the roster's statistics can predate a first sync's rows, and
-    -- a plain join became a nested loop over every teacher for every feed row (150 s at 1M).
-    SELECT p.sis_id, p.roster_id
-    FROM (SELECT f.sis_id,
-                 (SELECT r.id FROM roster.teachers r WHERE r.district_id = etl.current_district_id()
-                    AND r.source = 'clever' AND r.sis_id = c.old_sis_id) AS roster_id
-          FROM etl.sis_id_moves('teacher') c
-          JOIN feed f ON f.sis_id = c.new_sis_id
-          WHERE NOT c.conflict) p
-    WHERE p.roster_id IS NOT NULL),
-owner AS (
-    SELECT f.sis_id, f.email, f.source_ref, x.id AS other_id
-    FROM feed f
-    JOIN roster.teachers x ON x.district_id = etl.current_district_id() AND lower(x.email) = lower(f.email)
-    LEFT JOIN mine m ON m.sis_id = f.sis_id
-    WHERE x.id IS DISTINCT FROM m.roster_id
-      -- a manual account with this email is adopted by a new teacher, unless there are several
-      AND NOT (m.roster_id IS NULL AND x.source = 'manual'
-               AND (SELECT count(*) FROM roster.teachers y WHERE y.district_id = x.district_id
-                    AND y.source = 'manual' AND lower(y.email) = lower(f.email)) = 1)
-      -- a Clever teacher who is in the feed with another email gives this one up
-      AND NOT EXISTS (SELECT 1 FROM mine m2 JOIN feed f2 ON f2.sis_id = m2.sis_id
-                      WHERE m2.roster_id = x.id AND lower(f2.email) <> lower(f.email))),
-bad AS (
+--
+-- A Clever teacher in the feed with another email, or with none (suspended, its email cleared:
+-- 04_teachers.sql), gives its email up, unless it is itself reported here: it then keeps the
+-- email it has. So the reports are found to a fixed point, each round with the givers of the
+-- last round's reports taken back (a handful of teachers; two swapping emails both go through).
+DROP TABLE IF EXISTS pg_temp.email_feed;
+CREATE TEMP TABLE email_feed AS
+SELECT DISTINCT ON (t.sis_id) t.sis_id, t.email, t.source_ref
+FROM staging.teachers t
+WHERE t.run_id = etl.current_run_id() AND t.excluded IS NULL
+ORDER BY t.sis_id, t.seq;
+
+DROP TABLE IF EXISTS pg_temp.email_mine;
+CREATE TEMP TABLE email_mine AS
+SELECT f.sis_id, r.id AS roster_id
+FROM email_feed f
+JOIN roster.teachers r ON r.district_id = etl.current_district_id() AND r.source = 'clever'
+                      AND r.sis_id = f.sis_id
+UNION ALL
+-- A recorded SIS id change, which the merge applies first (01_sis_id_changes.sql, the same
+-- moves): the account is this teacher's already, or it would stay suspended until a
+-- second run (and an unchanged night would never get to that run). Starting from the few
+-- moves, one index probe each: the roster's statistics can predate a first sync's rows, and
+-- a plain join became a nested loop over every teacher for every feed row (150 s at 1M).
+SELECT p.sis_id, p.roster_id
+FROM (SELECT f.sis_id,
+             (SELECT r.id FROM roster.teachers r WHERE r.district_id = etl.current_district_id()
+                AND r.source = 'clever' AND r.sis_id = c.old_sis_id) AS roster_id
+      FROM etl.sis_id_moves('teacher') c
+      JOIN email_feed f ON f.sis_id = c.new_sis_id
+      WHERE NOT c.conflict) p
+WHERE p.roster_id IS NOT NULL;
+
+DROP TABLE IF EXISTS pg_temp.email_owned;
+CREATE TEMP TABLE email_owned (sis_id text PRIMARY KEY, email text, source_ref text, other_id bigint);
+
+DO $$
+DECLARE
+    found bigint;
+BEGIN
+    LOOP
+        INSERT INTO email_owned (sis_id, email, source_ref, other_id)
+        SELECT DISTINCT ON (f.sis_id) f.sis_id, f.email, f.source_ref, x.id
+        FROM email_feed f
+        JOIN roster.teachers x ON x.district_id = etl.current_district_id() AND lower(x.email) = lower(f.email)
+        LEFT JOIN email_mine m ON m.sis_id = f.sis_id
+        WHERE x.id IS DISTINCT FROM m.roster_id
+          AND NOT EXISTS (SELECT 1 FROM email_owned o WHERE o.sis_id = f.sis_id)
+          -- a manual account with this email is adopted by a new teacher, unless there are several
+          AND NOT (m.roster_id IS NULL AND x.source = 'manual'
+                   AND (SELECT count(*) FROM roster.teachers y WHERE y.district_id = x.district_id
+                        AND y.source = 'manual' AND lower(y.email) = lower(f.email)) = 1)
+          -- a Clever teacher in the feed with another email, or none, gives this one up, unless
+          -- it is reported here itself
+          AND NOT EXISTS (SELECT 1 FROM email_mine m2 JOIN email_feed f2 ON f2.sis_id = m2.sis_id
+                          WHERE m2.roster_id = x.id AND lower(f2.email) IS DISTINCT FROM lower(f.email)
+                            AND NOT EXISTS (SELECT 1 FROM email_owned o WHERE o.sis_id = f2.sis_id))
+        ORDER BY f.sis_id, x.id;
+        GET DIAGNOSTICS found = ROW_COUNT;
+        EXIT WHEN found = 0;
+    END LOOP;
+END
+$$;
+
+WITH bad AS (
     UPDATE staging.teachers t SET excluded = 'duplicate_email'
-    FROM owner o
+    FROM email_owned o
     WHERE t.run_id = etl.current_run_id() AND t.sis_id = o.sis_id AND t.excluded IS NULL
     RETURNING t.source_ref, t.sis_id, o.email, o.other_id)
 INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
