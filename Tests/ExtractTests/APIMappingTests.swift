@@ -38,6 +38,21 @@ struct APIMappingTests {
         #expect(student.source == .api("users", id: "u2"))
     }
 
+    @Test("a next link that starts after another object than the page's last is malformed: the objects between would be skipped")
+    func nextLinkMustStartAfterTheLastObject() throws {
+        let page = { (after: String) in
+            """
+            {"data": [{"data": {"id": "u1", "roles": {"student": {"sis_id": "100", "school": "s1"}}}},
+                      {"data": {"id": "u2", "roles": {"student": {"sis_id": "200", "school": "s1"}}}}],
+             "links": [{"rel": "next", "uri": "/v3.0/users?role=student&limit=2&starting_after=\(after)"}]}
+            """
+        }
+        #expect(try map(.students, page("u2")).next == "/v3.0/users?role=student&limit=2&starting_after=u2")
+        let error = try #require(throws: ExtractError.self) { _ = try map(.students, page("u7")) }
+        #expect(error.code == .malformedResponse)
+        #expect(error.message.contains("the next link starts after u7, not after the page's last object u2"), "\(error.message)")
+    }
+
     @Test("a teacher or student without a school is keyed by SIS id, so the merge keeps their record for the night")
     func missingSchoolKeyedBySISID() throws {
         let teachers = try map(.teachers, #"{"data": [{"data": {"id": "u9", "roles": {"teacher": {"sis_id": " T-9 "}}}}]}"#)

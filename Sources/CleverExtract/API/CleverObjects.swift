@@ -100,6 +100,16 @@ protocol CleverObject {
     init(json reader: inout JSONReader) throws(JSONReader.Error)
 }
 
+/// An object a feed's pages list, by its Clever id (what `starting_after` names).
+protocol ListedCleverObject: CleverObject {
+    var id: String { get }
+}
+
+extension Clever.School: ListedCleverObject {}
+extension Clever.User: ListedCleverObject {}
+extension Clever.Section: ListedCleverObject {}
+extension Clever.Term: ListedCleverObject {}
+
 typealias JSONError = JSONReader.Error
 
 extension JSONReader {

@@ -47,7 +47,7 @@ struct PageMapper: Sendable {
         }
     }
 
-    private func map<Object: CleverObject>(
+    private func map<Object: ListedCleverObject>(
         _ body: UnsafeRawBufferPointer, _ type: Object.Type,
         _ transform: (Object, inout ExtractBatch) throws(ExtractError) -> Void
     ) throws(ExtractError) -> (batch: ExtractBatch, next: String?) {
@@ -69,6 +69,18 @@ struct PageMapper: Sendable {
             try transform(envelope.data, &batch)
         }
         let next = page.links?.first { $0.rel == "next" }?.uri
+        // Clever pages by `starting_after` the page's last object. A link that starts after
+        // another one (a proxy or server bug) would skip the objects between, and the feed,
+        // short of them, would read as whole: the run would archive them.
+        if let next, let last = page.data.last?.data.id,
+            let after = URLComponents(string: next)?.queryItems?.first(where: { $0.name == "starting_after" })?.value,
+            after != last
+        {
+            throw .malformed(
+                endpoint: endpoint,
+                "the next link starts after \(after), not after the page's last object \(last): the objects between "
+                    + "would be skipped")
+        }
         return (batch, next)
     }
 
