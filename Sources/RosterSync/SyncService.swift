@@ -310,7 +310,7 @@ public struct SyncService: Sendable {
     /// run's finished stages read theirs: one run would then hold two nights' extracts (a student
     /// from the new file enrolled by the old one, or missing from it and archived). When no stage
     /// has finished, or every stage has, the staged rows are one extract whatever the files are.
-    /// (An API run re-reads its remaining feeds from Clever as it is then: not checked.)
+    /// (An API run is refused by ``checkAPIStages(of:source:definition:completed:)``.)
     ///
     /// Returns the files' identities as they are now when no stage has finished: the resume reads
     /// them all afresh, so a later resume compares with these, not with the ones the run began on.
@@ -336,6 +336,23 @@ public struct SyncService: Sendable {
                 + "(\(changed.joined(separator: ", "))): resuming would stage \(stages.joined(separator: ", ")) "
                 + "from these files and use the other feeds as the run staged them, two extracts in one run. "
                 + "Sync again instead.")
+    }
+
+    /// Refuses to resume an API run some of whose stages finished and some did not: the rest would
+    /// be read from Clever as it is now (the district's SIS syncs into it all day) beside feeds read
+    /// as it was, two extracts in one run (a student added since enrolled nowhere; one withdrawn
+    /// since, still active and out of every class). With no stage finished, or all, it is one.
+    static func checkAPIStages(
+        of runID: Int64, source: SyncConfiguration.Source, definition: PipelineDefinition, completed: Set<String>
+    ) throws {
+        guard case .clever = source else { return }
+        let stages = definition.tasks.filter { $0.kind == "stage" }.map(\.name)
+        let (done, remaining) = (stages.filter(completed.contains), stages.filter { !completed.contains($0) })
+        guard !done.isEmpty, !remaining.isEmpty else { return }
+        throw ConfigurationError(
+            "run \(runID) read \(done.joined(separator: ", ")) from Clever's API; resuming would run "
+                + "\(remaining.joined(separator: ", ")) against Clever's data as it is now, beside what the run read "
+                + "then: two extracts in one run. Sync again instead.")
     }
 
     /// Checks Clever's API (its token's district above all: ``CleverExtract/CleverAPISource/check()``)
@@ -492,6 +509,7 @@ public struct SyncService: Sendable {
                 runID: runID, runUID: runUID, configuration: configuration, settings: district.settings, logger: logger,
                 httpClient: httpClient)
             try await Self.checkSourceOutsidePipeline(definition, context: context, completed: completed)
+            try Self.checkAPIStages(of: runID, source: source, definition: definition, completed: completed)
             try await main.query(
                 // Files may have changed since the run started: its digest no longer says what it
                 // staged. (jsonb_set of NULL is NULL: options stay as they are without new files.)

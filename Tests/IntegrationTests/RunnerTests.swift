@@ -84,7 +84,7 @@ struct RunnerTests {
         }
     }
 
-    @Test("A resumed API run checks the token's district again: a resume with another district's token stops with exit 2")
+    @Test("A resumed API run checks the token's district again: a resume with another district's token stops with exit 2; one whose other feeds were read before is refused")
     func resumeChecksTokenDistrict() async throws {
         try await TestDatabase.withFresh { database in
             let harness = SyncHarness(database: database)
@@ -114,6 +114,21 @@ struct RunnerTests {
             #expect(String(describing: error).contains("this Clever token is for district d2"), "\(error)")
             #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(runID)") == "failed")
             #expect(try await harness.count("roster.students") == 0)
+
+            // With the right token, the resume is still refused: its other feeds were read before.
+            let again = try FakeCleverServer(
+                csvDirectory: folder, configuration: .init(port: try #require(url.port), token: "t", districtID: "d1"),
+                logger: TestDatabase.logger)
+            let refused = try await again.withRunning { _ in
+                try #require(await #expect(throws: ConfigurationError.self) {
+                    _ = try await SyncService(logger: TestDatabase.logger).resume(
+                        runID: runID, database: database, sql: TestDatabase.sql, cleverToken: "t")
+                })
+            }
+            #expect(String(describing: refused).contains(
+                "from Clever's API; resuming would run stage-enrollments against Clever's data as it is now, beside what "
+                    + "the run read then: two extracts in one run. Sync again instead."), "\(refused)")
+            #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(runID)") == "failed")
         }
     }
 
