@@ -262,6 +262,24 @@ struct APISyncTests {
         }
     }
 
+    @Test("An API URL that already ends in /v3.0 is a configuration error (exit 2) at the first request, saying so")
+    func apiURLWithVersionPath() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            try await Self.withServer(csv: .small()) { url, _ in
+                let error = try #require(await #expect(throws: (any Error).self) {
+                    _ = try await SyncService(logger: TestDatabase.logger).sync(
+                        harness.configuration(.clever(baseURL: url.absoluteString + "/v3.0", token: Self.token)))
+                })
+                #expect(SyncReport.exitCode(for: error) == 2)
+                let text = String(describing: error)
+                #expect(text.contains("Clever answered 404"), "\(text)")
+                #expect(text.contains("--clever-url is Clever's API root (https://api.clever.com), without /v3.0"), "\(text)")
+            }
+            #expect(try await harness.count("roster.students") == 0)
+        }
+    }
+
     @Test("A token of another district is a configuration error before anything is read: its children never load under this district's id")
     func tokenOfAnotherDistrict() async throws {
         try await TestDatabase.withFresh { database in

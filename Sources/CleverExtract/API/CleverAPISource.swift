@@ -79,7 +79,17 @@ public struct CleverAPISource: RosterSource {
         }
         // Two: a token that opens more than one district is told from one that opens one.
         let url = try url(path: "/v3.0/districts", query: [URLQueryItem(name: "limit", value: "2")])
-        let body = try await requester.get(url, page: 1)
+        let body: ByteBuffer
+        do {
+            body = try await requester.get(url, page: 1)
+        } catch let error as ExtractError where error.code == .refused {
+            // The first request of every run: refused here (404 above all), the URL is wrong, not
+            // the night. Exit 2, not a failed run to try again.
+            throw ExtractError(
+                .configuration,
+                "\(error.message). --clever-url is Clever's API root (https://api.clever.com), without /v3.0",
+                context: error.context)
+        }
         let read = body.withUnsafeReadableBytes { bytes in
             Result { () throws(JSONReader.Error) in try Clever.Page<Clever.District>.read(bytes) }
         }
