@@ -68,7 +68,8 @@ struct ExplainCommand: AsyncParsableCommand {
         }
         var shown = 0
         // Rejects name the key exactly: as a student's or an enrollment's key, or in a student
-        // reject's text as a whole word (a probable SIS id change names the old id there). LIKE's
+        // reject's text as a whole word (a probable SIS id change names the old id there) or as
+        // the quoted email a warning begins with (an invalid email is not stored as one). LIKE's
         // wildcards in the key are taken literally.
         let pattern = key.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_")
@@ -88,7 +89,9 @@ struct ExplainCommand: AsyncParsableCommand {
                 SELECT entity, reason, severity, coalesce(detail, ''), coalesce(source_ref, '') FROM staging.rejects
                 WHERE run_id = \(runID) AND entity IN ('student', 'enrollment')
                   AND (record_key = \(key) OR record_key LIKE '%/' || \(pattern)
-                       OR (entity = 'student' AND (detail LIKE '% ' || \(pattern) || ' %' OR detail LIKE \(pattern) || ' %')))
+                       OR (entity = 'student' AND (detail LIKE '% ' || \(pattern) || ' %' OR detail LIKE \(pattern) || ' %'
+                                                   -- an email that failed validation is stored nowhere else
+                                                   OR detail ILIKE 'email ''' || \(pattern) || ''' %')))
                 """, logger: logger)
             var rejectLines: [String] = []
             for try await (entity, reason, severity, detail, ref) in rejects.decode((String, String, String, String, String).self) {

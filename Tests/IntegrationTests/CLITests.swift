@@ -324,6 +324,22 @@ struct CLITests {
         }
     }
 
+    @Test("explain finds a student by an email that failed validation, which only the warning holds")
+    func explainByInvalidEmail() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            fixture.students[2].email = "Jane.Doe@school"  // ST3: no top-level domain
+            #expect(try await harness.sync(fixture).status == .succeeded)
+            let answer = try await database.withConnection(logger: TestDatabase.logger) { connection in
+                try await ExplainCommand.explain(key: "jane.doe@school", district: nil, on: connection, logger: TestDatabase.logger)
+            }
+            let text = answer.lines.joined(separator: "\n")
+            #expect(answer.found, "\(text)")
+            #expect(text.contains("Warning (student, students.csv:4): invalid_email: email 'Jane.Doe@school' is not usable"), "\(text)")
+        }
+    }
+
     @Test("explain answers where a student is, and why")
     func explain() async throws {
         try await TestDatabase.withFresh { database in
