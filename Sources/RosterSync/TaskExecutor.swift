@@ -267,12 +267,22 @@ struct TaskExecutor: Sendable {
                            EXISTS (SELECT 1 FROM staging.sections x WHERE x.run_id = e.run_id
                                    AND length(x.sis_id) > length(e.section_sis_id)
                                    AND left(x.sis_id, length(e.section_sis_id)) = e.section_sis_id) AS section) k
-                WHERE m.entity = 'enrollment' AND e.excluded = 'unknown_reference' AND (k.student OR k.section)
+                WHERE m.entity = 'enrollment' AND (k.student OR k.section)
+                  -- rejected for naming a record the feed lacks, or loaded against one held for
+                  -- other rows naming it (prepare's referenced_not_in_feed)
+                  AND (e.excluded = 'unknown_reference'
+                       OR EXISTS (SELECT 1 FROM staging.rejects h WHERE h.run_id = e.run_id
+                                  AND h.reason = 'referenced_not_in_feed'
+                                  AND ((h.entity = 'student' AND h.record_key = e.student_sis_id)
+                                       OR (h.entity = 'section' AND h.record_key = e.section_sis_id))))
                 UNION ALL
                 SELECT p.source_ref,
                        'names school ' || p.school_sis_id || ', which the feed does not have but one of its ids begins with'
                 FROM marks m JOIN people p ON p.entity = m.entity AND p.source_ref = m.source_ref
-                WHERE p.excluded = 'unknown_reference'
+                WHERE (p.excluded = 'unknown_reference'
+                       OR EXISTS (SELECT 1 FROM staging.rejects h WHERE h.run_id = \(runID)
+                                  AND h.reason = 'referenced_not_in_feed' AND h.entity = 'school'
+                                  AND h.record_key = p.school_sis_id))
                   AND EXISTS (SELECT 1 FROM staging.schools x WHERE x.run_id = \(runID)
                               AND length(x.sis_id) > length(p.school_sis_id)
                               AND left(x.sis_id, length(p.school_sis_id)) = p.school_sis_id)
@@ -302,11 +312,12 @@ struct TaskExecutor: Sendable {
     /// Records another feed names but their own feed lacks are kept as they are (prepare, migration
     /// 0019). As many as the safety threshold would stop on had they been archived, they say the
     /// feed lacking them was cut short: the run stops, so that a night that loaded a tenth of the
-    /// students does not pass for a whole one. `--allow-mass-changes` lets it through (they are
-    /// kept either way).
+    /// students does not pass for a whole one. `--allow-mass-changes` lets it through, keeping
+    /// them; the next run that still lacks them takes them as gone (one night's grace, prepare).
     private func checkHeldReferences(on connection: PostgresConnection) async throws {
         let configuration = context.configuration
-        guard !configuration.allowMassChanges else { return }
+        // A preview changes nothing either way; its report lists them.
+        guard !configuration.allowMassChanges, !configuration.preview else { return }
         let safety = context.settings.safety
         let active = { (table: String) in
             "(SELECT count(*) FROM roster.\(table) r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.status = 'active')"
@@ -339,7 +350,8 @@ struct TaskExecutor: Sendable {
         }
         throw ExtractError(
             .cutShort, "\(cut). Nothing was archived or suspended. If the feed is right as it is, sync again with "
-                + "--allow-mass-changes, which keeps them as they are")
+                + "--allow-mass-changes, which keeps them as they are tonight (the next run that still lacks them "
+                + "takes them as gone)")
     }
 
     private func clear(_ feed: Feed, runID: Int64, on connection: PostgresConnection) async throws {

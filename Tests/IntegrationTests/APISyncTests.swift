@@ -232,19 +232,7 @@ struct APISyncTests {
             #expect(try await sync(full, false).status == .succeeded)
             let before = try await SafetyTests.snapshot(database)
 
-            // The sections name students by Clever id: the roster's record of that id is kept.
             var cut = full
-            cut.students.removeLast(5)
-            let few = try await sync(cut, false)
-            #expect(few.status == .succeeded, "\(few.message)")
-            #expect(few.summary.total == 0, "\(few.summary.counts)")
-            let sec2 = try #require(try await database.string("SELECT 'sections/' || clever_id FROM roster.sections WHERE sis_id = 'SEC2'"))
-            let kept = try await database.strings(
-                "SELECT record_key || ' ' || source_ref FROM staging.rejects WHERE run_id = \(few.runID ?? 0) AND reason = 'referenced_not_in_feed' ORDER BY 1")
-            #expect(kept == ["ST100", "ST96", "ST97", "ST98", "ST99"].map { "\($0) \(sec2)" })
-            #expect(try await SafetyTests.snapshot(database).dropLast() == before.dropLast())
-
-            cut = full
             cut.students.removeLast(20)
             let many = try await sync(cut, false)
             #expect(many.status == .failed, "\(many.message)")
@@ -259,6 +247,18 @@ struct APISyncTests {
             #expect(allowed.status == .succeeded, "\(allowed.message)")
             #expect(allowed.summary.total == 0, "\(allowed.summary.counts)")
             #expect(try await harness.count("roster.enrollments") == 121)
+
+            // The sections name students by Clever id: the roster's record of that id is kept.
+            #expect(try await sync(full, false).summary.total == 0)
+            cut = full
+            cut.students.removeLast(5)
+            let few = try await sync(cut, false)
+            #expect(few.status == .succeeded, "\(few.message)")
+            #expect(few.summary.total == 0, "\(few.summary.counts)")
+            let sec2 = try #require(try await database.string("SELECT 'sections/' || clever_id FROM roster.sections WHERE sis_id = 'SEC2'"))
+            let kept = try await database.strings(
+                "SELECT record_key || ' ' || source_ref FROM staging.rejects WHERE run_id = \(few.runID ?? 0) AND reason = 'referenced_not_in_feed' ORDER BY 1")
+            #expect(kept == ["ST100", "ST96", "ST97", "ST98", "ST99"].map { "\($0) \(sec2)" })
         }
     }
 

@@ -38,7 +38,7 @@ struct SafetyTests {
         return rows
     }
 
-    @Test("Students a students file cut at a row boundary lacks, while enrollments.csv still lists them, are kept; as many as the share would stop on fail the run as cut short")
+    @Test("Students a students file cut at a row boundary lacks, while enrollments.csv still lists them, are kept for a night; as many as the share would stop on fail the run as cut short")
     func studentsCutAtRowBoundaryKept() async throws {
         try await TestDatabase.withFresh { database in
             let harness = SyncHarness(database: database)
@@ -46,8 +46,38 @@ struct SafetyTests {
             #expect(try await harness.sync(full).status == .succeeded)
             let before = try await Self.snapshot(database)
 
-            // Five of 100, below the share: each kept, named once with the first row naming it.
+            // Twenty of 100: as many as the share stops on. The run fails, naming the feed.
             var cut = full
+            cut.students.removeLast(20)
+            let many = try await harness.sync(cut)
+            #expect(many.status == .failed, "\(many.message)")
+            #expect(many.exitCode == 1)
+            #expect(many.message.contains(
+                "the extract looks cut short: 20 of 100 active students (20%) are not in the students feed, though other "
+                    + "feeds name them (student ST"), "\(many.message)")
+            #expect(many.message.contains("sync again with --allow-mass-changes, which keeps them as they are tonight"),
+                    "\(many.message)")
+            #expect(many.message.hasSuffix("Fix the files, then sync again (a resume would reuse what the run staged from them)."),
+                    "\(many.message)")
+            #expect(try await Self.snapshot(database) == before)
+
+            // Told the feed is right as it is: they are kept tonight, and nothing changes.
+            let allowed = try await harness.sync(cut, allowMassChanges: true)
+            #expect(allowed.status == .succeeded, "\(allowed.message)")
+            #expect(allowed.summary.total == 0, "\(allowed.summary.counts)")
+            #expect(try await harness.count("roster.students", "status = 'active'") == 100)
+            // The next night that still lacks them (the same files would be an unchanged night,
+            // not run) takes them as gone: the removal share decides.
+            var later = cut
+            later.students[0].first = "Kid1b"
+            let next = try await harness.sync(later)
+            #expect(next.status == .blocked, "\(next.message)")
+            #expect(next.violations.contains { $0.hasPrefix("student: 20 of 100") }, "\(next.violations)")
+
+            // Five, below the share, after a whole night: each kept, named once by the first row naming it.
+            #expect(try await harness.sync(full).summary.total == 0)
+            let afterFull = try await Self.snapshot(database)
+            cut = full
             cut.students.removeLast(5)
             let few = try await harness.sync(cut)
             #expect(few.status == .succeeded, "\(few.message)")
@@ -59,28 +89,24 @@ struct SafetyTests {
                 "SELECT source_ref || ' ' || detail FROM staging.rejects WHERE run_id = \(few.runID ?? 0) AND record_key = 'ST96'")
                 == "enrollments.csv:118 student ST96 is not in the students feed, but enrollments.csv:118 names it; it is "
                     + "kept as it is this run (is the students feed cut short?)")
-            #expect(try await Self.snapshot(database).dropLast() == before.dropLast(), "the district's row notes the run")
+            #expect(try await Self.snapshot(database).dropLast() == afterFull.dropLast(), "the district's row notes the run")
+        }
+    }
 
-            // Twenty: as many as the share stops on. The run fails, naming the feed; nothing changes.
-            cut = full
-            cut.students.removeLast(20)
-            let many = try await harness.sync(cut)
-            #expect(many.status == .failed, "\(many.message)")
-            #expect(many.exitCode == 1)
-            #expect(many.message.contains(
-                "the extract looks cut short: 20 of 100 active students (20%) are not in the students feed, though other "
-                    + "feeds name them (student ST"), "\(many.message)")
-            #expect(many.message.contains("sync again with --allow-mass-changes, which keeps them as they are"), "\(many.message)")
-            #expect(many.message.hasSuffix("Fix the files, then sync again (a resume would reuse what the run staged from them)."),
-                    "\(many.message)")
-            let afterFew = try await Self.snapshot(database)
-            #expect(afterFew.dropLast() == before.dropLast())
-
-            // Told the feed is right as it is: they are kept, still, and nothing changes.
-            let allowed = try await harness.sync(cut, allowMassChanges: true)
-            #expect(allowed.status == .succeeded, "\(allowed.message)")
-            #expect(allowed.summary.total == 0, "\(allowed.summary.counts)")
-            #expect(try await harness.count("roster.students", "status = 'active'") == 100)
+    @Test("Last term's classes, still listed after their term ended, keep no student the students file lacks: graduates are archived")
+    func endedClassesHoldNobody() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = Self.bigger()
+            #expect(try await harness.sync(full).status == .succeeded)
+            #expect(try await harness.sync(full, asOf: "2027-01-20").summary.count(.section, "archive") == 4)
+            // Five students leave students.csv; the ended classes still list them.
+            var left = full
+            left.students.removeLast(5)
+            let report = try await harness.sync(left, asOf: "2027-01-20")
+            #expect(report.status == .succeeded, "\(report.message)")
+            #expect(report.summary.count(.student, "archive") == 5, "\(report.summary.counts)")
+            #expect(!report.rejections.contains { $0.reason == "referenced_not_in_feed" }, "\(report.rejections)")
         }
     }
 
@@ -476,6 +502,29 @@ struct SafetyTests {
         }
     }
 
+    @Test("A last row cut to the id of a student the students file lacks but other rows still name fails as cut short, not loaded against the kept student")
+    func lastRowCutToHeldStudent() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = Self.bigger()
+            #expect(try await harness.sync(full).status == .succeeded)
+            let before = try await Self.snapshot(database)
+            // ST10 is missing from students.csv but its classes still list it (kept for the night);
+            // the last row, SEC2,ST100, is cut to SEC2,ST10 with no line end.
+            var fixture = full
+            fixture.students.removeAll { $0.id == "ST10" }
+            let report = try await harness.sync(fixture, editing: "enrollments.csv") { text in
+                var lines = text.split(separator: "\n").map(String.init)
+                lines[lines.count - 1] = String(lines[lines.count - 1].dropLast())
+                return lines.joined(separator: "\n")
+            }
+            #expect(report.status == .failed, "\(report.message)")
+            #expect(report.message.contains("names student ST10, which the feed does not have but one of its ids begins with"),
+                    "\(report.message)")
+            #expect(try await Self.snapshot(database) == before)
+        }
+    }
+
     @Test("A last row without a line end that loads with a warning (no email) does not stop the run")
     func lastRowWithWarningLoads() async throws {
         try await TestDatabase.withFresh { database in
@@ -713,7 +762,7 @@ struct SafetyTests {
         }
     }
 
-    @Test("Memberships removed from classes archived before the run do not count at the threshold: its base counts active classes only")
+    @Test("Classes archived before the run keep their members against the feed; those an archived student leaves do not count at the threshold, whose base counts active classes only")
     func archivedClassesRemovalsNotCounted() async throws {
         try await TestDatabase.withFresh { database in
             let harness = SyncHarness(database: database)
@@ -733,6 +782,16 @@ struct SafetyTests {
             #expect(report.summary.count(.enrollment, "remove") == 12)
             #expect(try await database.int(
                 "SELECT count(*) FROM roster.change_log WHERE run_id = \(report.runID ?? 0) AND details ? 'archived_section'") == 12)
+
+            // An enrollments file cut short over the break: last term's classes keep their members,
+            // which no active member could weigh at the threshold.
+            let members = try await harness.count("roster.enrollments")
+            var cut = left
+            cut.enrollments.removeLast(100)
+            let cutReport = try await harness.sync(cut, asOf: "2027-01-20")
+            #expect(cutReport.status == .succeeded, "\(cutReport.message)")
+            #expect(cutReport.summary.total == 0, "\(cutReport.summary.counts)")
+            #expect(try await harness.count("roster.enrollments") == members)
         }
     }
 

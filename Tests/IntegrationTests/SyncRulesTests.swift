@@ -208,6 +208,24 @@ struct SyncRulesTests {
         }
     }
 
+    @Test("A teacher whose new email fails validation keeps the one it has: a new teacher with that email is reported, not created")
+    func invalidTeacherEmailNotGivenUp() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            fixture.teachers[0].email = "ana.garcia@example"  // T1: a typo, no top-level domain
+            fixture.teachers.append(.init(school: "S1", id: "T9", first: "Zed", last: "Other", email: "ana.garcia@example.org"))
+            let (first, second) = try await harness.syncTwice(fixture)
+            #expect(first.status == .succeeded, "\(first.message)")
+            #expect(second.summary.total == 0, "\(second.summary.counts)")
+            #expect(try await harness.count("roster.teachers", "lower(email) = 'ana.garcia@example.org'") == 1)
+            #expect(try await database.strings(
+                "SELECT sis_id || ' ' || status || ' ' || coalesce(email, '-') FROM roster.teachers WHERE sis_id IN ('T1', 'T9') ORDER BY 1")
+                == ["T1 active ana.garcia@example.org"])
+        }
+    }
+
     @Test("A teacher reported for taking an email another account keeps its own, which no new teacher can then take")
     func reportedTeacherKeepsItsEmail() async throws {
         try await TestDatabase.withFresh { database in

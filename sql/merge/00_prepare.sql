@@ -258,6 +258,7 @@ BEGIN
                          || a.clever_id;
     -- API rows name records by Clever id, which step 1 resolved against this run's rows only.
     FOR ref IN SELECT * FROM (VALUES ('enrollments', 'student_sis_id', 'student_clever_id', 'student'),
+                                     ('enrollments', 'section_sis_id', 'section_clever_id', 'section'),
                                      ('section_teachers', 'teacher_sis_id', 'teacher_clever_id', 'teacher'),
                                      ('students', 'school_sis_id', 'school_clever_id', 'school'),
                                      ('teachers', 'school_sis_id', 'school_clever_id', 'school'),
@@ -276,26 +277,38 @@ DELETE FROM absent a
 USING staging.unreadable_rows u
 WHERE u.run_id = etl.current_run_id() AND u.entity = a.entity AND u.record_key = a.sis_id;
 
--- Each absent record another feed names, once, with the first row naming it. Rows a filter
--- left out (step 3) name nothing.
+-- Each absent record another feed names, once, with the first row naming it. Not named:
+-- * by rows a filter left out (step 3);
+-- * by a class whose term has ended (last year's classes, still listed over the summer, name the
+--   students who graduated since);
+-- * by a last row without a line end (TaskExecutor's check of cut last rows reads its rejection);
+-- * a second time: a record the district's last applied run held already is taken as gone now.
+--   One night's grace, so a feed that keeps naming someone its own feed lacks (an SIS's stale
+--   rows) does not keep them for good; if that feed stays cut, the removal share stops the run.
+DROP TABLE IF EXISTS pg_temp.ended_sections;
+CREATE TEMP TABLE ended_sections AS
+SELECT s.sis_id FROM staging.sections s
+JOIN staging.terms t ON t.run_id = s.run_id AND t.sis_id = s.term_sis_id
+WHERE s.run_id = etl.current_run_id() AND t.end_date < etl.current_as_of();
+
 INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
 SELECT DISTINCT ON (n.entity, n.sis_id) etl.current_run_id(), n.entity, n.source_ref, n.sis_id,
        'referenced_not_in_feed', 'warning',
        n.entity || ' ' || n.sis_id || ' is not in the ' || n.entity || 's feed, but ' || n.source_ref
        || ' names it; it is kept as it is this run (is the ' || n.entity || 's feed cut short?)'
-FROM (SELECT 'student' AS entity, e.student_sis_id AS sis_id, e.source_ref, e.seq, 1 AS feed
+FROM (SELECT 'student' AS entity, e.student_sis_id AS sis_id, e.source_ref, e.seq, 1 AS feed, e.section_sis_id AS class
       FROM staging.enrollments e JOIN absent a ON a.entity = 'student' AND a.sis_id = e.student_sis_id
       WHERE e.run_id = etl.current_run_id() AND e.excluded IS NULL
       UNION ALL
-      SELECT 'section', e.section_sis_id, e.source_ref, e.seq, 1
+      SELECT 'section', e.section_sis_id, e.source_ref, e.seq, 1, NULL
       FROM staging.enrollments e JOIN absent a ON a.entity = 'section' AND a.sis_id = e.section_sis_id
       WHERE e.run_id = etl.current_run_id() AND e.excluded IS NULL
       UNION ALL
-      SELECT 'teacher', t.teacher_sis_id, t.source_ref, t.seq, 2
+      SELECT 'teacher', t.teacher_sis_id, t.source_ref, t.seq, 2, t.section_sis_id
       FROM staging.section_teachers t JOIN absent a ON a.entity = 'teacher' AND a.sis_id = t.teacher_sis_id
       WHERE t.run_id = etl.current_run_id() AND t.excluded IS NULL
       UNION ALL
-      SELECT 'school', p.school_sis_id, p.source_ref, p.seq, p.feed
+      SELECT 'school', p.school_sis_id, p.source_ref, p.seq, p.feed, NULL
       FROM (SELECT school_sis_id, source_ref, seq, 3 AS feed FROM staging.teachers
             WHERE run_id = etl.current_run_id() AND excluded IS NULL
             UNION ALL
@@ -305,6 +318,15 @@ FROM (SELECT 'student' AS entity, e.student_sis_id AS sis_id, e.source_ref, e.se
             SELECT school_sis_id, source_ref, seq, 5 FROM staging.sections
             WHERE run_id = etl.current_run_id() AND excluded IS NULL) p
       JOIN absent a ON a.entity = 'school' AND a.sis_id = p.school_sis_id) n
+WHERE NOT EXISTS (SELECT 1 FROM ended_sections x WHERE x.sis_id = n.class)
+  AND NOT EXISTS (SELECT 1 FROM staging.rejects m WHERE m.run_id = etl.current_run_id() AND m.reason = 'no_line_end'
+                  AND m.source_ref = n.source_ref)
+  AND NOT EXISTS (SELECT 1 FROM staging.rejects h
+                  WHERE h.run_id = (SELECT coalesce((r.counts ->> 'unchanged_since')::bigint, r.id) FROM etl.runs r
+                                    WHERE r.district_id = etl.current_district_id() AND r.id < etl.current_run_id()
+                                      AND r.status = 'succeeded' AND r.mode <> 'preview'
+                                    ORDER BY r.id DESC LIMIT 1)
+                    AND h.reason = 'referenced_not_in_feed' AND h.entity = n.entity AND h.record_key = n.sis_id)
 ORDER BY n.entity, n.sis_id, n.feed, n.seq;
 
 DROP TABLE IF EXISTS pg_temp.held;
@@ -413,6 +435,15 @@ SELECT DISTINCT ON (t.sis_id) t.sis_id, t.email, t.source_ref
 FROM staging.teachers t
 WHERE t.run_id = etl.current_run_id() AND t.excluded IS NULL
 ORDER BY t.sis_id, t.seq;
+
+-- An active teacher whose new email fails validation keeps the one it has (04_teachers.sql):
+-- it gives nothing up.
+UPDATE email_feed f SET email = r.email
+FROM roster.teachers r
+WHERE f.email IS NULL AND r.district_id = etl.current_district_id() AND r.source = 'clever'
+  AND r.sis_id = f.sis_id AND r.status = 'active'
+  AND f.sis_id IN (SELECT record_key FROM staging.rejects WHERE run_id = etl.current_run_id() AND entity = 'teacher'
+                   AND reason = 'invalid_email');
 
 DROP TABLE IF EXISTS pg_temp.email_mine;
 CREATE TEMP TABLE email_mine AS

@@ -145,7 +145,7 @@ WITH gone AS (
       AND NOT EXISTS (SELECT 1 FROM staging.teachers s WHERE s.run_id = etl.current_run_id()
                       AND s.sis_id = r.sis_id AND s.excluded = 'duplicate_email')
       -- In the feed but unreadable (migration 0011; a hashed
-      -- list of a few keys, record_key never NULL): kept as it is.
+      -- list of the held keys, record_key never NULL; also records other feeds still name, 0019): kept as it is.
       -- Inside the district's filters only (0016): what they leave out is not in the data.
       AND r.sis_id NOT IN (SELECT sis_id FROM etl.unreadable_inside_filters('teacher'))
     RETURNING r.id, r.sis_id, r.status_reason)

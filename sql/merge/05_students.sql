@@ -73,7 +73,7 @@ WITH gone AS (
     WHERE r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.status = 'active'
       AND NOT EXISTS (SELECT 1 FROM feed_students f WHERE f.sis_id = r.sis_id)
       -- In the feed but unreadable (migration 0011; a hashed
-      -- list of a few keys, record_key never NULL): kept as it is, in its classes (08).
+      -- list of the held keys, record_key never NULL; also records other feeds still name, 0019): kept as it is, in its classes (08).
       -- Inside the district's filters only (0016): what they leave out is not in the data.
       AND r.sis_id NOT IN (SELECT sis_id FROM etl.unreadable_inside_filters('student'))
     RETURNING r.id, r.sis_id, r.status_reason)

@@ -63,13 +63,13 @@ WITH gone AS (
     WHERE sec.id = st.section_id AND t.id = st.teacher_id
       AND sec.district_id = etl.current_district_id() AND sec.source = 'clever'
       AND EXISTS (SELECT 1 FROM feed_sections f WHERE f.sis_id = sec.sis_id)
+      -- a class archived before this run is history, as its members are (08_enrollments.sql)
+      AND NOT (sec.status = 'archived' AND sec.archived_at IS DISTINCT FROM now())
       AND NOT EXISTS (SELECT 1 FROM feed_section_teachers d
                       WHERE d.section_id = st.section_id AND d.teacher_id = st.teacher_id)
       AND (st.source = 'clever' OR t.source = 'clever'
            OR EXISTS (SELECT 1 FROM feed_section_teachers d WHERE d.section_id = st.section_id AND NOT d.is_primary))
-    RETURNING st.section_id, st.teacher_id, st.is_primary, st.source AS row_source, t.source AS teacher_source,
-              -- archived before this run: history, not counted at the threshold (08_enrollments.sql)
-              (sec.status = 'archived' AND sec.archived_at IS DISTINCT FROM now()) AS archived_before)
+    RETURNING st.section_id, st.teacher_id, st.is_primary, st.source AS row_source, t.source AS teacher_source)
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
 -- is_primary: co-teachers removed have a share of their own at the safety threshold (Merger).
 SELECT etl.current_run_id(), etl.current_district_id(), 'section_teacher', section_id || ':' || teacher_id, 'remove',
@@ -77,5 +77,4 @@ SELECT etl.current_run_id(), etl.current_district_id(), 'section_teacher', secti
            'reason', CASE WHEN row_source = 'clever' THEN 'not_in_feed'
                           WHEN teacher_source = 'clever' THEN 'clever_teacher_added_by_hand'
                           ELSE 'section_has_clever_co_teachers' END)
-       || CASE WHEN archived_before THEN '{"archived_section": true}'::jsonb ELSE '{}'::jsonb END
 FROM gone;

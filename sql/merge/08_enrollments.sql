@@ -9,14 +9,18 @@
 -- statistics (see 07_section_teachers.sql: the roster's own predate this merge's inserts, and
 -- the join below became a nested loop over every student for every enrollment).
 -- archived_before: archived before this run (06_sections.sql sets archived_at to the merge's now()
--- when it archives one). Its memberships are history, not active records: a removal there is
--- flagged in the change log and does not count towards the safety threshold (Merger), whose base
--- counts members of active sections only. Otherwise every summer, with all terms ended, students
--- leaving would stop the run against a base of none.
+-- when it archives one). Its memberships are history, not active records: the feed does not
+-- remove them (in_feed is false for it), or an enrollments file cut short in the summer, with
+-- every class archived and no active member to weigh it against, would empty last year's classes
+-- unseen. A student archived still leaves them (below), flagged in the change log and not counted
+-- at the safety threshold (Merger), whose base counts members of active sections only.
 CREATE TEMP TABLE enrollments_sections ON COMMIT DROP AS
-SELECT r.id, r.sis_id, EXISTS (SELECT 1 FROM feed_sections f WHERE f.sis_id = r.sis_id) AS in_feed,
-       (r.status = 'archived' AND r.archived_at IS DISTINCT FROM now()) AS archived_before
-FROM roster.sections r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever';
+SELECT r.id, r.sis_id,
+       EXISTS (SELECT 1 FROM feed_sections f WHERE f.sis_id = r.sis_id) AND NOT a.archived_before AS in_feed,
+       a.archived_before
+FROM roster.sections r
+CROSS JOIN LATERAL (SELECT r.status = 'archived' AND r.archived_at IS DISTINCT FROM now() AS archived_before) a
+WHERE r.district_id = etl.current_district_id() AND r.source = 'clever';
 ANALYZE enrollments_sections;
 
 CREATE TEMP TABLE enrollments_students ON COMMIT DROP AS
@@ -122,15 +126,13 @@ FROM adopted;
 
 WITH gone AS (
     DELETE FROM roster.enrollments en
-    USING enrollment_changes c, enrollments_sections sec
+    USING enrollment_changes c
     WHERE c.action = 'remove' AND en.section_id = c.section_id AND en.student_id = c.student_id
-      AND sec.id = en.section_id
-    RETURNING en.section_id, en.student_id, en.source, sec.archived_before)
+    RETURNING en.section_id, en.student_id, en.source)
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
 SELECT etl.current_run_id(), etl.current_district_id(), 'enrollment', section_id || ':' || student_id, 'remove',
        jsonb_build_object('section_id', section_id, 'student_id', student_id, 'source', source,
                           'reason', CASE WHEN source = 'clever' THEN 'not_in_feed' ELSE 'added_by_hand' END)
-       || CASE WHEN archived_before THEN '{"archived_section": true}'::jsonb ELSE '{}'::jsonb END
 FROM gone;
 
 -- The district's archived students, usually few: the removal below starts from them (through

@@ -82,9 +82,12 @@ public struct CleverAPISource: RosterSource {
         let body: ByteBuffer
         do {
             body = try await requester.get(url, page: 1)
-        } catch let error as ExtractError where error.code == .refused {
-            // The first request of every run: refused here (404 above all), the URL is wrong, not
-            // the night. Exit 2, not a failed run to try again.
+        } catch let error as ExtractError
+            where error.code == .refused
+            && ["Clever answered 404", "Clever answered 400"].contains(where: error.message.hasPrefix)
+        {
+            // The first request of every run: not found or a bad request here, the URL is wrong,
+            // not the night. Exit 2, not a failed run to try again. (Other refusals stay failures.)
             throw ExtractError(
                 .configuration,
                 "\(error.message). --clever-url is Clever's API root (https://api.clever.com), without /v3.0",
