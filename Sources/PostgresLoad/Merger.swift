@@ -392,9 +392,9 @@ public struct Merger: Sendable {
     /// entity for the safety check: one pass over the change log (six million rows on a first
     /// sync of a million students). Sections archived because their term ended are the calendar,
     /// not a shrinking feed, and do not count as removals, unless this run set that end date or
-    /// moved the section to that term (`term_changed`, 06_sections.sql). Nor do memberships removed
-    /// from sections archived before this run (`archived_section`): the base counts members of
-    /// active sections only.
+    /// moved the section to that term (`term_changed`, 06_sections.sql). Nor do memberships an
+    /// archived student leaves in sections archived before this run (`archived_section`,
+    /// 08_enrollments.sql): the base counts members of active sections only.
     private func summary(on connection: PostgresConnection, runID: Int64) async throws -> (Summary, [String: Int]) {
         // A handful of groups, hashed. The change log's statistics predate this run's rows, so the
         // planner expects a few thousand and sorts them: on a first sync that is six and a half
@@ -408,8 +408,7 @@ public struct Merger: Sendable {
                                            OR details ? 'term_changed')
                                       AND NOT coalesce(details ? 'archived_section', false)),
                    count(*) FILTER (WHERE entity = 'section_teacher' AND action = 'remove'
-                                      AND details ->> 'is_primary' = 'false'
-                                      AND NOT coalesce(details ? 'archived_section', false))
+                                      AND details ->> 'is_primary' = 'false')
             FROM roster.change_log WHERE run_id = \(runID) GROUP BY entity, action
             """, logger: logger)
         var summary = Summary()

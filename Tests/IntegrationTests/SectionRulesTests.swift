@@ -187,10 +187,20 @@ struct SectionRulesTests {
             #expect(endedAgain.summary.total == 0)
             #expect(try await harness.count("roster.sections", "status = 'archived' AND status_reason = 'term_ended'") == 4)
 
-            var spring = full
+            // An archived class is history: the feed no longer takes members or teachers out of it.
+            var trimmed = full
+            trimmed.enrollments.removeAll { $0.section == "SEC1" && $0.student == "ST1" }
+            trimmed.sections[2].teachers = []  // SEC3 loses T3
+            let frozen = try await harness.sync(trimmed, asOf: "2027-01-20")
+            #expect(frozen.status == .succeeded && frozen.summary.total == 0, "\(frozen.summary.counts)")
+
+            // Restored in a current term, a class follows the feed again.
+            var spring = trimmed
             for index in spring.sections.indices { spring.sections[index].term = ("Spring 2027", "2027-01-19", "2027-06-11") }
             let (restored, _) = try await harness.syncTwice(spring, asOf: "2027-01-20")
             #expect(restored.summary.count(.section, "restore") == 4)
+            #expect(restored.summary.count(.enrollment, "remove") == 1, "\(restored.summary.counts)")
+            #expect(restored.summary.count(.sectionTeacher, "remove") == 1, "\(restored.summary.counts)")
             #expect(try await harness.count("roster.sections", "status = 'active'") == 4)
         }
     }

@@ -189,6 +189,17 @@ struct SyncRulesTests {
         }
     }
 
+    /// A new teacher, T9, with the email of T1 (Ana) as the small district has it.
+    static let newcomerWithAnasEmail = DistrictFixture.Teacher(
+        school: "S1", id: "T9", first: "Zed", last: "Other", email: "ana.garcia@example.org")
+
+    /// `SIS id status email` of these teachers, by SIS id (`-` for no email).
+    static func teachers(_ ids: [String], in database: DatabaseTarget) async throws -> [String] {
+        try await database.strings(
+            "SELECT sis_id || ' ' || status || ' ' || coalesce(email, '-') FROM roster.teachers WHERE sis_id IN ("
+                + ids.map { "'\($0)'" }.joined(separator: ", ") + ") ORDER BY 1")
+    }
+
     @Test("A teacher whose email was deleted gives it up: a new teacher with that email is created the same night, and a second run changes nothing")
     func deletedTeacherEmailGivenUp() async throws {
         try await TestDatabase.withFresh { database in
@@ -196,15 +207,13 @@ struct SyncRulesTests {
             var fixture = DistrictFixture.small()
             _ = try await harness.sync(fixture)
             fixture.teachers[0].email = nil  // T1, Ana: suspended, her email cleared
-            fixture.teachers.append(.init(school: "S1", id: "T9", first: "Zed", last: "Other", email: "ana.garcia@example.org"))
+            fixture.teachers.append(Self.newcomerWithAnasEmail)
             let (first, second) = try await harness.syncTwice(fixture)
             #expect(first.status == .succeeded, "\(first.message)")
             #expect(first.summary.count(.teacher, "suspend") == 1 && first.summary.count(.teacher, "create") == 1,
                     "\(first.summary.counts)")
             #expect(second.summary.total == 0, "\(second.summary.counts)")
-            #expect(try await database.strings(
-                "SELECT sis_id || ' ' || status || ' ' || coalesce(email, '-') FROM roster.teachers WHERE sis_id IN ('T1', 'T9') ORDER BY 1")
-                == ["T1 suspended -", "T9 active ana.garcia@example.org"])
+            #expect(try await Self.teachers(["T1", "T9"], in: database) == ["T1 suspended -", "T9 active ana.garcia@example.org"])
         }
     }
 
@@ -215,14 +224,12 @@ struct SyncRulesTests {
             var fixture = DistrictFixture.small()
             _ = try await harness.sync(fixture)
             fixture.teachers[0].email = "ana.garcia@example"  // T1: a typo, no top-level domain
-            fixture.teachers.append(.init(school: "S1", id: "T9", first: "Zed", last: "Other", email: "ana.garcia@example.org"))
+            fixture.teachers.append(Self.newcomerWithAnasEmail)
             let (first, second) = try await harness.syncTwice(fixture)
             #expect(first.status == .succeeded, "\(first.message)")
             #expect(second.summary.total == 0, "\(second.summary.counts)")
             #expect(try await harness.count("roster.teachers", "lower(email) = 'ana.garcia@example.org'") == 1)
-            #expect(try await database.strings(
-                "SELECT sis_id || ' ' || status || ' ' || coalesce(email, '-') FROM roster.teachers WHERE sis_id IN ('T1', 'T9') ORDER BY 1")
-                == ["T1 active ana.garcia@example.org"])
+            #expect(try await Self.teachers(["T1", "T9"], in: database) == ["T1 active ana.garcia@example.org"])
         }
     }
 
@@ -236,14 +243,13 @@ struct SyncRulesTests {
             fixture.removeTeacher("T3")
             #expect(try await harness.sync(fixture).summary.count(.teacher, "suspend") == 1)
             fixture.teachers[0].email = "chloe.dubois@example.org"
-            fixture.teachers.append(.init(school: "S1", id: "T9", first: "Zed", last: "Other", email: "ana.garcia@example.org"))
+            fixture.teachers.append(Self.newcomerWithAnasEmail)
             let (first, second) = try await harness.syncTwice(fixture)
             #expect(first.status == .succeeded, "\(first.message)")
             #expect(second.summary.total == 0, "\(second.summary.counts)")
             #expect(try await harness.count("roster.teachers", "lower(email) = 'ana.garcia@example.org'") == 1)
-            #expect(try await database.strings(
-                "SELECT sis_id || ' ' || status || ' ' || coalesce(email, '-') FROM roster.teachers WHERE sis_id IN ('T1', 'T3', 'T9') ORDER BY 1")
-                == ["T1 active ana.garcia@example.org", "T3 suspended chloe.dubois@example.org"])
+            #expect(try await Self.teachers(["T1", "T3", "T9"], in: database)
+                    == ["T1 active ana.garcia@example.org", "T3 suspended chloe.dubois@example.org"])
             #expect(try await database.strings(
                 "SELECT record_key FROM staging.rejects WHERE run_id = \(first.runID ?? 0) AND reason = 'duplicate_email' ORDER BY 1")
                 == ["T1", "T9"])
@@ -260,9 +266,8 @@ struct SyncRulesTests {
             let (first, second) = try await harness.syncTwice(fixture)
             #expect(first.summary.count(.teacher, "update") == 2, "\(first.summary.counts)")
             #expect(second.summary.total == 0, "\(second.summary.counts)")
-            #expect(try await database.strings(
-                "SELECT sis_id || ' ' || email FROM roster.teachers WHERE sis_id IN ('T1', 'T2') ORDER BY 1")
-                == ["T1 ben.obrien@example.org", "T2 ana.garcia@example.org"])
+            #expect(try await Self.teachers(["T1", "T2"], in: database)
+                    == ["T1 active ben.obrien@example.org", "T2 active ana.garcia@example.org"])
         }
     }
 
