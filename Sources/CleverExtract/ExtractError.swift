@@ -31,6 +31,8 @@ public struct ExtractError: Error, Sendable, CustomStringConvertible {
         public static let configuration = Code(name: "configuration")
         /// A feed lacks records that another feed of the same extract names: it was cut short.
         public static let cutShort = Code(name: "cut_short")
+        /// So many of a feed's records have rows that cannot be read that the feed looks damaged.
+        public static let unreadableRows = Code(name: "unreadable_rows")
     }
 
     public var code: Code

@@ -623,7 +623,7 @@ public struct SyncService: Sendable {
             // A resume reads only the files the run started on, so a file fixed since is refused.
             let fileProblem: Bool
             if case .csv = context.configuration.source { fileProblem = errors.contains { $0 is ExtractError } } else { fileProblem = false }
-            let restage = errors.contains { ($0 as? ExtractError)?.code == .cutShort }
+            let restage = errors.contains { [.cutShort, .unreadableRows].contains(($0 as? ExtractError)?.code) }
             let message =
                 unknown
                 ? "run \(runID) failed in its merge: \(cause)."

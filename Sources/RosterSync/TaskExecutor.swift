@@ -309,49 +309,84 @@ struct TaskExecutor: Sendable {
         }
     }
 
-    /// Records another feed names but their own feed lacks are kept as they are (prepare, migration
-    /// 0019). As many as the safety threshold would stop on had they been archived, they say the
-    /// feed lacking them was cut short: the run stops, so that a night that loaded a tenth of the
-    /// students does not pass for a whole one. `--allow-mass-changes` lets it through, keeping
-    /// them; the next run that still lacks them takes them as gone (one night's grace, prepare).
+    /// Records kept as they are for the night, because their rows are unreadable (migration 0011)
+    /// or because another feed names them while their own lacks them (0019), are records the merge
+    /// would otherwise archive or suspend. As many as the safety threshold would stop on, they say
+    /// the feed is damaged (rows cut off, or a shifted column that makes every row unreadable):
+    /// the run fails, so that a night that loaded a tenth of the students does not pass for a
+    /// whole one, and a feed that went bad does not freeze half a district unseen, night after
+    /// night. `--allow-mass-changes` lets it through, keeping them; a record kept for other feeds
+    /// naming it is taken as gone by the next run that still lacks it (one night's grace, prepare).
     private func checkHeldReferences(on connection: PostgresConnection) async throws {
         let configuration = context.configuration
         // A preview changes nothing either way; its report lists them.
         guard !configuration.allowMassChanges, !configuration.preview else { return }
         let safety = context.settings.safety
-        let active = { (table: String) in
-            "(SELECT count(*) FROM roster.\(table) r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.status = 'active')"
+        let runID = context.runID
+        let roster = { (entity: String, condition: String) in
+            "EXISTS (SELECT 1 FROM roster.\(entity)s r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever' "
+                + "AND r.status = 'active'\(condition))"
+        }
+        let entities = ["school", "teacher", "student", "section"]
+        // Kept as the merge keeps them (02 to 06): active, not loaded from the feed, inside the
+        // district's filters. Driven by the run's unreadable rows, usually few.
+        let kept = entities.map { entity in
+            "WHEN '\(entity)' THEN \(roster(entity, " AND r.sis_id = u.record_key")) AND NOT EXISTS (SELECT 1 FROM staging.\(entity)s x "
+                + "WHERE x.run_id = u.run_id AND x.sis_id = u.record_key AND x.excluded IS NULL)"
+        }
+        let inside = entities.map { "SELECT '\($0)', sis_id FROM etl.unreadable_inside_filters('\($0)')" }
+        let active = entities.map { entity in
+            "WHEN '\(entity)' THEN (SELECT count(*) FROM roster.\(entity)s r WHERE r.district_id = etl.current_district_id() "
+                + "AND r.source = 'clever' AND r.status = 'active')"
         }
         let rows = try await connection.query(
             PostgresQuery(
                 unsafeSQL: """
-                    SELECT j.entity, count(*), (array_agg(j.detail ORDER BY j.source_ref))[1],
-                           CASE j.entity WHEN 'school' THEN \(active("schools")) WHEN 'teacher' THEN \(active("teachers"))
-                                         WHEN 'student' THEN \(active("students")) ELSE \(active("sections")) END
-                    FROM staging.rejects j
-                    WHERE j.run_id = \(context.runID) AND j.reason = 'referenced_not_in_feed'
-                    GROUP BY j.entity ORDER BY j.entity
+                    WITH kept AS (
+                        SELECT DISTINCT ON (u.entity, u.record_key) u.entity, u.reason = 'referenced_not_in_feed' AS named,
+                               u.source_ref,
+                               CASE WHEN u.reason = 'referenced_not_in_feed' THEN u.detail
+                                    ELSE u.source_ref || ': ' || u.reason || ': ' || u.detail END AS example
+                        FROM staging.unreadable_rows u
+                        WHERE u.run_id = \(runID) AND u.entity IN ('school', 'teacher', 'student', 'section')
+                          AND (u.entity, u.record_key) IN (\(inside.joined(separator: " UNION ALL ")))
+                          AND CASE u.entity \(kept.joined(separator: " ")) ELSE false END
+                        ORDER BY u.entity, u.record_key, u.source_ref)
+                    SELECT entity, count(*), count(*) FILTER (WHERE named), (array_agg(example ORDER BY source_ref))[1],
+                           CASE entity \(active.joined(separator: " ")) END
+                    FROM kept GROUP BY entity ORDER BY entity
                     """), logger: context.logger)
         var problems: [String] = []
-        for try await (entity, held, example, base) in rows.decode((String, Int, String, Int).self) {
+        var cut = false
+        for try await (entity, held, named, example, base) in rows.decode((String, Int, Int, String, Int).self) {
             let share = base > 0 ? Double(held) / Double(base) : 1
             guard held >= safety.minRemovalsToBlock, share > safety.maxRemovalShare,
                 !configuration.allowMassChangesOf.contains(entity)
             else { continue }
             let percent = (share * 100).formatted(.number.precision(.fractionLength(0...1)))
-            problems.append("\(held) of \(base) active \(entity)s (\(percent)%) are not in the \(entity)s feed, though other feeds name them (\(example))")
+            let unreadable = held - named
+            let why =
+                unreadable == 0
+                ? "are not in the \(entity)s feed, though other feeds name them"
+                : named == 0
+                ? "have rows in the \(entity)s feed that cannot be read"
+                : "are kept as they are: \(unreadable) have rows in the \(entity)s feed that cannot be read, \(named) are not in it "
+                    + "though other feeds name them"
+            problems.append("\(held) of \(base) active \(entity)s (\(percent)%) \(why) (\(example))")
+            cut = cut || named > 0
         }
         guard !problems.isEmpty else { return }
-        let cut = "the extract looks cut short: " + problems.joined(separator: "; ")
+        let code: ExtractError.Code = cut ? .cutShort : .unreadableRows
+        let lead = (cut ? "the extract looks cut short: " : "the extract looks damaged: ") + problems.joined(separator: "; ")
         if case .landing = configuration.source {
             throw ExtractError(
-                .cutShort, "\(cut). This night cannot be replayed as it is; replay the nights before and after it "
+                code, "\(lead). This night cannot be replayed as it is; replay the nights before and after it "
                     + "(backfill --to, then --from), or replay it with --allow-mass-changes, which keeps them as they are")
         }
         throw ExtractError(
-            .cutShort, "\(cut). Nothing was archived or suspended. If the feed is right as it is, sync again with "
-                + "--allow-mass-changes, which keeps them as they are tonight (the next run that still lacks them "
-                + "takes them as gone)")
+            code, "\(lead). Nothing was archived or suspended; staging.rejects lists each row with its reason. If the "
+                + "feed is right as it is, sync again with --allow-mass-changes, which keeps them as they are tonight "
+                + (cut ? "(the next run that still lacks them takes them as gone)" : "(and each night their rows stay unreadable)"))
     }
 
     private func clear(_ feed: Feed, runID: Int64, on connection: PostgresConnection) async throws {

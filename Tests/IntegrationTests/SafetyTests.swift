@@ -93,6 +93,65 @@ struct SafetyTests {
         }
     }
 
+    @Test("A feed with as many unreadable rows as the share would stop on fails as damaged and changes nothing; allowed, they are kept")
+    func massUnreadableRowsFail() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = Self.bigger()
+            #expect(try await harness.sync(full).status == .succeeded)
+            let before = try await Self.snapshot(database)
+            // A column added to thirty rows (an SIS export that shifted them): each is unreadable,
+            // so its student is kept as they are, not archived.
+            func addColumn(_ ids: ClosedRange<Int>) -> @Sendable (String) -> String {
+                { text in
+                    ids.reduce(text) { text, index in
+                        text.replacingOccurrences(of: "ST\(index),Family\(index),Kid\(index),", with: "ST\(index),Family\(index),Kid\(index),Jr.,")
+                    }
+                }
+            }
+            let damaged = try await harness.sync(full, editing: "students.csv", addColumn(61...90))
+            #expect(damaged.status == .failed, "\(damaged.message)")
+            #expect(damaged.exitCode == 1)
+            #expect(damaged.message.contains(
+                "the extract looks damaged: 30 of 100 active students (30%) have rows in the students feed that cannot be read "
+                    + "(students.csv:"), "\(damaged.message)")
+            #expect(damaged.message.contains(": malformed_row: expected "), "\(damaged.message)")
+            #expect(damaged.message.hasSuffix("Fix the files, then sync again (a resume would reuse what the run staged from them)."),
+                    "\(damaged.message)")
+            #expect(try await Self.snapshot(database) == before)
+
+            // Ten, below the share: kept as they are, with exit 0 and the rows reported.
+            let few = try await harness.sync(full, editing: "students.csv", addColumn(61...70))
+            #expect(few.status == .succeeded, "\(few.message)")
+            #expect(few.summary.total == 0, "\(few.summary.counts)")
+            #expect(few.rejections.contains { $0.entity == "student" && $0.reason == "malformed_row" && $0.count == 10 },
+                    "\(few.rejections)")
+
+            // Unreadable rows and a cut together, each below the share and over it together.
+            var cut = full
+            cut.students.removeLast(8)
+            let both = try await harness.sync(cut, editing: "students.csv", addColumn(61...70))
+            #expect(both.status == .failed, "\(both.message)")
+            #expect(both.message.contains(
+                "the extract looks cut short: 18 of 100 active students (18%) are kept as they are: 10 have rows in the "
+                    + "students feed that cannot be read, 8 are not in it though other feeds name them"), "\(both.message)")
+
+            // Told the feed is right as it is: the thirty are kept, the others still load.
+            var renamed = full
+            renamed.students[0].first = "Kid1b"
+            let folder = try renamed.writeTemporary("unreadable")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try DistrictFixture.edit("students.csv", in: folder, addColumn(61...90))
+            var configuration = harness.configuration(.csv(folder))
+            configuration.allowMassChangesOf = ["student"]
+            let through = try await SyncService(logger: TestDatabase.logger).sync(configuration)
+            #expect(through.status == .succeeded, "\(through.message)")
+            #expect(through.summary.total == 1, "only the renamed student: \(through.summary.counts)")
+            #expect(try await harness.count("roster.students", "status = 'active'") == 100)
+            #expect(try await harness.count("roster.students", "first_name = 'Kid1b'") == 1)
+        }
+    }
+
     @Test("Last term's classes, still listed after their term ended, keep no student the students file lacks: graduates are archived")
     func endedClassesHoldNobody() async throws {
         try await TestDatabase.withFresh { database in
