@@ -74,10 +74,16 @@ struct ExplainCommand: AsyncParsableCommand {
         let pattern = key.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_")
         for (districtID, runID, lastSync, outcome) in latest {
+            // A student whose email failed validation is staged without it: the warning quoting
+            // that email names the student's SIS id.
             let staged = try await connection.query(
                 """
                 SELECT sis_id, source_ref, coalesce(email, ''), coalesce(excluded, ''), coalesce(grade, '')
-                FROM staging.students WHERE run_id = \(runID) AND (sis_id = \(key) OR lower(email) = lower(\(key)))
+                FROM staging.students
+                WHERE run_id = \(runID)
+                  AND (sis_id = \(key) OR lower(email) = lower(\(key))
+                       OR sis_id IN (SELECT record_key FROM staging.rejects WHERE run_id = \(runID) AND entity = 'student'
+                                     AND reason = 'invalid_email' AND detail ILIKE 'email ''' || \(pattern) || ''' %'))
                 """, logger: logger)
             var feedLines: [String] = []
             for try await (sis, ref, email, excluded, grade) in staged.decode((String, String, String, String, String).self) {
@@ -111,6 +117,8 @@ struct ExplainCommand: AsyncParsableCommand {
                 WHERE e.run_id = \(runID)
                   AND (e.student_sis_id = \(key)
                        OR e.student_sis_id IN (SELECT sis_id FROM staging.students WHERE run_id = \(runID) AND lower(email) = lower(\(key)))
+                       OR e.student_sis_id IN (SELECT record_key FROM staging.rejects WHERE run_id = \(runID) AND entity = 'student'
+                                               AND reason = 'invalid_email' AND detail ILIKE 'email ''' || \(pattern) || ''' %')
                        OR e.student_sis_id IN (SELECT sis_id FROM roster.students WHERE district_id = \(districtID)
                                                AND lower(email) = lower(\(key))))
                 """, logger: logger)

@@ -337,6 +337,12 @@ struct CLITests {
             let text = answer.lines.joined(separator: "\n")
             #expect(answer.found, "\(text)")
             #expect(text.contains("Warning (student, students.csv:4): invalid_email: email 'Jane.Doe@school' is not usable"), "\(text)")
+            // The feed's row and its classes, found through the warning's SIS id.
+            #expect(text.contains("  In the feed: ST3 at students.csv:4, email '', grade "), "\(text)")
+            #expect(!text.contains("In the feed: no"), "\(text)")
+            let sections = fixture.enrollments.filter { $0.1 == "ST3" }.map(\.0)
+            #expect(!sections.isEmpty)
+            #expect(text.contains("  Sections in the feed: \(sections.joined(separator: ", "))"), "\(text)")
         }
     }
 
