@@ -146,6 +146,33 @@ struct APISyncTests {
         }
     }
 
+    @Test("A class Clever lists with a blank SIS id still gains the members its page lists: its rows name it by Clever id, which the roster resolves")
+    func blankSectionSISIDResolvesByCleverID() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let sync = { (fixture: DistrictFixture, faults: Faults) in
+                try await Self.withServer(csv: fixture, faults: faults) { url, _ in
+                    try await SyncService(logger: TestDatabase.logger).sync(
+                        harness.configuration(.clever(baseURL: url.absoluteString, token: Self.token)))
+                }
+            }
+            #expect(try await sync(.small(), .none).status == .succeeded)
+            let members = "SELECT st.sis_id FROM roster.enrollments e JOIN roster.sections s ON s.id = e.section_id "
+                + "JOIN roster.students st ON st.id = e.student_id WHERE s.sis_id = 'SEC3' ORDER BY 1"
+            let before = try await database.strings(members)
+            #expect(!before.contains("ST1"))
+            // ST1 joins Art (SEC3) the night Clever lists Art without its SIS id.
+            var joined = DistrictFixture.small()
+            joined.enrollments.append(("SEC3", "ST1"))
+            let report = try await sync(joined, Faults(blankSISIDs: ["SEC3"]))
+            #expect(report.status == .succeeded, "\(report.message)")
+            #expect(report.summary.count(.enrollment, "create") == 1, "\(report.summary.counts)")
+            #expect(report.summary.total == 1, "\(report.summary.counts)")
+            #expect(try await database.strings(members) == (before + ["ST1"]).sorted())
+            #expect(!report.rejections.contains { $0.entity == "enrollment" }, "\(report.rejections)")
+        }
+    }
+
     @Test("Rate limits and server errors are retried; the run succeeds")
     func transientFaultsRecover() async throws {
         try await TestDatabase.withFresh { database in
