@@ -84,6 +84,13 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: "Tasks run at once (feeds are staged in parallel).")
     var maxParallel = 3
 
+    @Option(help: ArgumentHelp(
+        "Tries per Clever API request (a 429, 500, 502, 503 or 504, a timeout, a network failure) before its feed fails; "
+            + "the waits between back off exponentially with jitter, up to 30 s each (a failed feed is then tried again "
+            + "twice from its first page). Raise it to ride out a longer outage.",
+        valueName: "n"))
+    var apiAttempts = 6
+
     @Option(help: "How many students a preview lists.")
     var previewLimit = 200
 
@@ -112,6 +119,7 @@ struct SyncCommand: AsyncParsableCommand {
         if district.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--district must not be empty") }
         guard (1...10_000).contains(batchSize) else { throw ValidationError("--batch-size must be 1 to 10000") }
         guard (1...16).contains(maxParallel) else { throw ValidationError("--max-parallel must be 1 to 16") }
+        guard (1...30).contains(apiAttempts) else { throw ValidationError("--api-attempts must be 1 to 30") }
         for entity in allowEmptyFeed where !SyncConfiguration.emptiableFeeds.contains(entity) {
             throw ValidationError(
                 "--allow-empty-feed '\(entity)' is not one of \(SyncConfiguration.emptiableFeeds.joined(separator: ", "))")
@@ -213,6 +221,7 @@ struct SyncCommand: AsyncParsableCommand {
         configuration.compareInFull = full
         configuration.allowEmptyFeeds = Set(allowEmptyFeed)
         configuration.allowMassChangesOf = massChangeEntities
+        configuration.apiMaxAttempts = apiAttempts
         return configuration
     }
 

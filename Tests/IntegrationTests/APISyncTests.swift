@@ -188,6 +188,29 @@ struct APISyncTests {
         }
     }
 
+    @Test("With one try per request, a 503 on each of a feed's three attempts fails the run, the roster unchanged; the default tries ride it out")
+    func apiAttemptsBoundTheRetries() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let faults = Faults(serverErrors: 3, serverErrorStatus: 503)
+            let once = try await Self.withServer(csv: .small(), faults: faults) { url, _ in
+                var configuration = harness.configuration(.clever(baseURL: url.absoluteString, token: Self.token))
+                configuration.apiMaxAttempts = 1
+                return try await SyncService(logger: TestDatabase.logger).sync(configuration)
+            }
+            #expect(once.status == .failed, "\(once.message)")
+            #expect(once.exitCode == 1)
+            #expect(once.message.contains("503"), "\(once.message)")
+            #expect(try await harness.count("roster.students") == 0)
+            let retried = try await Self.withServer(csv: .small(), faults: faults) { url, _ in
+                try await SyncService(logger: TestDatabase.logger).sync(
+                    harness.configuration(.clever(baseURL: url.absoluteString, token: Self.token)))
+            }
+            #expect(retried.status == .succeeded, "\(retried.message)")
+            #expect(try await harness.count("roster.students") == 20)
+        }
+    }
+
     @Test("A success-shaped failure (missing envelope, truncated body) fails the run; the roster is unchanged")
     func malformedResponsesFail() async throws {
         for faults in [Faults(missingEnvelopes: 1_000), Faults(truncatedBodies: 1_000), Faults(wrongTypes: 1_000)] {

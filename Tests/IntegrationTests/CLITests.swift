@@ -125,6 +125,20 @@ struct CLITests {
         #expect(command.massChangeEntities == ["student", "teacher"])
     }
 
+    @Test("--api-attempts sets the tries per API request, 1 to 30")
+    func apiAttempts() async throws {
+        let arguments = ["--district", "d1", "--clever-url", "http://127.0.0.1:9", "--database-url", "postgres://u@127.0.0.1:9/db"]
+        let command = try SyncCommand.parse(arguments + ["--api-attempts", "12"])
+        let configuration = try await command.makeConfiguration(
+            source: .clever(baseURL: "http://127.0.0.1:9", token: "t"), logger: TestDatabase.logger)
+        #expect(configuration.apiMaxAttempts == 12)
+        let byDefault = try await SyncCommand.parse(arguments).makeConfiguration(
+            source: .clever(baseURL: "http://127.0.0.1:9", token: "t"), logger: TestDatabase.logger)
+        #expect(byDefault.apiMaxAttempts == 6)
+        let error = #expect(throws: (any Error).self) { _ = try SyncCommand.parse(arguments + ["--api-attempts", "0"]) }
+        #expect(error.map { SyncCommand.message(for: $0) }?.contains("--api-attempts must be 1 to 30") == true)
+    }
+
     @Test("A failed command's last line is JSON when the logs are, plain text otherwise")
     func errorLine() throws {
         let error = ConfigurationError("district d1: bad settings")
