@@ -317,6 +317,12 @@ public struct EmbeddedPostgres: Sendable {
             candidates += sorted.map { "/usr/lib/postgresql/\($0)/bin/\(name)" }
         }
         candidates += ["/usr/local/pgsql/bin/\(name)", "/opt/homebrew/bin/\(name)", "/usr/pgsql-15/bin/\(name)"]
+        // Homebrew's versioned formulae (postgresql@15) are keg-only: not linked into its bin/.
+        for prefix in ["/opt/homebrew/opt", "/usr/local/opt"] {
+            let kegs = (try? fileManager.contentsOfDirectory(atPath: prefix))?.filter { $0.hasPrefix("postgresql@") } ?? []
+            let newestFirst = kegs.sorted { (Int($0.dropFirst("postgresql@".count)) ?? 0) > (Int($1.dropFirst("postgresql@".count)) ?? 0) }
+            candidates += newestFirst.map { "\(prefix)/\($0)/bin/\(name)" }
+        }
         if let found = candidates.first(where: { fileManager.isExecutableFile(atPath: $0) }) {
             return found
         }

@@ -480,6 +480,10 @@ public struct SyncService: Sendable {
                 pipelineFile: URL(fileURLWithPath: pipelinePath), sql: sql, database: database)
             configuration.allowEmptyFeeds = Set(object["allow_empty_feeds"] as? [String] ?? [])
             configuration.allowMassChangesOf = Set(object["allow_mass_changes_of"] as? [String] ?? [])
+            // Recorded since --api-attempts; runs before that keep the defaults.
+            if let attempts = object["api_attempts"] as? Int { configuration.apiMaxAttempts = attempts }
+            if let size = object["batch_size"] as? Int { configuration.batchSize = size }
+            if let parallel = object["max_parallel"] as? Int { configuration.maxParallelTasks = parallel }
             configuration.landingRoot = keepLanding ? (object["landing_root"] as? String).map { URL(fileURLWithPath: $0) } : nil
             // A preview archives nothing (sync()), a preview run recorded before that rule included.
             if configuration.preview { configuration.landingRoot = nil }
@@ -868,6 +872,10 @@ public struct SyncService: Sendable {
             "allow_mass_changes_of": configuration.allowMassChangesOf.sorted(),
             "allow_empty_feeds": configuration.allowEmptyFeeds.sorted(),
             "pipeline_file": configuration.pipelineFile.path,
+            // How the run read, so a resume reads the same way (a night that needed more tries
+            // per request to ride out an outage needs them on its resume too).
+            "api_attempts": configuration.apiMaxAttempts, "batch_size": configuration.batchSize,
+            "max_parallel": configuration.maxParallelTasks,
         ]
         switch configuration.source {
         case .csv(let url): object["csv"] = url.path

@@ -10,7 +10,7 @@ struct BackfillCommand: AsyncParsableCommand {
         abstract: "Replay a district's nights from the landing archive, each with its own as-of date.",
         discussion: """
             Every sync keeps its extract in the landing archive (.rostersync/landing/<district>/<date>/ by default). \
-            A backfill runs the nightly pipeline on each complete night from --from to --to, in order, and stops at \
+            A backfill runs pipelines/backfill.yml on each complete night from --from to --to, in order, and stops at \
             the first night that does not succeed. An incomplete night (its extract failed part-way, or a second run \
             of the night replaced some feeds and then failed: `rostersync nights` says which) is named in a warning \
             and not replayed. Running the same backfill again changes nothing.

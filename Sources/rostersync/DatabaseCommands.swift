@@ -30,37 +30,38 @@ struct DBCommand: AsyncParsableCommand {
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Say whether the embedded cluster exists and runs.")
-        @OptionGroup var global: GlobalOptions
+        @OptionGroup var log: LogOptions
 
         func run() async throws {
-            let embedded = global.embedded
+            let embedded = LogOptions.embedded
             print("embedded PostgreSQL: \(embedded.status()) (\(embedded.dataDirectory.path))")
         }
     }
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create the embedded cluster if needed and start it.")
-        @OptionGroup var global: GlobalOptions
+        @OptionGroup var log: LogOptions
 
         func run() async throws {
-            let target = try await global.embedded.start(logger: global.logger())
+            let target = try await LogOptions.embedded.start(logger: log.logger())
             print("running; connect with: \(psqlCommand(target))")
         }
     }
 
     struct Stop: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop the embedded cluster (its data stays).")
-        @OptionGroup var global: GlobalOptions
+        @OptionGroup var log: LogOptions
 
         func run() async throws {
-            try global.embedded.stop(logger: global.logger())
+            try LogOptions.embedded.stop(logger: log.logger())
             print("stopped")
         }
     }
 
     struct PSQL: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "psql", abstract: "Print the psql command that connects to the database in use.")
+            commandName: "psql",
+            abstract: "Print the psql command that connects to the database in use (the embedded one is started if needed).")
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {

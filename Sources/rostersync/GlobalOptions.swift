@@ -12,21 +12,12 @@ struct GlobalOptions: ParsableArguments {
             valueName: "url"))
     var databaseURL: String?
 
-    @Option(help: "Log format: auto (text on a terminal, JSON lines otherwise), text or json.")
-    var logFormat: CLILogHandler.Format = .auto
+    @OptionGroup var log: LogOptions
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: Logger.Level = .info
-
-    @Option(help: ArgumentHelp("The sql/ folder (migrations and merge steps). Default: found beside the program.", valueName: "dir"))
+    @Option(help: ArgumentHelp("The sql/ folder (migrations and merge steps). Default: ./sql, else sql/ or share/rostersync/sql beside the program or in a folder above it.", valueName: "dir"))
     var sqlDir: String?
 
-    func logger() -> Logger {
-        let format = logFormat
-        let level = logLevel
-        CLILogHandler.useJSONLines(CLILogHandler.isJSON(format))
-        return Logger(label: "rostersync") { label in CLILogHandler(label: label, format: format, level: level) }
-    }
+    func logger() -> Logger { log.logger() }
 
     func sqlDirectory() throws -> SQLDirectory {
         if let sqlDir {
@@ -49,7 +40,27 @@ struct GlobalOptions: ParsableArguments {
         return try await embedded.start(logger: logger)
     }
 
-    var embedded: EmbeddedPostgres {
+    var embedded: EmbeddedPostgres { LogOptions.embedded }
+}
+
+/// The log options alone, for the commands that touch no database of a URL's and no sql/ folder
+/// (the embedded cluster's own commands), so their `--help` offers nothing they would ignore.
+struct LogOptions: ParsableArguments {
+    @Option(help: "Log format: auto (text on a terminal, JSON lines otherwise), text or json.")
+    var logFormat: CLILogHandler.Format = .auto
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func logger() -> Logger {
+        let format = logFormat
+        let level = logLevel
+        CLILogHandler.useJSONLines(CLILogHandler.isJSON(format))
+        return Logger(label: "rostersync") { label in CLILogHandler(label: label, format: format, level: level) }
+    }
+
+    /// The embedded cluster of the working folder.
+    static var embedded: EmbeddedPostgres {
         EmbeddedPostgres(root: URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".rostersync"))
     }
 }

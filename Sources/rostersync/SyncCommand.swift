@@ -34,7 +34,7 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Read Clever's SFTP CSV files (schools.csv, teachers.csv, ...) from this folder.", valueName: "dir"))
     var csv: String?
 
-    @Option(help: ArgumentHelp("Clever's API base URL (token from CLEVER_TOKEN).", valueName: "url"))
+    @Option(help: ArgumentHelp("Clever's Data API base URL, without /v3.0 (token from CLEVER_TOKEN). Default, when --csv is not given: https://api.clever.com.", valueName: "url"))
     var cleverURL: String?
 
     @Option(help: ArgumentHelp("The date the rules use (term ends, launch date), YYYY-MM-DD. Default: today. After tomorrow: --preview only.", valueName: "date"))
@@ -75,7 +75,7 @@ struct SyncCommand: AsyncParsableCommand {
             """))
     var full = false
 
-    @Option(help: ArgumentHelp("The pipeline file. Default: pipelines/nightly.yml.", valueName: "file"))
+    @Option(help: ArgumentHelp("The pipeline file. Default: pipelines/nightly.yml beside the sql/ folder in use.", valueName: "file"))
     var pipeline: String?
 
     @Option(help: "Records per extract batch and API page.")
@@ -85,9 +85,9 @@ struct SyncCommand: AsyncParsableCommand {
     var maxParallel = 3
 
     @Option(help: ArgumentHelp(
-        "Tries per Clever API request (a 429, 500, 502, 503 or 504, a timeout, a network failure) before its feed fails; "
-            + "the waits between back off exponentially with jitter, up to 30 s each (a failed feed is then tried again "
-            + "twice from its first page). Raise it to ride out a longer outage.",
+        "Tries per Clever API request (a 429, 500, 502, 503 or 504, a timeout, a network failure) before its task fails; "
+            + "the waits between back off exponentially with jitter, up to 30 s each (a 429's Retry-After is honoured up to "
+            + "5 min), and a failed task is tried twice more, a feed from its first page. Raise it to ride out a longer outage.",
         valueName: "n"))
     var apiAttempts = 6
 

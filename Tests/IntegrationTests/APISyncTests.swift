@@ -188,19 +188,25 @@ struct APISyncTests {
         }
     }
 
-    @Test("With one try per request, a 503 on each of a feed's three attempts fails the run, the roster unchanged; the default tries ride it out")
+    @Test("With one try per request, a 503 on each of a task's three attempts fails the run, and its resume, the roster unchanged; the default tries ride it out")
     func apiAttemptsBoundTheRetries() async throws {
         try await TestDatabase.withFresh { database in
             let harness = SyncHarness(database: database)
-            let faults = Faults(serverErrors: 3, serverErrorStatus: 503)
-            let once = try await Self.withServer(csv: .small(), faults: faults) { url, _ in
+            // Six 503s: the run's three tries of its first request take three, its resume's the others.
+            let faults = Faults(serverErrors: 6, serverErrorStatus: 503)
+            let (once, resumed) = try await Self.withServer(csv: .small(), faults: faults) { url, _ in
                 var configuration = harness.configuration(.clever(baseURL: url.absoluteString, token: Self.token))
                 configuration.apiMaxAttempts = 1
-                return try await SyncService(logger: TestDatabase.logger).sync(configuration)
+                let once = try await SyncService(logger: TestDatabase.logger).sync(configuration)
+                // A resume tries as the run did (etl.runs.options): once per request again.
+                let resumed = try await SyncService(logger: TestDatabase.logger).resume(
+                    runID: once.runID ?? 0, database: database, sql: TestDatabase.sql, cleverToken: Self.token)
+                return (once, resumed)
             }
             #expect(once.status == .failed, "\(once.message)")
             #expect(once.exitCode == 1)
             #expect(once.message.contains("503"), "\(once.message)")
+            #expect(resumed.status == .failed, "\(resumed.message)")
             #expect(try await harness.count("roster.students") == 0)
             let retried = try await Self.withServer(csv: .small(), faults: faults) { url, _ in
                 try await SyncService(logger: TestDatabase.logger).sync(
