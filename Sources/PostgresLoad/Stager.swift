@@ -103,7 +103,7 @@ public struct Stager: Sendable {
         _ stream: AsyncStream<[Rejection]>, runID: Int64, on connection: PostgresConnection, logger: Logger
     ) async throws {
         try await connection.copyFrom(
-            table: "rejects", columns: ["run_id", "entity", "source_ref", "record_key", "reason", "severity", "detail"],
+            table: "rejects", columns: ["run_id", "entity", "source_ref", "record_key", "reason", "severity", "detail", "alternate_key"],
             logger: logger
         ) { writer in
             var encoder = CopyEncoder(capacity: 1 << 14)
@@ -116,6 +116,7 @@ public struct Stager: Sendable {
                     encoder.field(rejection.reason.rawValue)
                     encoder.field(rejection.severity.rawValue)
                     encoder.field(rejection.detail)
+                    encoder.field(rejection.alternateKey)
                     encoder.endRow()
                 }
                 if encoder.buffer.readableBytes >= 1 << 16 {

@@ -11,6 +11,10 @@ public struct Rejection: Sendable, Hashable, Codable, CustomStringConvertible {
     public var source: SourceRef
     /// The record's own key (SIS id, or section/student pair) when it could be read.
     public var recordKey: String?
+    /// A second reading of the key, for a CSV row with the wrong number of fields whose id
+    /// columns read differently counted from the left and from the right: the row is either
+    /// record's, and both are kept for the run.
+    public var alternateKey: String?
     public var reason: ReasonCode
     public var severity: Severity
     public var detail: String

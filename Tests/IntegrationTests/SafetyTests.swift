@@ -672,8 +672,12 @@ struct SafetyTests {
                 try await database.strings(
                     "SELECT entity || ' ' || record_key || ' ' || reason FROM staging.unreadable_rows WHERE run_id = \(report.runID ?? 0) ORDER BY 1")
                     == [
+                        // A row with a field too many is read from the left and the right (0020): the
+                        // names beside the ids key no record.
                         "enrollment SEC2/ST6 malformed_row", "school S2 missing_required_field", "section SEC3 malformed_row",
-                        "student ST16 malformed_row", "student ST5 malformed_row", "teacher T2 malformed_row",
+                        "section T3 malformed_row", "student Family16 malformed_row", "student Family5 malformed_row",
+                        "student ST16 malformed_row", "student ST5 malformed_row", "teacher O'Brien malformed_row",
+                        "teacher T2 malformed_row",
                     ])
 
             // Read again the next night: nothing to catch up on.
@@ -703,6 +707,40 @@ struct SafetyTests {
                 harness.configuration(.csv(folder), asOf: "2027-01-21"))
             #expect(endedAgain.status == .succeeded, "\(endedAgain.message)")
             #expect(try await harness.count("roster.sections", "status = 'archived' AND status_reason = 'term_ended'") == 4)
+        }
+    }
+
+    @Test("A stray comma before the id, in a file whose columns are not in Clever's order, keeps the row's own record (its id read from the right)")
+    func strayCommaBeforeTheId() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let district = DistrictFixture.small()
+            // Names first: Last_name, First_name, School_id, Student_id, Grade, Student_email.
+            func namesFirst(_ text: String) -> String {
+                text.split(separator: "\n").map { line in
+                    let cells = line.split(separator: ",", omittingEmptySubsequences: false)
+                    return [cells[2], cells[3], cells[0], cells[1], cells[4], cells[5]].joined(separator: ",")
+                }.joined(separator: "\n") + "\n"
+            }
+            #expect(try await harness.sync(district, editing: "students.csv", namesFirst).status == .succeeded)
+            let before = try await Self.roster(database)
+            // ST5's last name gains an unquoted ", Jr": every cell from there on moves one right.
+            let report = try await harness.sync(district, editing: "students.csv") {
+                namesFirst($0).replacingOccurrences(of: "Family5,Kid5,S1,ST5,", with: "Family5, Jr,Kid5,S1,ST5,")
+            }
+            #expect(report.status == .succeeded, "\(report.message)")
+            #expect(report.summary.total == 0, "\(report.summary.counts)")
+            #expect(try await Self.roster(database) == before)
+            // Held by its own row, both readings of which are kept, not by the enrollments naming it.
+            #expect(
+                try await database.strings(
+                    "SELECT record_key || ' ' || source_ref FROM staging.unreadable_rows WHERE run_id = \(report.runID ?? 0) ORDER BY 1")
+                    == ["S1 students.csv:6", "ST5 students.csv:6"])
+            #expect(!report.rejections.contains { $0.reason == "referenced_not_in_feed" }, "\(report.rejections)")
+            #expect(
+                try await database.string("SELECT detail FROM staging.rejects WHERE run_id = \(report.runID ?? 0) AND reason = 'malformed_row'")
+                    == "expected 6 fields as in the header, found 7; its id reads 'S1' by the header's columns counted from the left "
+                    + "and 'ST5' counted from the right: both are kept as they are")
         }
     }
 
@@ -778,7 +816,8 @@ struct SafetyTests {
             try DistrictFixture.edit("teachers.csv", in: folder) { $0.replacingOccurrences(of: "S1,T4,Patel,Dev", with: "S1,T4,Patel,Dev,Jr.") }
             let report = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
             #expect(report.status == .succeeded, "\(report.message)")
-            #expect(try await database.strings("SELECT entity || ' ' || record_key FROM staging.unreadable_rows WHERE run_id = \(report.runID ?? 0) ORDER BY 1") == ["section SEC4", "student ST5", "teacher T4"])
+            #expect(try await database.strings("SELECT entity || ' ' || record_key FROM staging.unreadable_rows WHERE run_id = \(report.runID ?? 0) ORDER BY 1")
+                == ["section SEC4", "section T4", "student Family5", "student ST5", "teacher Patel", "teacher T4"])
             #expect(try await database.strings("SELECT sis_id || ' ' || status || ' ' || status_reason FROM roster.students WHERE sis_id IN ('ST5', 'ST12') ORDER BY 1") == ["ST12 archived filtered_out", "ST5 archived filtered_out"])
             #expect(try await database.strings("SELECT sis_id || ' ' || status FROM roster.teachers WHERE sis_id = 'T4'") == ["T4 active"], "one of T4's schools is inside the filter")
             #expect(try await database.strings("SELECT sis_id || ' ' || status FROM roster.sections WHERE sis_id = 'SEC4'") == ["SEC4 archived"])

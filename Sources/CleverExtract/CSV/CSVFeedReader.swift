@@ -75,14 +75,20 @@ actor CSVFeedReader {
                 batch.rejections.append(
                     Rejection(
                         entity: mapper.feed.entity, source: .csv(parser.fileName, line: parser.line),
-                        recordKey: mapper.probableKey(from: parser), reason: .noLineEnd,
+                        recordKey: mapper.probableKeys(from: parser).key, reason: .noLineEnd,
                         detail: "the file's last row has no line end after it: loaded as read; if it cannot be "
                             + "loaded, the run stops (a file cut inside its last field)"))
             }
             if var rejection = Self.unreadableRow(parser, header: header, entity: mapper.feed.entity) {
                 // A broken row is reported once, by the sections feed, not again by terms.
                 if feed != .terms {
-                    rejection.recordKey = mapper.probableKey(from: parser)
+                    let keys = mapper.probableKeys(from: parser)
+                    rejection.recordKey = keys.key
+                    rejection.alternateKey = keys.alternate
+                    if let key = keys.key, let alternate = keys.alternate {
+                        rejection.detail += "; its id reads '\(key)' by the header's columns counted from the left and "
+                            + "'\(alternate)' counted from the right: both are kept as they are"
+                    }
                     batch.rejections.append(rejection)
                 }
                 continue

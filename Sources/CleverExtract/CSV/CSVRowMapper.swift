@@ -73,28 +73,37 @@ struct CSVRowMapper {
         mapping(Row(parser: parser, entity: feed == .terms ? .section : feed.entity))
     }
 
-    /// The key of a row that cannot be mapped (the wrong number of fields), read from its id
-    /// columns when the row reaches them. The merge keeps that record as it is for the run
-    /// instead of treating it as gone (migration 0011_unreadable_rows). A wrong guess (a stray
-    /// comma before the id column) keeps some other record one night: the safe side.
-    func probableKey(from parser: CSVParser) -> String? {
+    /// The keys of a row that cannot be mapped (the wrong number of fields), read from its id
+    /// columns. The merge keeps those records as they are for the run instead of treating them as
+    /// gone (migration 0011_unreadable_rows). The row gained or lost fields somewhere: after its id
+    /// columns, the header's positions counted from the left find the id; before them (a stray
+    /// comma in a name that comes first, in a file whose columns are not in Clever's order),
+    /// counted from the right. Where the two readings differ, both are returned (0020): the wrong
+    /// one keeps some other record, or none, one night, which is the safe side.
+    func probableKeys(from parser: CSVParser) -> (key: String?, alternate: String?) {
         let row = Row(parser: parser, entity: feed.entity)
-        func cell(_ column: String) -> String? {
-            guard let position = header[column], position < parser.fields.count, parser.isValidUTF8(at: position)
-            else { return nil }
-            // Trimmed as the transform trims the ids it keys loadable rows by.
-            return Identifier.trimmed(row[position])
+        let shift = parser.fields.count - header.columns.count
+        func cell(_ column: String, _ shift: Int) -> String? {
+            guard let column = header[column], column + shift >= 0, column + shift < parser.fields.count else { return nil }
+            // Read and trimmed as the transform reads the ids it keys loadable rows by.
+            return Identifier.trimmed(row[column + shift])
         }
-        switch feed {
-        case .schools: return cell("School_id")
-        case .teachers: return cell("Teacher_id")
-        case .students: return cell("Student_id")
-        case .sections: return cell("Section_id")
-        case .terms: return nil
-        case .enrollments:
-            guard let section = cell("Section_id"), let student = cell("Student_id") else { return nil }
-            return "\(section)/\(student)"
+        func key(_ shift: Int) -> String? {
+            switch feed {
+            case .schools: return cell("School_id", shift)
+            case .teachers: return cell("Teacher_id", shift)
+            case .students: return cell("Student_id", shift)
+            case .sections: return cell("Section_id", shift)
+            case .terms: return nil
+            case .enrollments:
+                guard let section = cell("Section_id", shift), let student = cell("Student_id", shift) else { return nil }
+                return "\(section)/\(student)"
+            }
         }
+        let left = key(0)
+        let right = shift == 0 ? left : key(shift)
+        guard let left else { return (right, nil) }
+        return (left, right == left ? nil : right)
     }
 
     /// The term a sections.csv row names, nil when its three term cells are empty. The SIS id is
