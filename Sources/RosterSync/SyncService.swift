@@ -14,9 +14,14 @@ public struct SyncService: Sendable {
     /// The task kinds a pipeline file may use.
     public static let taskKinds: Set<String> = ["check-source", "stage", "prepare", "guard", "merge", "prune"]
 
+    /// The settings each task kind reads. Any other is a typo that would otherwise be ignored.
+    static let taskSettings: [String: Set<String>] = ["stage": ["feed"], "prune": ["keep_runs"]]
+
     /// Loads a pipeline file and checks that its tasks make a sync: at most one task of each kind
-    /// but `stage`, one stage per feed, `prepare` after every stage and `merge` after `prepare`
-    /// (two merges would run at once; a stage twice would stage every row twice).
+    /// but `stage`, one stage per feed (and, with a `prepare`, every feed staged: a feed missing
+    /// would read as empty), `prepare` after every stage and `merge` after `prepare` (two merges
+    /// would run at once; a stage twice would stage every row twice), and only the settings each
+    /// kind reads, with values it can use.
     package static func loadPipeline(_ url: URL) throws -> PipelineDefinition {
         let definition = try PipelineLoader.load(contentsOf: url, knownKinds: taskKinds)
         let file = url.path
@@ -26,8 +31,24 @@ public struct SyncService: Sendable {
         var byKind: [String: TaskDefinition] = [:]
         var byFeed: [String: TaskDefinition] = [:]
         for task in definition.tasks {
+            let allowed = taskSettings[task.kind] ?? []
+            if let unknown = task.settings.keys.sorted().first(where: { !allowed.contains($0) }) {
+                throw fail(
+                    task,
+                    allowed.isEmpty
+                        ? "a '\(task.kind)' task takes no settings, and '\(unknown)' is one"
+                        : "unknown setting '\(unknown)'; a '\(task.kind)' task takes \(allowed.sorted().joined(separator: ", "))")
+            }
+            if task.kind == "prune", let keep = task.settings["keep_runs"], (Int(keep) ?? 0) < 1 {
+                // 0 would prune the run's own staged rows, which its report and an approval read.
+                throw fail(task, "settings.keep_runs must be a whole number of runs, at least 1 (the run itself), not '\(keep)'")
+            }
             if task.kind == "stage" {
                 let feed = task.settings["feed"] ?? ""
+                guard Feed(rawValue: feed) != nil else {
+                    throw fail(
+                        task, "settings.feed must be one of \(Feed.allCases.map(\.rawValue).joined(separator: ", ")), not '\(feed)'")
+                }
                 if let other = byFeed[feed] { throw fail(task, "stages feed '\(feed)' as task '\(other.name)' does") }
                 byFeed[feed] = task
             } else if let other = byKind[task.kind] {
@@ -47,6 +68,9 @@ public struct SyncService: Sendable {
             return found
         }
         if let prepare = byKind["prepare"] {
+            if let missing = Feed.allCases.first(where: { byFeed[$0.rawValue] == nil }) {
+                throw fail(prepare, "no stage task stages feed '\(missing.rawValue)'; every feed needs one before prepare")
+            }
             let before = upstream(of: prepare)
             if let stage = byFeed.values.sorted(by: { $0.line < $1.line }).first(where: { !before.contains($0.name) }) {
                 throw fail(prepare, "must come after every stage task; it does not need '\(stage.name)'")

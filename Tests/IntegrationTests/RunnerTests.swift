@@ -347,6 +347,11 @@ struct RunnerTests {
             ("    needs: [stage-schools, stage-terms, stage-teachers, stage-students, stage-sections, stage-enrollments]",
              "    needs: [stage-schools, stage-terms, stage-teachers, stage-students, stage-sections]", "does not need 'stage-enrollments'"),
             ("  merge:\n    kind: merge\n    needs: [guard]", "  merge:\n    kind: merge\n    needs: [check-source]", "must come after a 'prepare' task"),
+            ("settings: { feed: students }", "settings: { feed: student }", "not 'student'"),
+            ("settings: { feed: students }", "settings: { feeds: students }", "unknown setting 'feeds'; a 'stage' task takes feed"),
+            ("settings: { keep_runs: 7 }", "settings: { keep_runs: 0 }", "settings.keep_runs must be a whole number of runs, at least 1"),
+            ("settings: { keep_runs: 7 }", "settings: { keep_runs: seven }", "not 'seven'"),
+            ("  guard:\n    kind: guard\n", "  guard:\n    kind: guard\n    settings: { dry_run: true }\n", "a 'guard' task takes no settings"),
         ])
     func pipelineShape(original: String, replacement: String, message: String) throws {
         let nightly = try String(contentsOf: TestDatabase.nightly, encoding: .utf8)
@@ -357,6 +362,19 @@ struct RunnerTests {
         defer { try? FileManager.default.removeItem(at: file) }
         let error = #expect(throws: PipelineError.self) { _ = try SyncService.loadPipeline(file) }
         #expect(error?.description.contains(message) == true, "\(String(describing: error))")
+    }
+
+    @Test("A pipeline that stages no terms is refused: prepare would read the feed as empty")
+    func pipelineStagesEveryFeed() throws {
+        let nightly = try String(contentsOf: TestDatabase.nightly, encoding: .utf8)
+        let stage = "  stage-terms:\n    kind: stage\n    needs: [check-source]\n    settings: { feed: terms }\n    retries: 2\n    timeout: 30m\n"
+        #expect(nightly.contains(stage) && nightly.contains("stage-terms, "), "the test's edit applies to nightly.yml")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("shape-\(UUID().uuidString).yml")
+        try nightly.replacingOccurrences(of: stage, with: "").replacingOccurrences(of: "stage-terms, ", with: "")
+            .write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let error = #expect(throws: PipelineError.self) { _ = try SyncService.loadPipeline(file) }
+        #expect(error?.description.contains("(task 'prepare'): no stage task stages feed 'terms'") == true, "\(String(describing: error))")
     }
 
     @Test("A task that fails after the merge committed leaves the run succeeded (or blocked), not 'roster unchanged'")
