@@ -103,6 +103,27 @@ struct CSVParsingTests {
         #expect(error?.isUsageError == false, "a broken feed fails the run (exit 1), it is not configuration")
     }
 
+    @Test("rows that hold nothing (a spreadsheet's empty row, a DOS end-of-file byte, trailing spaces) are blank lines; a row cut after an empty first field still fails")
+    func rowsHoldingNothing() async throws {
+        let header = "School_id,Section_id,Student_id\n"
+        for tail in [",,\n,,", ",,\n\u{1A}", "  \t", "\u{1A}", ",,", " , ,\n"] {
+            let folder = try CSVFolder(["enrollments.csv": header + "SCH1,SEC1,S1\n,,\nSCH1,SEC1,S2\n" + tail])
+            defer { folder.remove() }
+            let result = try await folder.source().read(.enrollments)
+            #expect(result.rejections.isEmpty, "\(tail.debugDescription): \(result.rejections)")
+            #expect(result.enrollments.map(\.student.sisID) == ["S1", "S2"], "\(tail.debugDescription)")
+        }
+        // One comma and no line end: the start of a row whose first field is empty, cut.
+        let cut = try CSVFolder(["enrollments.csv": header + "SCH1,SEC1,S1\n,"])
+        defer { cut.remove() }
+        let error = await #expect(throws: ExtractError.self) { _ = try await cut.source().read(.enrollments) }
+        #expect(error?.description.contains("looks cut short") == true, "\(String(describing: error))")
+        // A file of nothing but such rows has no rows.
+        let empty = try CSVFolder(["enrollments.csv": header + ",,\n,,\n"])
+        defer { empty.remove() }
+        await #expect(throws: ExtractError.self) { _ = try await empty.source().read(.enrollments) }
+    }
+
     @Test("a file that ends mid-row (too few fields, no line end) fails as cut short; a short row with its line end is one bad row")
     func cutShort() async throws {
         let header = "School_id,Section_id,Student_id\n"

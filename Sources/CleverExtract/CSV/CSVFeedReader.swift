@@ -38,6 +38,15 @@ actor CSVFeedReader {
                 if dataRows == 0 && mustHaveRows { throw CleverCSVSource.emptyFileError(spec) }
                 break
             }
+            // A row that holds nothing is a blank line (a spreadsheet's empty row, a DOS end-of-file
+            // byte, trailing spaces). Without a line end after it, and fewer commas than the header
+            // but more than none, it may be a row cut after its first, empty, field: the checks
+            // below judge that.
+            if parser.holdsNothing,
+                !parser.endsFileWithoutLineEnd || parser.fields.count == 1 || parser.fields.count == header.columns.count
+            {
+                continue
+            }
             dataRows += 1
             if case .unterminatedQuote(let later) = parser.problem, later > 0 {
                 // The open quote swallowed every line after it: not one bad row but a file that

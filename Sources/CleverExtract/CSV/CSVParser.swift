@@ -105,6 +105,18 @@ final class CSVParser {
         }
     }
 
+    /// The current record holds nothing: every field unquoted and only spaces, tabs or the DOS
+    /// end-of-file byte (0x1A) that old exporters append. A spreadsheet's row of empty cells
+    /// (`,,,,,`) is one.
+    var holdsNothing: Bool {
+        guard problem == nil, fields.allSatisfy({ !$0.quoted }) else { return false }
+        return buffer.withUnsafeBufferPointer { all in
+            fields.allSatisfy { field in
+                all[(recordStart + field.start)..<(recordStart + field.end)].allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x1A }
+            }
+        }
+    }
+
     /// Field `index` of the current record as text; nil when it is not valid UTF-8.
     func string(at index: Int) -> String? {
         withBytes(at: index, Self.text)
