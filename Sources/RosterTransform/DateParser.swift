@@ -1,8 +1,10 @@
 /// Reads the date spellings Clever feeds carry and writes them as ISO `YYYY-MM-DD`.
 ///
-/// Accepted: `YYYY-MM-DD`, `MM/DD/YYYY`, `M/D/YYYY`, and ISO date-times such as
-/// `2024-08-20T00:00:00.000Z` (the Clever API), whose date part is taken as written: Clever sends
-/// calendar dates at midnight UTC, and shifting them into a time zone would move them a day.
+/// Accepted: `YYYY-MM-DD`, `MM/DD/YYYY`, `M/D/YYYY`, `YYYY/MM/DD`, ISO date-times such as
+/// `2024-08-20T00:00:00.000Z` (the Clever API), and a spreadsheet's `8/20/2024 0:00` or
+/// `8/20/2024 12:00:00 AM`. The date part is taken as written: Clever sends calendar dates at
+/// midnight UTC, and shifting them into a time zone would move them a day. Two-digit years are
+/// refused: `1/2/09` could be a birth year of 1909 or 2009.
 public enum DateParser {
     /// Why a date could not be read.
     public struct Problem: Error, Sendable, Hashable, CustomStringConvertible {
@@ -37,13 +39,39 @@ public enum DateParser {
             guard b.count == 10 || isTimePart(b[10...]) else { return nil }
             return (y, m, d)
         }
-        // M/D/YYYY with one- or two-digit month and day.
-        let pieces = b.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-        guard pieces.count == 3, (1...2).contains(pieces[0].count), (1...2).contains(pieces[1].count),
-            pieces[2].count == 4,
+        // M/D/YYYY with one- or two-digit month and day, or YYYY/M/D; either optionally followed
+        // by a clock time, as a spreadsheet writes a date cell.
+        var date = b[...]
+        if let space = b.firstIndex(of: UInt8(ascii: " ")) {
+            guard isClockTime(b[(space + 1)...]) else { return nil }
+            date = b[..<space]
+        }
+        let pieces = date.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        guard pieces.count == 3 else { return nil }
+        if pieces[0].count == 4, (1...2).contains(pieces[1].count), (1...2).contains(pieces[2].count),
+            let y = number(pieces[0]), let m = number(pieces[1]), let d = number(pieces[2])
+        {
+            return (y, m, d)
+        }
+        guard (1...2).contains(pieces[0].count), (1...2).contains(pieces[1].count), pieces[2].count == 4,
             let m = number(pieces[0]), let d = number(pieces[1]), let y = number(pieces[2])
         else { return nil }
         return (y, m, d)
+    }
+
+    /// `H:MM`, `H:MM:SS`, either with ` AM` or ` PM` (any case): checked so that only a time
+    /// follows the date, not so that it is read.
+    private static func isClockTime(_ b: ArraySlice<UInt8>) -> Bool {
+        var clock = b
+        if let last = clock.last, last == UInt8(ascii: "M") || last == UInt8(ascii: "m") {
+            let meridiem = clock.suffix(2).first.map { [UInt8(ascii: "A"), UInt8(ascii: "a"), UInt8(ascii: "P"), UInt8(ascii: "p")].contains($0) }
+            guard meridiem == true else { return false }
+            clock = clock.dropLast(2)
+            if clock.last == UInt8(ascii: " ") { clock = clock.dropLast() }
+        }
+        let parts = clock.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
+        guard (2...3).contains(parts.count), (1...2).contains(parts[0].count), number(parts[0]) != nil else { return false }
+        return parts.dropFirst().allSatisfy { $0.count == 2 && number($0) != nil }
     }
 
     /// `THH:MM[:SS[.fff]][Z|±HH:MM]`: checked loosely, only so "2024-08-20junk" is not a date.
