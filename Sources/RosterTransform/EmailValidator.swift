@@ -8,14 +8,17 @@ public enum EmailValidator {
 
     /// The trimmed, lowercased email, or why it is not usable.
     public static func validate(_ raw: String) -> Result<String, Problem> {
-        let email = (TextNormalizer.identifier(raw) ?? "").lowercased()
+        let trimmed = TextNormalizer.identifier(raw) ?? ""
         func fail(_ why: String) -> Result<String, Problem> { .failure(Problem(description: why)) }
 
-        guard !email.isEmpty else { return fail("the email is empty") }
-        guard email.utf8.count <= 254 else { return fail("longer than 254 characters") }
-        if let odd = email.unicodeScalars.first(where: { !$0.isASCII }) {
+        guard !trimmed.isEmpty else { return fail("the email is empty") }
+        // Checked before lowercasing, which maps some non-ASCII letters to ASCII ones (the Kelvin
+        // sign U+212A to "k"): the address stored must be the one the SIS sent.
+        if let odd = trimmed.unicodeScalars.first(where: { !$0.isASCII }) {
             return fail("contains the non-ASCII character '\(odd)' (U+\(hex(odd.value)))")
         }
+        let email = trimmed.lowercased()
+        guard email.utf8.count <= 254 else { return fail("longer than 254 characters") }
         // From here on the email is ASCII: one byte per character, checked byte by byte (this
         // runs for every student and teacher of every district).
         let bytes = Array(email.utf8)

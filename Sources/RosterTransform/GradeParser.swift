@@ -42,6 +42,10 @@ public enum GradeParser {
         "infanttoddler": .infantToddler, "infant": .infantToddler, "it": .infantToddler,
         "preschool": .preschool, "ps": .preschool,
         "prekindergarten": .preKindergarten, "prek": .preKindergarten, "pk": .preKindergarten,
+        // Pre-K programmes by age (PK3, PK4; Wisconsin's 4K, also written K4) and five-year-old
+        // kindergarten (K5, 5K), as several states' SIS exports write them.
+        "pk3": .preKindergarten, "pk4": .preKindergarten, "prek3": .preKindergarten, "prek4": .preKindergarten,
+        "k4": .preKindergarten, "4k": .preKindergarten, "k5": .kindergarten, "5k": .kindergarten,
         "transitionalkindergarten": .transitionalKindergarten, "tk": .transitionalKindergarten,
         "kindergarten": .kindergarten, "k": .kindergarten, "kg": .kindergarten,
         "postgraduate": .postGraduate, "pg": .postGraduate,

@@ -29,6 +29,8 @@ struct EmailTests {
             ("a..da@school.org", "two dots"),
             ("a da@school.org", "not allowed"),
             ("ad\u{00E9}@school.org", "non-ASCII"),
+            // The Kelvin sign lowercases to "k": checked before, so the SIS's address is not changed.
+            ("\u{212A}im@school.org", "non-ASCII"),
             ("ada@school", "no top-level domain"),
             ("ada@school.c", "top-level domain"),
             ("ada@school.c0m", "top-level domain"),

@@ -17,6 +17,8 @@ struct GradeTests {
         arguments: [
             ("PK", Grade.preKindergarten), ("Pre-K", .preKindergarten), ("pre k", .preKindergarten),
             ("TK", .transitionalKindergarten), ("K", .kindergarten), ("kg", .kindergarten), ("KG", .kindergarten),
+            ("PK3", .preKindergarten), ("PK4", .preKindergarten), ("Pre-K 4", .preKindergarten), ("4K", .preKindergarten),
+            ("K4", .preKindergarten), ("K5", .kindergarten), ("5K", .kindergarten),
             ("01", .numbered(1)), ("09", .numbered(9)), ("12", .numbered(12)), ("13", .numbered(13)),
             ("1st", .numbered(1)), ("2nd", .numbered(2)), ("3rd", .numbered(3)), ("10th", .numbered(10)),
             ("Grade 3", .numbered(3)), ("grade 10", .numbered(10)), ("Grade K", .kindergarten),
