@@ -195,6 +195,27 @@ struct CSVParsingTests {
         #expect(result.rejections.first?.detail == "Last_name, First_name not valid UTF-8; read as Windows-1252. Save the file as UTF-8")
     }
 
+    @Test("a malformed row keys its record as a loadable row would: a non-UTF-8 id read as Windows-1252, and a stray comma before the id read from the right")
+    func malformedRowKeys() async throws {
+        let folder = try CSVFolder()
+        defer { folder.remove() }
+        var bytes = Data("\(Self.studentHeader)\nSCH1,M".utf8)
+        bytes.append(contentsOf: [0xFC])  // "MüL1" in Windows-1252
+        bytes.append(Data("L1,Müller,Ada,Jr.,3,a@school.org\nSCH1,S2,Hopper,Grace,4,,g@school.org\n".utf8))
+        try folder.write("students.csv", bytes)
+        let result = try await folder.source().read(.students)
+        #expect(result.rejections.map(\.reason) == [.malformedRow, .malformedRow])
+        #expect(result.rejections.map(\.recordKey) == ["M\u{FC}L1", "S2"])
+        // Read from the right, the first row's id is its last name; the second's extra field comes after.
+        #expect(result.rejections.map(\.alternateKey) == ["Müller", "Hopper"])
+        let names = try CSVFolder(["students.csv": "Last_name,First_name,School_id,Student_id,Grade,Student_email\nO'Brien, Jr,Pat,SCH1,S7,3,p@s.org\n"])
+        defer { names.remove() }
+        let shifted = try await names.source().read(.students)
+        #expect(shifted.rejections.map(\.recordKey) == ["SCH1"])
+        #expect(shifted.rejections.map(\.alternateKey) == ["S7"])
+        #expect(shifted.rejections.first?.detail.hasSuffix("its id reads 'SCH1' by the header's columns counted from the left and 'S7' counted from the right: both are kept as they are") == true)
+    }
+
     @Test("a row without its id is rejected here, naming the column")
     func missingID() async throws {
         let folder = try CSVFolder([
