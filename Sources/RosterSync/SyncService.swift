@@ -697,11 +697,12 @@ public struct SyncService: Sendable {
             let lines = wouldBlock.map(\.description)
             let threshold = lines.isEmpty ? "" : "; a sync would stop at the safety threshold: "
                 + lines.joined(separator: "; ") + " (--allow-mass-changes lifts it)"
+            let failing = await context.state.previewWarnings
             let message = "preview: "
                 + (summary.total == 0
-                    ? "no changes; a sync would change nothing"
+                    ? "no changes" + (failing.isEmpty ? "; a sync would change nothing" : "")
                     : Self.describe(summary) + "; nothing was changed (the changes are in staging.changes, run_id \(runID))")
-                + threshold + afterwards
+                + failing.map { "; \($0)" }.joined() + threshold + afterwards
             try await ledger.finish(
                 runID, status: .succeeded, counts: Self.countsJSON(summary: summary, staged: staged), message: message)
             return SyncReport(

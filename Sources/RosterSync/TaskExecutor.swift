@@ -42,6 +42,9 @@ actor RunState {
 
     func staged(_ feed: String, rows: Int) { stagedCounts[feed] = rows }
     func merged(_ outcome: Merger.Outcome) { mergeOutcome = outcome }
+    /// What a sync of a previewed extract would fail on before its merge (prepare's checks).
+    private(set) var previewWarnings: [String] = []
+    func wouldFail(_ warning: String) { previewWarnings.append(warning) }
     func failed(_ error: any Error) { errors.append(error) }
     func setTaskRunID(_ id: Int64, for task: String, attempt: Int) { taskRunIDs["\(task)#\(attempt)"] = id }
     func taskRunID(for task: String, attempt: Int) -> Int64? { taskRunIDs["\(task)#\(attempt)"] }
@@ -314,55 +317,77 @@ struct TaskExecutor: Sendable {
     /// would otherwise archive or suspend. As many as the safety threshold would stop on, they say
     /// the feed is damaged (rows cut off, or a shifted column that makes every row unreadable):
     /// the run fails, so that a night that loaded a tenth of the students does not pass for a
-    /// whole one, and a feed that went bad does not freeze half a district unseen, night after
-    /// night. `--allow-mass-changes` lets it through, keeping them; a record kept for other feeds
-    /// naming it is taken as gone by the next run that still lacks it (one night's grace, prepare).
+    /// whole one, and a feed that went bad does not freeze half a district unseen.
+    /// `--allow-mass-changes` lets it through, keeping them. Then a record kept for other feeds
+    /// naming it is taken as gone by the next run that still lacks it (one night's grace,
+    /// prepare), and one kept for its unreadable row counts no more while its row stays so: the
+    /// check stops on rows that newly became unreadable, not every night on an SIS's known bad rows.
+    /// A preview is told what a sync would fail on.
     private func checkHeldReferences(on connection: PostgresConnection) async throws {
         let configuration = context.configuration
-        // A preview changes nothing either way; its report lists them.
-        guard !configuration.allowMassChanges, !configuration.preview else { return }
+        guard !configuration.allowMassChanges else { return }
         let safety = context.settings.safety
         let runID = context.runID
-        let roster = { (entity: String, condition: String) in
-            "EXISTS (SELECT 1 FROM roster.\(entity)s r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever' "
-                + "AND r.status = 'active'\(condition))"
-        }
-        let entities = ["school", "teacher", "student", "section"]
+        let entities = ["school", "teacher", "student", "section"].filter { !configuration.allowMassChangesOf.contains($0) }
+        guard !entities.isEmpty else { return }
         // Kept as the merge keeps them (02 to 06): active, not loaded from the feed, inside the
-        // district's filters. Driven by the run's unreadable rows, usually few.
-        let kept = entities.map { entity in
-            "WHEN '\(entity)' THEN \(roster(entity, " AND r.sis_id = u.record_key")) AND NOT EXISTS (SELECT 1 FROM staging.\(entity)s x "
-                + "WHERE x.run_id = u.run_id AND x.sis_id = u.record_key AND x.excluded IS NULL)"
+        // district's filters; a section whose term has ended is archived all the same (06). One
+        // select per entity, so that each list of keys inside the filters is made once and hashed
+        // (a row pair matched against all four, with statistics that predate the run, was
+        // planned as a loop over the lists per row: minutes at 30,000 unreadable rows).
+        let selects = entities.map { entity in
+            let ended =
+                entity == "section"
+                ? "AND NOT EXISTS (SELECT 1 FROM roster.terms t WHERE t.id = r.term_id AND t.end_date < etl.current_as_of())" : ""
+            return """
+                SELECT u.entity, u.record_key, u.reason, u.source_ref, u.detail FROM staging.unreadable_rows u
+                WHERE u.run_id = \(runID) AND u.entity = '\(entity)'
+                  AND u.record_key IN (SELECT sis_id FROM etl.unreadable_inside_filters('\(entity)'))
+                  AND EXISTS (SELECT 1 FROM roster.\(entity)s r WHERE r.district_id = etl.current_district_id()
+                              AND r.source = 'clever' AND r.status = 'active' AND r.sis_id = u.record_key \(ended))
+                  AND NOT EXISTS (SELECT 1 FROM staging.\(entity)s x WHERE x.run_id = u.run_id AND x.sis_id = u.record_key
+                                  AND x.excluded IS NULL)
+                """
         }
-        let inside = entities.map { "SELECT '\($0)', sis_id FROM etl.unreadable_inside_filters('\($0)')" }
         let active = entities.map { entity in
             "WHEN '\(entity)' THEN (SELECT count(*) FROM roster.\(entity)s r WHERE r.district_id = etl.current_district_id() "
                 + "AND r.source = 'clever' AND r.status = 'active')"
         }
+        // The statements are estimated as expensive enough for JIT, which costs seconds to compile
+        // and saves nothing here (see Merger.fixedSettings).
+        try await connection.query("SET jit = off", logger: context.logger)
         let rows = try await connection.query(
             PostgresQuery(
                 unsafeSQL: """
-                    WITH kept AS (
-                        SELECT DISTINCT ON (u.entity, u.record_key) u.entity, u.reason = 'referenced_not_in_feed' AS named,
-                               u.source_ref,
-                               CASE WHEN u.reason = 'referenced_not_in_feed' THEN u.detail
-                                    ELSE u.source_ref || ': ' || u.reason || ': ' || u.detail END AS example
-                        FROM staging.unreadable_rows u
-                        WHERE u.run_id = \(runID) AND u.entity IN ('school', 'teacher', 'student', 'section')
-                          AND (u.entity, u.record_key) IN (\(inside.joined(separator: " UNION ALL ")))
-                          AND CASE u.entity \(kept.joined(separator: " ")) ELSE false END
-                        ORDER BY u.entity, u.record_key, u.source_ref)
-                    SELECT entity, count(*), count(*) FILTER (WHERE named), (array_agg(example ORDER BY source_ref))[1],
+                    WITH applied AS (
+                        SELECT coalesce((r.counts ->> 'unchanged_since')::bigint, r.id) AS id FROM etl.runs r
+                        WHERE r.district_id = etl.current_district_id() AND r.id < \(runID) AND r.status = 'succeeded'
+                          AND r.mode <> 'preview'
+                        ORDER BY r.id DESC LIMIT 1),
+                    kept AS (
+                        SELECT DISTINCT ON (k.entity, k.record_key) k.entity, k.reason = 'referenced_not_in_feed' AS named,
+                               coalesce(k.source_ref, '') AS source_ref,
+                               CASE WHEN k.reason = 'referenced_not_in_feed' THEN coalesce(k.detail, '')
+                                    ELSE coalesce(k.source_ref, '?') || ': ' || k.reason || ': ' || coalesce(k.detail, '') END AS example
+                        FROM (\(selects.joined(separator: " UNION ALL "))) k
+                        -- A record the district's last applied run kept for its unreadable row, as
+                        -- tonight, was let through then (below the share, or allowed): not news.
+                        WHERE k.reason = 'referenced_not_in_feed'
+                           OR NOT EXISTS (SELECT 1 FROM staging.unreadable_rows p WHERE p.run_id = (SELECT id FROM applied)
+                                          AND p.entity = k.entity AND p.record_key = k.record_key
+                                          AND p.reason <> 'referenced_not_in_feed')
+                        ORDER BY k.entity, k.record_key, length(k.source_ref), k.source_ref)
+                    SELECT entity, count(*), count(*) FILTER (WHERE named),
+                           (array_agg(example ORDER BY named, length(source_ref), source_ref))[1],
                            CASE entity \(active.joined(separator: " ")) END
-                    FROM kept GROUP BY entity ORDER BY entity
+                    FROM kept GROUP BY entity HAVING count(*) >= \(safety.minRemovalsToBlock) ORDER BY entity
                     """), logger: context.logger)
         var problems: [String] = []
+        var failing: [String] = []
         var cut = false
         for try await (entity, held, named, example, base) in rows.decode((String, Int, Int, String, Int).self) {
             let share = base > 0 ? Double(held) / Double(base) : 1
-            guard held >= safety.minRemovalsToBlock, share > safety.maxRemovalShare,
-                !configuration.allowMassChangesOf.contains(entity)
-            else { continue }
+            guard share > safety.maxRemovalShare else { continue }
             let percent = (share * 100).formatted(.number.precision(.fractionLength(0...1)))
             let unreadable = held - named
             let why =
@@ -373,20 +398,29 @@ struct TaskExecutor: Sendable {
                 : "are kept as they are: \(unreadable) have rows in the \(entity)s feed that cannot be read, \(named) are not in it "
                     + "though other feeds name them"
             problems.append("\(held) of \(base) active \(entity)s (\(percent)%) \(why) (\(example))")
+            failing.append(entity)
             cut = cut || named > 0
         }
+        try await connection.query("RESET jit", logger: context.logger)
         guard !problems.isEmpty else { return }
-        let code: ExtractError.Code = cut ? .cutShort : .unreadableRows
         let lead = (cut ? "the extract looks cut short: " : "the extract looks damaged: ") + problems.joined(separator: "; ")
+        if configuration.preview {
+            await context.state.wouldFail("a sync would fail, as \(lead)")
+            return
+        }
+        let code: ExtractError.Code = cut ? .cutShort : .unreadableRows
+        let allow = failing.map { "--allow-mass-changes-of \($0)" }.joined(separator: " ")
         if case .landing = configuration.source {
             throw ExtractError(
                 code, "\(lead). This night cannot be replayed as it is; replay the nights before and after it "
-                    + "(backfill --to, then --from), or replay it with --allow-mass-changes, which keeps them as they are")
+                    + "(backfill --to, then --from), or replay it with \(allow), which keeps them as they are")
         }
         throw ExtractError(
             code, "\(lead). Nothing was archived or suspended; staging.rejects lists each row with its reason. If the "
-                + "feed is right as it is, sync again with --allow-mass-changes, which keeps them as they are tonight "
-                + (cut ? "(the next run that still lacks them takes them as gone)" : "(and each night their rows stay unreadable)"))
+                + "feed is right as it is, sync again with \(allow), which keeps them as they are tonight"
+                + (cut
+                    ? " (the next run that still lacks them takes them as gone)"
+                    : " (later nights stop only on rows that newly cannot be read)"))
     }
 
     private func clear(_ feed: Feed, runID: Int64, on connection: PostgresConnection) async throws {

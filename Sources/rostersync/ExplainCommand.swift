@@ -48,6 +48,12 @@ struct ExplainCommand: AsyncParsableCommand {
             latest.append((districtID, runID, lastSync, "\(mode), \(status)"))
         }
         if latest.isEmpty { out.append("No staged run found\(district.map { " for district \($0)" } ?? "").") }
+        // Rejects name the key exactly: as a student's or an enrollment's key, or in a student
+        // reject's text as a whole word (a probable SIS id change names the old id there) or as
+        // the quoted email a warning begins with (an invalid email is not stored as one). LIKE's
+        // wildcards in the key are taken literally.
+        let pattern = key.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_")
         // The roster first: a district is shown when its feed or its roster knows the key (or
         // it was asked for), not once per district with "no" in every line.
         let roster = try await connection.query(
@@ -55,7 +61,13 @@ struct ExplainCommand: AsyncParsableCommand {
             SELECT s.id, s.district_id, s.sis_id, s.status, coalesce(s.status_reason, ''), coalesce(s.archived_at::text, ''),
                    s.can_login, coalesce(s.email, ''), coalesce(s.grade, ''), s.source
             FROM roster.students s
-            WHERE (s.sis_id = \(key) OR lower(s.email) = lower(\(key)))
+            WHERE (s.sis_id = \(key) OR lower(s.email) = lower(\(key))
+                   -- an email that failed validation is not stored: the warning of the district's
+                   -- latest staged run quoting it names the student's SIS id
+                   OR (s.district_id, s.sis_id) IN (
+                       SELECT r.district_id, j.record_key FROM staging.rejects j JOIN etl.runs r ON r.id = j.run_id
+                       WHERE j.run_id = ANY(\(latest.map(\.1))) AND j.entity = 'student' AND j.reason = 'invalid_email'
+                         AND j.detail ILIKE 'email ''' || \(pattern) || ''' %'))
               AND (\(district)::text IS NULL OR s.district_id = \(district))
             """, logger: logger)
         var students: [(id: Int64, district: String, line: String)] = []
@@ -67,12 +79,6 @@ struct ExplainCommand: AsyncParsableCommand {
                 + ", grade '\(grade)', email '\(email)', can_login \(canLogin)"))
         }
         var shown = 0
-        // Rejects name the key exactly: as a student's or an enrollment's key, or in a student
-        // reject's text as a whole word (a probable SIS id change names the old id there) or as
-        // the quoted email a warning begins with (an invalid email is not stored as one). LIKE's
-        // wildcards in the key are taken literally.
-        let pattern = key.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
-            .replacingOccurrences(of: "_", with: "\\_")
         for (districtID, runID, lastSync, outcome) in latest {
             // A student whose email failed validation is staged without it: the warning quoting
             // that email names the student's SIS id.

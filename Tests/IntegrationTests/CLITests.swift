@@ -357,6 +357,9 @@ struct CLITests {
             let sections = fixture.enrollments.filter { $0.1 == "ST3" }.map(\.0)
             #expect(!sections.isEmpty)
             #expect(text.contains("  Sections in the feed: \(sections.joined(separator: ", "))"), "\(text)")
+            // And the roster's record, whose email is not stored either.
+            #expect(text.contains("Roster: student ") && text.contains("SIS id ST3): active"), "\(text)")
+            #expect(!text.contains("Roster: no student"), "\(text)")
         }
     }
 

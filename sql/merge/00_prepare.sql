@@ -329,32 +329,41 @@ WHERE NOT EXISTS (SELECT 1 FROM ended_sections x WHERE x.sis_id = n.class)
                     AND h.reason = 'referenced_not_in_feed' AND h.entity = n.entity AND h.record_key = n.sis_id)
 ORDER BY n.entity, n.sis_id, n.feed, n.seq;
 
+-- The run's rejects are new since the table's statistics: without them the planner takes the
+-- run's unreadable rows for one and loops over every list below once per row.
+ANALYZE staging.rejects;
+
 DROP TABLE IF EXISTS pg_temp.held;
 CREATE TEMP TABLE held AS
-SELECT DISTINCT u.entity, u.record_key AS sis_id
+-- Inside the district's filters (0016), as readable rows must be; one select per entity, so that
+-- each list is made once and hashed, not matched as (entity, key) pairs against all four.
+SELECT u.entity, u.record_key AS sis_id
 FROM staging.unreadable_rows u
-WHERE u.run_id = etl.current_run_id()
-  -- inside the district's filters (0016), as readable rows must be (uncorrelated: each list
-  -- is made once, not once per unreadable row)
-  AND (u.entity, u.record_key) IN (
-      SELECT 'school', sis_id FROM etl.unreadable_inside_filters('school')
-      UNION ALL SELECT 'teacher', sis_id FROM etl.unreadable_inside_filters('teacher')
-      UNION ALL SELECT 'student', sis_id FROM etl.unreadable_inside_filters('student')
-      UNION ALL SELECT 'section', sis_id FROM etl.unreadable_inside_filters('section'))
-  AND CASE u.entity
-      WHEN 'school' THEN EXISTS (
-          SELECT 1 FROM roster.schools r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
-            AND r.status = 'active' AND r.sis_id = u.record_key)
-      WHEN 'teacher' THEN EXISTS (
-          SELECT 1 FROM roster.teachers r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
-            AND r.status = 'active' AND r.sis_id = u.record_key)
-      WHEN 'student' THEN EXISTS (
-          SELECT 1 FROM roster.students r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
-            AND r.status = 'active' AND r.sis_id = u.record_key)
-      WHEN 'section' THEN EXISTS (
-          SELECT 1 FROM roster.sections r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
-            AND r.status = 'active' AND r.sis_id = u.record_key)
-      ELSE false END;
+WHERE u.run_id = etl.current_run_id() AND u.entity = 'school'
+  AND u.record_key IN (SELECT sis_id FROM etl.unreadable_inside_filters('school'))
+  AND EXISTS (SELECT 1 FROM roster.schools r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
+                AND r.status = 'active' AND r.sis_id = u.record_key)
+UNION
+SELECT u.entity, u.record_key
+FROM staging.unreadable_rows u
+WHERE u.run_id = etl.current_run_id() AND u.entity = 'teacher'
+  AND u.record_key IN (SELECT sis_id FROM etl.unreadable_inside_filters('teacher'))
+  AND EXISTS (SELECT 1 FROM roster.teachers r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
+                AND r.status = 'active' AND r.sis_id = u.record_key)
+UNION
+SELECT u.entity, u.record_key
+FROM staging.unreadable_rows u
+WHERE u.run_id = etl.current_run_id() AND u.entity = 'student'
+  AND u.record_key IN (SELECT sis_id FROM etl.unreadable_inside_filters('student'))
+  AND EXISTS (SELECT 1 FROM roster.students r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
+                AND r.status = 'active' AND r.sis_id = u.record_key)
+UNION
+SELECT u.entity, u.record_key
+FROM staging.unreadable_rows u
+WHERE u.run_id = etl.current_run_id() AND u.entity = 'section'
+  AND u.record_key IN (SELECT sis_id FROM etl.unreadable_inside_filters('section'))
+  AND EXISTS (SELECT 1 FROM roster.sections r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
+                AND r.status = 'active' AND r.sis_id = u.record_key);
 ANALYZE held;
 
 WITH bad AS (
