@@ -334,36 +334,23 @@ ORDER BY n.entity, n.sis_id, n.feed, n.seq;
 ANALYZE staging.rejects;
 
 DROP TABLE IF EXISTS pg_temp.held;
-CREATE TEMP TABLE held AS
--- Inside the district's filters (0016), as readable rows must be; one select per entity, so that
--- each list is made once and hashed, not matched as (entity, key) pairs against all four.
-SELECT u.entity, u.record_key AS sis_id
-FROM staging.unreadable_rows u
-WHERE u.run_id = etl.current_run_id() AND u.entity = 'school'
-  AND u.record_key IN (SELECT sis_id FROM etl.unreadable_inside_filters('school'))
-  AND EXISTS (SELECT 1 FROM roster.schools r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
-                AND r.status = 'active' AND r.sis_id = u.record_key)
-UNION
-SELECT u.entity, u.record_key
-FROM staging.unreadable_rows u
-WHERE u.run_id = etl.current_run_id() AND u.entity = 'teacher'
-  AND u.record_key IN (SELECT sis_id FROM etl.unreadable_inside_filters('teacher'))
-  AND EXISTS (SELECT 1 FROM roster.teachers r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
-                AND r.status = 'active' AND r.sis_id = u.record_key)
-UNION
-SELECT u.entity, u.record_key
-FROM staging.unreadable_rows u
-WHERE u.run_id = etl.current_run_id() AND u.entity = 'student'
-  AND u.record_key IN (SELECT sis_id FROM etl.unreadable_inside_filters('student'))
-  AND EXISTS (SELECT 1 FROM roster.students r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
-                AND r.status = 'active' AND r.sis_id = u.record_key)
-UNION
-SELECT u.entity, u.record_key
-FROM staging.unreadable_rows u
-WHERE u.run_id = etl.current_run_id() AND u.entity = 'section'
-  AND u.record_key IN (SELECT sis_id FROM etl.unreadable_inside_filters('section'))
-  AND EXISTS (SELECT 1 FROM roster.sections r WHERE r.district_id = etl.current_district_id() AND r.source = 'clever'
-                AND r.status = 'active' AND r.sis_id = u.record_key);
+CREATE TEMP TABLE held (entity text NOT NULL, sis_id text NOT NULL);
+-- Inside the district's filters (0016), as readable rows must be; one statement per entity, so
+-- that each list is made once and hashed, not matched as (entity, key) pairs against all four.
+DO $$
+DECLARE
+    kind text;
+BEGIN
+    FOREACH kind IN ARRAY ARRAY['school', 'teacher', 'student', 'section'] LOOP
+        EXECUTE format('INSERT INTO held SELECT DISTINCT %L, u.record_key FROM staging.unreadable_rows u '
+                       'WHERE u.run_id = etl.current_run_id() AND u.entity = %L '
+                       '  AND u.record_key IN (SELECT sis_id FROM etl.unreadable_inside_filters(%L)) '
+                       '  AND EXISTS (SELECT 1 FROM roster.%I r WHERE r.district_id = etl.current_district_id() '
+                       '              AND r.source = ''clever'' AND r.status = ''active'' AND r.sis_id = u.record_key)',
+                       kind, kind, kind, kind || 's');
+    END LOOP;
+END
+$$;
 ANALYZE held;
 
 WITH bad AS (
