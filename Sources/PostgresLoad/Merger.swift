@@ -463,7 +463,8 @@ public struct Merger: Sendable {
     }
 
     /// Deletes the staged rows of all but the newest `keep` runs of a district that staged rows.
-    /// Unchanged nights stage nothing and do not count: the run they name keeps its rows.
+    /// Unchanged nights stage nothing and do not count: the run they name keeps its rows. The last
+    /// applied run keeps its rows too, whatever its age.
     public static func pruneStaging(
         on connection: PostgresConnection, districtID: String, keep: Int, logger: Logger
     ) async throws {
@@ -477,6 +478,13 @@ public struct Merger: Sendable {
                         DELETE FROM staging.\(table) WHERE run_id IN (
                             SELECT id FROM etl.runs WHERE district_id = $1 AND NOT counts ? 'unchanged_since'
                             ORDER BY id DESC OFFSET $2)
+                          -- The district's last applied run stays, however many previews and
+                          -- failed runs came since: the next night's checks read what it kept
+                          -- (prepare's one-night grace, TaskExecutor's known unreadable rows).
+                          AND run_id IS DISTINCT FROM (
+                              SELECT coalesce((r.counts ->> 'unchanged_since')::bigint, r.id) FROM etl.runs r
+                              WHERE r.district_id = $1 AND r.status = 'succeeded' AND r.mode <> 'preview'
+                              ORDER BY r.id DESC LIMIT 1)
                         """, binds: try binds(districtID, keep)), logger: logger)
         }
     }

@@ -320,8 +320,9 @@ struct TaskExecutor: Sendable {
     /// whole one, and a feed that went bad does not freeze half a district unseen.
     /// `--allow-mass-changes` lets it through, keeping them. Then a record kept for other feeds
     /// naming it is taken as gone by the next run that still lacks it (one night's grace,
-    /// prepare), and one kept for its unreadable row counts no more while its row stays so: the
-    /// check stops on rows that newly became unreadable, not every night on an SIS's known bad rows.
+    /// prepare); records kept for unreadable rows stop a later night only when it keeps some the
+    /// district's last applied run did not: an SIS's known bad rows, once let through, do not stop
+    /// every night, but a feed going bad a little more each night stops once over the share.
     /// A preview is told what a sync would fail on.
     private func checkHeldReferences(on connection: PostgresConnection) async throws {
         let configuration = context.configuration
@@ -356,38 +357,46 @@ struct TaskExecutor: Sendable {
         // The statements are estimated as expensive enough for JIT, which costs seconds to compile
         // and saves nothing here (see Merger.fixedSettings).
         try await connection.query("SET jit = off", logger: context.logger)
-        let rows = try await connection.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    WITH applied AS (
-                        SELECT coalesce((r.counts ->> 'unchanged_since')::bigint, r.id) AS id FROM etl.runs r
-                        WHERE r.district_id = etl.current_district_id() AND r.id < \(runID) AND r.status = 'succeeded'
-                          AND r.mode <> 'preview'
-                        ORDER BY r.id DESC LIMIT 1),
-                    kept AS (
-                        SELECT DISTINCT ON (k.entity, k.record_key) k.entity, k.reason = 'referenced_not_in_feed' AS named,
-                               coalesce(k.source_ref, '') AS source_ref,
-                               CASE WHEN k.reason = 'referenced_not_in_feed' THEN coalesce(k.detail, '')
-                                    ELSE coalesce(k.source_ref, '?') || ': ' || k.reason || ': ' || coalesce(k.detail, '') END AS example
-                        FROM (\(selects.joined(separator: " UNION ALL "))) k
-                        -- A record the district's last applied run kept for its unreadable row, as
-                        -- tonight, was let through then (below the share, or allowed): not news.
-                        WHERE k.reason = 'referenced_not_in_feed'
-                           OR NOT EXISTS (SELECT 1 FROM staging.unreadable_rows p WHERE p.run_id = (SELECT id FROM applied)
-                                          AND p.entity = k.entity AND p.record_key = k.record_key
-                                          AND p.reason <> 'referenced_not_in_feed')
-                        ORDER BY k.entity, k.record_key, length(k.source_ref), k.source_ref)
-                    SELECT entity, count(*), count(*) FILTER (WHERE named),
-                           (array_agg(example ORDER BY named, length(source_ref), source_ref))[1],
-                           CASE entity \(active.joined(separator: " ")) END
-                    FROM kept GROUP BY entity HAVING count(*) >= \(safety.minRemovalsToBlock) ORDER BY entity
-                    """), logger: context.logger)
+        var found: [(entity: String, held: Int, named: Int, fresh: Int, example: String, base: Int)] = []
+        do {
+            let rows = try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        WITH applied AS (
+                            SELECT coalesce((r.counts ->> 'unchanged_since')::bigint, r.id) AS id FROM etl.runs r
+                            WHERE r.district_id = etl.current_district_id() AND r.id < \(runID) AND r.status = 'succeeded'
+                              AND r.mode <> 'preview'
+                            ORDER BY r.id DESC LIMIT 1),
+                        kept AS (
+                            SELECT DISTINCT ON (k.entity, k.record_key) k.entity, k.reason = 'referenced_not_in_feed' AS named,
+                                   coalesce(k.source_ref, '') AS source_ref,
+                                   CASE WHEN k.reason = 'referenced_not_in_feed' THEN coalesce(k.detail, '')
+                                        ELSE coalesce(k.source_ref, '?') || ': ' || k.reason || ': ' || coalesce(k.detail, '') END AS example,
+                                   -- New tonight: not kept by the district's last applied run for an
+                                   -- unreadable row as well (that night let it through).
+                                   k.reason = 'referenced_not_in_feed'
+                                     OR NOT EXISTS (SELECT 1 FROM staging.unreadable_rows p WHERE p.run_id = (SELECT id FROM applied)
+                                                    AND p.entity = k.entity AND p.record_key = k.record_key
+                                                    AND p.reason <> 'referenced_not_in_feed') AS fresh
+                            FROM (\(selects.joined(separator: " UNION ALL "))) k
+                            ORDER BY k.entity, k.record_key, length(k.source_ref), k.source_ref)
+                        SELECT entity, count(*), count(*) FILTER (WHERE named), count(*) FILTER (WHERE fresh),
+                               (array_agg(example ORDER BY NOT fresh, named, length(source_ref), source_ref))[1],
+                               CASE entity \(active.joined(separator: " ")) END
+                        FROM kept GROUP BY entity HAVING count(*) >= \(safety.minRemovalsToBlock) ORDER BY entity
+                        """), logger: context.logger)
+            for try await row in rows.decode((String, Int, Int, Int, String, Int).self) { found.append(row) }
+        } catch {
+            _ = try? await connection.query("RESET jit", logger: context.logger)
+            throw error
+        }
+        try await connection.query("RESET jit", logger: context.logger)
         var problems: [String] = []
         var failing: [String] = []
         var cut = false
-        for try await (entity, held, named, example, base) in rows.decode((String, Int, Int, String, Int).self) {
+        for (entity, held, named, fresh, example, base) in found {
             let share = base > 0 ? Double(held) / Double(base) : 1
-            guard share > safety.maxRemovalShare else { continue }
+            guard share > safety.maxRemovalShare, fresh > 0 else { continue }
             let percent = (share * 100).formatted(.number.precision(.fractionLength(0...1)))
             let unreadable = held - named
             let why =
@@ -397,11 +406,11 @@ struct TaskExecutor: Sendable {
                 ? "have rows in the \(entity)s feed that cannot be read"
                 : "are kept as they are: \(unreadable) have rows in the \(entity)s feed that cannot be read, \(named) are not in it "
                     + "though other feeds name them"
-            problems.append("\(held) of \(base) active \(entity)s (\(percent)%) \(why) (\(example))")
+            let newly = fresh < held ? ", \(fresh) of them newly" : ""
+            problems.append("\(held) of \(base) active \(entity)s (\(percent)%) \(why)\(newly) (\(example))")
             failing.append(entity)
             cut = cut || named > 0
         }
-        try await connection.query("RESET jit", logger: context.logger)
         guard !problems.isEmpty else { return }
         let lead = (cut ? "the extract looks cut short: " : "the extract looks damaged: ") + problems.joined(separator: "; ")
         if configuration.preview {
@@ -420,7 +429,7 @@ struct TaskExecutor: Sendable {
                 + "feed is right as it is, sync again with \(allow), which keeps them as they are tonight"
                 + (cut
                     ? " (the next run that still lacks them takes them as gone)"
-                    : " (later nights stop only on rows that newly cannot be read)"))
+                    : " (a later night stops again only if rows other than these cannot be read)"))
     }
 
     private func clear(_ feed: Feed, runID: Int64, on connection: PostgresConnection) async throws {

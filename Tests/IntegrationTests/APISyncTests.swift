@@ -135,12 +135,13 @@ struct APISyncTests {
 
             // Twelve of twenty students listed without SIS ids, eleven of them newly (the night
             // before let ST5 through): as many as the share stops on. The feed looks damaged, and
-            // the run fails before the merge, naming an object.
+            // the run fails before the merge, naming a new one.
             let many = try await sync(Faults(blankSISIDs: Set((1...12).map { "ST\($0)" })))
             #expect(many.status == .failed, "\(many.message)")
             #expect(many.exitCode == 1)
             #expect(many.message.contains(
-                "the extract looks damaged: 11 of 20 active students (55%) have rows in the students feed that cannot be read (users/"),
+                "the extract looks damaged: 12 of 20 active students (60%) have rows in the students feed that cannot be read, "
+                    + "11 of them newly (users/"),
                 "\(many.message)")
             #expect(many.message.contains("Sync again once the feed is whole"), "\(many.message)")
             #expect(try await SafetyTests.snapshot(database).dropLast() == before.dropLast())

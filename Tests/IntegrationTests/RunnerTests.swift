@@ -335,6 +335,11 @@ struct RunnerTests {
             let kept = try await database.strings("SELECT DISTINCT run_id FROM staging.students ORDER BY run_id")
             #expect(kept == runs.suffix(7).map(String.init))
             #expect(try await database.int("SELECT count(*) FROM etl.runs") == 9, "the ledger itself is never pruned")
+            // Previews since do not take the last applied run's rows: the next night reads them.
+            for _ in 0..<8 { _ = try await harness.sync(.small(), preview: true, full: true) }
+            let applied = try #require(runs.last)
+            #expect(try await database.int("SELECT count(*) FROM staging.students WHERE run_id = \(applied)") == 20)
+            #expect(try await database.int("SELECT count(DISTINCT run_id) FROM staging.students") == 8)
         }
     }
 

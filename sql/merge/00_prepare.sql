@@ -272,6 +272,26 @@ BEGIN
 END
 $$;
 
+-- A malformed CSV row's right-hand reading (0020) is a guess for a row that broke before its id
+-- columns. Where its left-hand reading names a record (one this run staged, or one the roster
+-- has), the row broke after them, as it does in Clever's own column order, and the guess is
+-- another column's value (a student number, a name), which must keep no record that happens to
+-- have it as its id.
+DO $$
+DECLARE
+    kind text;
+BEGIN
+    FOREACH kind IN ARRAY ARRAY['school', 'teacher', 'student', 'section'] LOOP
+        EXECUTE format('UPDATE staging.rejects j SET alternate_key = NULL '
+                       'WHERE j.run_id = etl.current_run_id() AND j.entity = %L AND j.alternate_key IS NOT NULL '
+                       '  AND (EXISTS (SELECT 1 FROM staging.%I x WHERE x.run_id = j.run_id AND x.sis_id = j.record_key) '
+                       '       OR EXISTS (SELECT 1 FROM roster.%I r WHERE r.district_id = etl.current_district_id() '
+                       '                  AND r.sis_id = j.record_key))',
+                       kind, kind || 's', kind || 's');
+    END LOOP;
+END
+$$;
+
 -- Records with a row of their own in the feed, unreadable (0011), are held by it already.
 DELETE FROM absent a
 USING staging.unreadable_rows u
