@@ -374,11 +374,13 @@ struct TaskExecutor: Sendable {
                                         ELSE coalesce(k.source_ref, '?') || ': ' || k.reason || ': ' || coalesce(k.detail, '') END AS example,
                                    -- New tonight: not kept by the district's last applied run for an
                                    -- unreadable row as well (that night let it through).
-                                   k.reason = 'referenced_not_in_feed'
-                                     OR NOT EXISTS (SELECT 1 FROM staging.unreadable_rows p WHERE p.run_id = (SELECT id FROM applied)
-                                                    AND p.entity = k.entity AND p.record_key = k.record_key
-                                                    AND p.reason <> 'referenced_not_in_feed') AS fresh
+                                   k.reason = 'referenced_not_in_feed' OR p.record_key IS NULL AS fresh
                             FROM (\(selects.joined(separator: " UNION ALL "))) k
+                            -- joined, not probed per row: the applied run's rejects are indexed by run
+                            -- and entity only
+                            LEFT JOIN (SELECT DISTINCT entity, record_key FROM staging.unreadable_rows
+                                       WHERE run_id = (SELECT id FROM applied) AND reason <> 'referenced_not_in_feed') p
+                                   ON p.entity = k.entity AND p.record_key = k.record_key
                             ORDER BY k.entity, k.record_key, length(k.source_ref), k.source_ref)
                         SELECT entity, count(*), count(*) FILTER (WHERE named), count(*) FILTER (WHERE fresh),
                                (array_agg(example ORDER BY NOT fresh, named, length(source_ref), source_ref))[1],
@@ -399,15 +401,19 @@ struct TaskExecutor: Sendable {
             guard share > safety.maxRemovalShare, fresh > 0 else { continue }
             let percent = (share * 100).formatted(.number.precision(.fractionLength(0...1)))
             let unreadable = held - named
+            // Records named by other feeds are new each night (prepare gives them one only).
+            let newlyUnreadable = fresh - named
+            let newly =
+                newlyUnreadable == 0
+                ? " (as on the last night applied)" : newlyUnreadable < unreadable ? " (\(newlyUnreadable) of them newly)" : ""
             let why =
                 unreadable == 0
                 ? "are not in the \(entity)s feed, though other feeds name them"
                 : named == 0
-                ? "have rows in the \(entity)s feed that cannot be read"
-                : "are kept as they are: \(unreadable) have rows in the \(entity)s feed that cannot be read, \(named) are not in it "
-                    + "though other feeds name them"
-            let newly = fresh < held ? ", \(fresh) of them newly" : ""
-            problems.append("\(held) of \(base) active \(entity)s (\(percent)%) \(why)\(newly) (\(example))")
+                ? "have rows in the \(entity)s feed that cannot be read\(newly)"
+                : "are kept as they are: \(unreadable) have rows in the \(entity)s feed that cannot be read\(newly), \(named) "
+                    + "are not in it though other feeds name them"
+            problems.append("\(held) of \(base) active \(entity)s (\(percent)%) \(why) (\(example))")
             failing.append(entity)
             cut = cut || named > 0
         }
@@ -429,7 +435,8 @@ struct TaskExecutor: Sendable {
                 + "feed is right as it is, sync again with \(allow), which keeps them as they are tonight"
                 + (cut
                     ? " (the next run that still lacks them takes them as gone)"
-                    : " (a later night stops again only if rows other than these cannot be read)"))
+                    : " (a later night stops again if rows other than these cannot be read, or other feeds name records "
+                        + "their own feed lacks)"))
     }
 
     private func clear(_ feed: Feed, runID: Int64, on connection: PostgresConnection) async throws {

@@ -140,8 +140,8 @@ struct APISyncTests {
             #expect(many.status == .failed, "\(many.message)")
             #expect(many.exitCode == 1)
             #expect(many.message.contains(
-                "the extract looks damaged: 12 of 20 active students (60%) have rows in the students feed that cannot be read, "
-                    + "11 of them newly (users/"),
+                "the extract looks damaged: 12 of 20 active students (60%) have rows in the students feed that cannot be read "
+                    + "(11 of them newly) (users/"),
                 "\(many.message)")
             #expect(many.message.contains("Sync again once the feed is whole"), "\(many.message)")
             #expect(try await SafetyTests.snapshot(database).dropLast() == before.dropLast())

@@ -273,20 +273,24 @@ END
 $$;
 
 -- A malformed CSV row's right-hand reading (0020) is a guess for a row that broke before its id
--- columns. Where its left-hand reading names a record (one this run staged, or one the roster
--- has), the row broke after them, as it does in Clever's own column order, and the guess is
--- another column's value (a student number, a name), which must keep no record that happens to
--- have it as its id.
+-- columns. Where its left-hand reading names an active record of the roster that has no readable
+-- row tonight, the row is that record's, broken after its ids as in Clever's own column order, and
+-- the guess is another column's value (a student number, a name), which must keep no record that
+-- happens to have it as its id. (A left-hand reading that names a record with a row of its own
+-- tonight, or none, says the row broke before its ids: the right-hand reading stands.)
 DO $$
 DECLARE
     kind text;
 BEGIN
     FOREACH kind IN ARRAY ARRAY['school', 'teacher', 'student', 'section'] LOOP
-        EXECUTE format('UPDATE staging.rejects j SET alternate_key = NULL '
+        EXECUTE format('UPDATE staging.rejects j SET alternate_key = NULL, '
+                       '  detail = replace(j.detail, ''both are kept as they are'', '
+                       '                   ''the left one names a record the feed has no other row of, so it alone is kept'') '
                        'WHERE j.run_id = etl.current_run_id() AND j.entity = %L AND j.alternate_key IS NOT NULL '
-                       '  AND (EXISTS (SELECT 1 FROM staging.%I x WHERE x.run_id = j.run_id AND x.sis_id = j.record_key) '
-                       '       OR EXISTS (SELECT 1 FROM roster.%I r WHERE r.district_id = etl.current_district_id() '
-                       '                  AND r.sis_id = j.record_key))',
+                       '  AND EXISTS (SELECT 1 FROM roster.%I r WHERE r.district_id = etl.current_district_id() '
+                       '              AND r.source = ''clever'' AND r.status = ''active'' AND r.sis_id = j.record_key) '
+                       '  AND NOT EXISTS (SELECT 1 FROM staging.%I x WHERE x.run_id = j.run_id AND x.sis_id = j.record_key '
+                       '                  AND x.excluded IS NULL)',
                        kind, kind || 's', kind || 's');
     END LOOP;
 END
