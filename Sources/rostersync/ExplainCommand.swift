@@ -54,6 +54,17 @@ struct ExplainCommand: AsyncParsableCommand {
         // wildcards in the key are taken literally.
         let pattern = key.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_")
+        // An email that failed validation is stored nowhere but in its warning, which names the
+        // student's SIS id: the students the key names so, per district, in its latest staged run.
+        let quoted = try await connection.query(
+            """
+            SELECT r.district_id, j.record_key FROM staging.rejects j JOIN etl.runs r ON r.id = j.run_id
+            WHERE j.run_id = ANY(\(latest.map(\.1))) AND j.entity = 'student' AND j.reason = 'invalid_email'
+              AND j.record_key IS NOT NULL AND j.detail ILIKE 'email ''' || \(pattern) || ''' %'
+            """, logger: logger)
+        var invalidEmailOf: [String: [String]] = [:]
+        for try await (districtID, sis) in quoted.decode((String, String).self) { invalidEmailOf[districtID, default: []].append(sis) }
+        let quotedPairs = invalidEmailOf.flatMap { districtID, ids in ids.map { (districtID, $0) } }
         // The roster first: a district is shown when its feed or its roster knows the key (or
         // it was asked for), not once per district with "no" in every line.
         let roster = try await connection.query(
@@ -62,12 +73,8 @@ struct ExplainCommand: AsyncParsableCommand {
                    s.can_login, coalesce(s.email, ''), coalesce(s.grade, ''), s.source
             FROM roster.students s
             WHERE (s.sis_id = \(key) OR lower(s.email) = lower(\(key))
-                   -- an email that failed validation is not stored: the warning of the district's
-                   -- latest staged run quoting it names the student's SIS id
                    OR (s.district_id, s.sis_id) IN (
-                       SELECT r.district_id, j.record_key FROM staging.rejects j JOIN etl.runs r ON r.id = j.run_id
-                       WHERE j.run_id = ANY(\(latest.map(\.1))) AND j.entity = 'student' AND j.reason = 'invalid_email'
-                         AND j.detail ILIKE 'email ''' || \(pattern) || ''' %'))
+                       SELECT * FROM unnest(\(quotedPairs.map(\.0))::text[], \(quotedPairs.map(\.1))::text[])))
               AND (\(district)::text IS NULL OR s.district_id = \(district))
             """, logger: logger)
         var students: [(id: Int64, district: String, line: String)] = []
@@ -80,16 +87,13 @@ struct ExplainCommand: AsyncParsableCommand {
         }
         var shown = 0
         for (districtID, runID, lastSync, outcome) in latest {
-            // A student whose email failed validation is staged without it: the warning quoting
-            // that email names the student's SIS id.
+            let quotedHere = invalidEmailOf[districtID] ?? []
             let staged = try await connection.query(
                 """
                 SELECT sis_id, source_ref, coalesce(email, ''), coalesce(excluded, ''), coalesce(grade, '')
                 FROM staging.students
                 WHERE run_id = \(runID)
-                  AND (sis_id = \(key) OR lower(email) = lower(\(key))
-                       OR sis_id IN (SELECT record_key FROM staging.rejects WHERE run_id = \(runID) AND entity = 'student'
-                                     AND reason = 'invalid_email' AND detail ILIKE 'email ''' || \(pattern) || ''' %'))
+                  AND (sis_id = \(key) OR lower(email) = lower(\(key)) OR sis_id = ANY(\(quotedHere)))
                 """, logger: logger)
             var feedLines: [String] = []
             for try await (sis, ref, email, excluded, grade) in staged.decode((String, String, String, String, String).self) {
@@ -123,8 +127,7 @@ struct ExplainCommand: AsyncParsableCommand {
                 WHERE e.run_id = \(runID)
                   AND (e.student_sis_id = \(key)
                        OR e.student_sis_id IN (SELECT sis_id FROM staging.students WHERE run_id = \(runID) AND lower(email) = lower(\(key)))
-                       OR e.student_sis_id IN (SELECT record_key FROM staging.rejects WHERE run_id = \(runID) AND entity = 'student'
-                                               AND reason = 'invalid_email' AND detail ILIKE 'email ''' || \(pattern) || ''' %')
+                       OR e.student_sis_id = ANY(\(quotedHere))
                        OR e.student_sis_id IN (SELECT sis_id FROM roster.students WHERE district_id = \(districtID)
                                                AND lower(email) = lower(\(key))))
                 """, logger: logger)
