@@ -822,6 +822,45 @@ struct RunnerTests {
         }
     }
 
+    @Test("A night that failed as damaged fails its replay the same way, saying how to replay it; replayed with the entity allowed, it applies")
+    func replayOfDamagedNightFails() async throws {
+        let folder = try DistrictFixture.small().writeTemporary("replay-damaged")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let landing = folder.appendingPathComponent("landing")
+        let settings = "INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{\"min_removals_to_block\": 2}')"
+        try await TestDatabase.withFresh { database in
+            try await database.execute(settings)
+            var configuration = SyncHarness(database: database).configuration(.csv(folder), asOf: "2026-11-20")
+            configuration.landingRoot = landing
+            #expect(try await SyncService(logger: TestDatabase.logger).sync(configuration).status == .succeeded)
+            // The next night five of twenty students' rows gain a column: the run fails as damaged.
+            try DistrictFixture.edit("students.csv", in: folder) { text in
+                (1...5).reduce(text) { $0.replacingOccurrences(of: "ST\($1),Family\($1),Kid\($1),", with: "ST\($1),Family\($1),Kid\($1),Jr.,") }
+            }
+            configuration.asOf = "2026-11-21"
+            let night = try await SyncService(logger: TestDatabase.logger).sync(configuration)
+            #expect(night.status == .failed && night.message.contains("the extract looks damaged"), "\(night.message)")
+        }
+        try await TestDatabase.withFresh { database in
+            try await database.execute(settings)
+            let harness = SyncHarness(database: database)
+            let reports = try await SyncService(logger: TestDatabase.logger)
+                .backfill(harness.configuration(.csv(landing)), landingRoot: landing, from: "2026-11-20", to: "2026-11-21")
+            #expect(reports.map(\.status) == [.succeeded, .failed])
+            let message = reports.last?.message ?? ""
+            #expect(message.contains("the extract looks damaged: 5 of 20 active students (25%)"), "\(message)")
+            #expect(message.contains(
+                "This night cannot be replayed as it is; replay the nights before and after it (backfill --to, then --from), "
+                    + "or replay it with --allow-mass-changes-of student, which keeps them as they are"), "\(message)")
+            var allowed = harness.configuration(.csv(landing))
+            allowed.allowMassChangesOf = ["student"]
+            let replayed = try await SyncService(logger: TestDatabase.logger)
+                .backfill(allowed, landingRoot: landing, from: "2026-11-21", to: "2026-11-21")
+            #expect(replayed.map(\.status) == [.succeeded], "\(replayed.map(\.message))")
+            #expect(try await harness.count("roster.students", "status = 'active'") == 20)
+        }
+    }
+
     @Test("A preview archives nothing: the night a run applied stays its extract, and a previewed night is none to replay")
     func previewKeepsNoExtract() async throws {
         let folder = try DistrictFixture.small().writeTemporary("preview-landing")

@@ -1005,6 +1005,37 @@ struct SafetyTests {
         }
     }
 
+    @Test("Classes whose term has ended are not weighed as a damaged feed when their rows cannot be read: they are archived all the same")
+    func endedClassesUnreadable() async throws {
+        try await TestDatabase.withFresh { database in
+            let (harness, full) = try await Self.tinyDistrictSynced(database)
+            let before = try await Self.snapshot(database)
+            // A stray comma in three classes' names: those rows cannot be read (with none readable,
+            // the empty-feed guard would stop the night first).
+            let strayComma: @Sendable (String) -> String = { text in
+                ["Reading 3", "Math 3", "Art"].reduce(text) { $0.replacingOccurrences(of: ",\($1),", with: ",\($1),x,") }
+            }
+            func night(asOf: String) async throws -> SyncReport {
+                let folder = try full.writeTemporary("ended-unreadable")
+                defer { try? FileManager.default.removeItem(at: folder) }
+                try DistrictFixture.edit("sections.csv", in: folder, strayComma)
+                return try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder), asOf: asOf))
+            }
+            // While their term runs, three of four classes unreadable is a damaged feed.
+            let running = try await night(asOf: "2026-11-23")
+            #expect(running.status == .failed, "\(running.message)")
+            #expect(running.message.contains(
+                "the extract looks damaged: 3 of 4 active sections (75%) have rows in the sections feed that cannot be read"),
+                "\(running.message)")
+            #expect(try await Self.snapshot(database) == before)
+            // Once it has ended, the calendar archives them whatever their rows say: nothing is kept.
+            let ended = try await night(asOf: "2027-01-20")
+            #expect(ended.status == .succeeded, "\(ended.message)")
+            #expect(ended.summary.count(.section, "archive") == 4, "\(ended.summary.counts)")
+            #expect(try await harness.count("roster.sections", "status = 'archived' AND status_reason = 'term_ended'") == 4)
+        }
+    }
+
     @Test("A failure in the middle of the merge rolls everything back")
     func failureMidMergeRollsBack() async throws {
         try await TestDatabase.withFresh { database in
