@@ -19,7 +19,7 @@ struct BackfillCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "The district's id.") var district: String
     @Option(help: ArgumentHelp("The first night, YYYY-MM-DD.", valueName: "date")) var from: String
-    @Option(help: ArgumentHelp("The last night, YYYY-MM-DD.", valueName: "date")) var to: String
+    @Option(help: ArgumentHelp("The last night, YYYY-MM-DD (tomorrow at the latest).", valueName: "date")) var to: String
     @Option(help: ArgumentHelp("The landing archive. Default: .rostersync/landing.", valueName: "dir")) var landingDir: String?
     @Flag(help: "Lift the removal-share safety check for these runs (never the empty-feed guard).")
     var allowMassChanges = false
@@ -33,6 +33,14 @@ struct BackfillCommand: AsyncParsableCommand {
             throw ValidationError(Dates.invalid(option, value))
         }
         guard from <= to else { throw ValidationError("--from \(from) is after --to \(to)") }
+        // Each night replays as of its folder's date. A folder dated after tomorrow (made by hand,
+        // or by a clock set wrong) would archive the classes of every term ending before it, which
+        // the removal share does not weigh: as for sync's --as-of.
+        if let tomorrow = Dates.today(plusDays: 1), to > tomorrow {
+            throw ValidationError(
+                "--to \(to) is after tomorrow (today is \(Dates.today())): a night replays as of its date, and one not yet "
+                    + "come would archive the classes of every term that ends before it; give --to \(tomorrow) or earlier")
+        }
     }
 
     func run() async throws {

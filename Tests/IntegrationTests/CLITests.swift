@@ -295,6 +295,66 @@ struct CLITests {
         }
     }
 
+    @Test("Exit codes as cron sees them: 3 for a night stopped at the threshold (staging kept), for --district all over a lock, and for a backfill that stops there")
+    func thresholdExitCodes() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("exit3-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let landing = root.appendingPathComponent("landing")
+        for id in ["east", "west"] { try DistrictFixture.small().write(to: root.appendingPathComponent(id)) }
+        try await TestDatabase.withFresh { database in
+            try await database.execute("INSERT INTO roster.districts (id, name) VALUES ('east', 'East'), ('west', 'West')")
+            func sync(_ district: String, asOf: String) async -> (code: Int32, error: (any Error)?) {
+                await Self.run([
+                    "sync", "--district", district, "--csv", district == "all" ? root.path : root.appendingPathComponent(district).path,
+                    "--as-of", asOf, "--landing-dir", landing.path, "--database-url", Self.url(database),
+                ])
+            }
+            #expect(await sync("all", asOf: "2026-11-20").code == 0)
+            let before = try await SafetyTests.snapshot(database)
+            // East's students file loses fifteen of its twenty students: stopped, roster as it was, staging kept.
+            var truncated = DistrictFixture.small()
+            for index in 6...20 { truncated.removeStudent("ST\(index)") }
+            try truncated.write(to: root.appendingPathComponent("east"))
+            let (code, error) = await sync("east", asOf: "2026-11-21")
+            #expect(code == 3, "\(Self.message(error))")
+            #expect(try await SafetyTests.snapshot(database) == before)
+            let blocked = try await database.int("SELECT max(id) FROM etl.runs WHERE district_id = 'east' AND status = 'blocked'")
+            #expect(try await database.int("SELECT count(*) FROM staging.students WHERE run_id = \(blocked)") == 5)
+
+            // Blocked outranks a district locked by another run (4); a failure (1) outranks both.
+            try await database.withConnection(logger: TestDatabase.logger) { holder in
+                try await holder.query(
+                    "SELECT pg_advisory_lock(hashtext('rostersync.district'), hashtext('west'))", logger: TestDatabase.logger)
+                let (code, error) = await sync("all", asOf: "2026-11-21")
+                #expect(code == 3, "\(Self.message(error))")
+                try await holder.query("SELECT pg_advisory_unlock_all()", logger: TestDatabase.logger)
+            }
+            try FileManager.default.removeItem(at: root.appendingPathComponent("west/students.csv"))
+            #expect(await sync("all", asOf: "2026-11-21").code == 1)
+        }
+        // East's nights, replayed into a fresh database: the stopped one stops the backfill the same way.
+        try await TestDatabase.withFresh { database in
+            let (code, error) = await Self.run([
+                "backfill", "--district", "east", "--from", "2026-11-20", "--to", "2026-11-21", "--landing-dir", landing.path,
+                "--database-url", Self.url(database),
+            ])
+            #expect(code == 3, "\(Self.message(error))")
+            let runs = try await database.strings("SELECT as_of::text || ':' || status FROM etl.runs ORDER BY id")
+            #expect(runs == ["2026-11-20:succeeded", "2026-11-21:blocked"])
+        }
+    }
+
+    @Test("A backfill to a night after tomorrow is refused: it would replay the calendar of a day not yet come")
+    func backfillFutureNight() throws {
+        let tomorrow = try #require(Dates.today(plusDays: 1))
+        let later = try #require(Dates.today(plusDays: 2))
+        _ = try BackfillCommand.parse(["--district", "d1", "--from", "2026-01-01", "--to", tomorrow])
+        let error = #expect(throws: (any Error).self) {
+            _ = try BackfillCommand.parse(["--district", "d1", "--from", "2026-01-01", "--to", later])
+        }
+        #expect(error.map { BackfillCommand.message(for: $0) }?.contains("--to \(later) is after tomorrow") == true)
+    }
+
     @Test("Students are listed by name for a preview, and for a stopped run only on a terminal (not into cron's log)")
     func studentNamesStayOutOfLogs() {
         #expect(ReportPrinter.listsStudents(.previewed, terminal: false))
