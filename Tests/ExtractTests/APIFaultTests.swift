@@ -9,7 +9,8 @@ import Testing
 struct APIFaultTests {
     static let district = SyntheticDistrict(students: 300, seed: 21)
 
-    /// Reads students at 100 a page (3 pages) with `faults`, returning the records or the error.
+    /// Reads students at 100 a page with `faults`, returning the records or the error: 4 requests
+    /// when nothing fails (three full pages, the last naming no next one, then the empty page after it).
     func readStudents(
         _ faults: Faults, maxAttempts: Int = 6, requestTimeout: Duration = .seconds(10)
     ) async throws -> (Result<[Record], ExtractError>, requests: Int, elapsed: Duration) {
@@ -53,7 +54,7 @@ struct APIFaultTests {
         let (result, requests, elapsed) = try await readStudents(
             Faults(skipRequests: 1, rateLimited: 2, retryAfterSeconds: 2, rateLimitResetOnly: true))
         expectAllStudents(result)
-        #expect(requests == 3 + 2)
+        #expect(requests == 4 + 2)
         // Each reset is 2 s ahead in whole Unix seconds: more than 1 s away, where the client's own
         // backoff here is 1 to 10 ms.
         #expect(elapsed >= .milliseconds(1_900))
@@ -64,7 +65,7 @@ struct APIFaultTests {
         let (result, requests, elapsed) = try await readStudents(
             Faults(skipRequests: 1, rateLimited: 2, retryAfterSeconds: 1))
         expectAllStudents(result)
-        #expect(requests == 3 + 2)
+        #expect(requests == 4 + 2)
         // The client's own backoff is 1-10 ms here: two waits of ~1 s come from Retry-After.
         #expect(elapsed >= .milliseconds(1_900))
     }
@@ -73,7 +74,7 @@ struct APIFaultTests {
     func serverErrorsRecovered(status: Int) async throws {
         let (result, requests, _) = try await readStudents(Faults(serverErrors: 3, serverErrorStatus: status))
         expectAllStudents(result)
-        #expect(requests == 3 + 3)
+        #expect(requests == 4 + 3)
     }
 
     @Test("too many 500s: an error after maxAttempts, not an empty feed")
@@ -168,6 +169,38 @@ struct APIFaultTests {
                 }
                 #expect(error?.code == .malformedResponse)
             }
+        }
+    }
+
+    @Test("full pages whose next links were lost are read on: the page after a full one is asked for, and the feed ends at one that is not full")
+    func lostNextLinks() async throws {
+        let (result, requests, _) = try await readStudents(Faults(omitNextLinks: true))
+        expectAllStudents(result)
+        // Three full pages, then the empty one after them.
+        #expect(requests == 3 + 1)
+    }
+
+    @Test("a 429 whose reset has passed by this machine's clock waits the rate-limit fallback, not the short backoff")
+    func rateLimitResetPassed() async throws {
+        let (result, requests, elapsed) = try await readStudents(
+            Faults(skipRequests: 1, rateLimited: 2, retryAfterSeconds: 0, rateLimitResetOnly: true))
+        expectAllStudents(result)
+        #expect(requests == 4 + 2)
+        // The fallback here is 20 ms (half to whole of it a wait); the backoff, 1 to 10 ms.
+        #expect(elapsed >= .milliseconds(20))
+    }
+
+    @Test("a token with a control character inside is a configuration error that does not quote it; a trailing line end is cut")
+    func tokenWithControlCharacters() async throws {
+        try await FakeCleverHarness.run(district: Self.district) { server, url in
+            let secret = "\(FakeCleverHarness.token)\u{7}x"
+            let source = FakeCleverHarness.source(FakeCleverHarness.configuration(url, token: secret))
+            let error = await #expect(throws: ExtractError.self) { try await source.check() }
+            #expect(error?.code == .configuration)
+            #expect(error.map { !"\($0)".contains(secret) && !"\($0)".contains(FakeCleverHarness.token) } == true, "\(String(describing: error))")
+            #expect(await server.requestCount() == 0, "refused before any request")
+            let fromAFile = FakeCleverHarness.source(FakeCleverHarness.configuration(url, token: FakeCleverHarness.token + "\r\n"))
+            try await fromAFile.check()
         }
     }
 

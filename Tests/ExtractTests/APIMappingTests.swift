@@ -53,6 +53,47 @@ struct APIMappingTests {
         #expect(error.message.contains("the next link starts after u7, not after the page's last object u2"), "\(error.message)")
     }
 
+    @Test("an empty page that links on, or a next link that does not say where it starts, is malformed: objects could be skipped unseen")
+    func nextLinksThatCannotBeChecked() throws {
+        let empty = #"{"data": [], "links": [{"rel": "next", "uri": "/v3.0/users?role=student&limit=2&starting_after=u9"}]}"#
+        let emptyError = try #require(throws: ExtractError.self) { _ = try map(.students, empty) }
+        #expect(emptyError.code == .malformedResponse)
+        #expect(emptyError.message.contains("an empty page that links to a next one"), "\(emptyError.message)")
+        let unplaced = """
+            {"data": [{"data": {"id": "u1", "roles": {"student": {"sis_id": "100", "school": "s1"}}}}],
+             "links": [{"rel": "next", "uri": "/v3.0/users?role=student&page=2"}]}
+            """
+        let unplacedError = try #require(throws: ExtractError.self) { _ = try map(.students, unplaced) }
+        #expect(unplacedError.code == .malformedResponse)
+        #expect(unplacedError.message.contains("a next link without starting_after"), "\(unplacedError.message)")
+        // An empty page that links nowhere is the end of a feed.
+        #expect(try map(.students, #"{"data": [], "links": [{"rel": "self", "uri": "/v3.0/users"}]}"#).next == nil)
+    }
+
+    @Test("a section without its students or teachers list is unreadable, keyed by SIS id, so its members are kept; an empty list is read")
+    func sectionWithoutLists() throws {
+        let section = """
+            {"data": [{"data": {"id": "sec1", "sis_id": "S-1", "school": "sch", "term_id": "t1",
+                                "teacher": "t-a", "teachers": ["t-a"], "students": ["st1"]}}], "links": []}
+            """
+        for (list, json) in [
+            ("students", section.replacingOccurrences(of: #", "students": ["st1"]"#, with: "")),
+            ("students", section.replacingOccurrences(of: #""students": ["st1"]"#, with: #""students": null"#)),
+            ("teachers", section.replacingOccurrences(of: #""teachers": ["t-a"], "#, with: "")),
+        ] {
+            let batch = try map(.sections, json).batch
+            #expect(batch.records.isEmpty, "\(json)")
+            let rejection = try #require(batch.rejections.first)
+            #expect(rejection.reason == .missingRequiredField)
+            #expect(rejection.recordKey == "S-1")
+            #expect(rejection.detail == "Clever object sec1 has no \(list) list")
+            #expect(try map(.enrollments, json).batch.records.isEmpty, "\(json)")
+        }
+        let nobody = section.replacingOccurrences(of: #""students": ["st1"]"#, with: #""students": []"#)
+        #expect(try map(.sections, nobody).batch.records.count == 1)
+        #expect(try map(.sections, nobody).batch.rejections.isEmpty)
+    }
+
     @Test("a teacher or student without a school is keyed by SIS id, so the merge keeps their record for the night")
     func missingSchoolKeyedBySISID() throws {
         let teachers = try map(.teachers, #"{"data": [{"data": {"id": "u9", "roles": {"teacher": {"sis_id": " T-9 "}}}}]}"#)
@@ -244,7 +285,8 @@ struct APIMappingTests {
     @Test("Retry-After in seconds or as an HTTP date, else X-RateLimit-Reset, capped")
     func rateLimitWaits() throws {
         let policy = RetryPolicy(
-            maxAttempts: 6, backoffBase: .milliseconds(500), backoffMax: .seconds(30), maxRetryAfter: .seconds(120))
+            maxAttempts: 6, backoffBase: .milliseconds(500), backoffMax: .seconds(30), maxRetryAfter: .seconds(120),
+            rateLimitFallback: .seconds(60))
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         #expect(policy.rateLimitWait(retryAfter: "3", rateLimitReset: nil, now: now) == .seconds(3))
         let date = RetryPolicy.httpDate("Fri, 15 Jan 2027 08:00:10 GMT")
@@ -265,12 +307,16 @@ struct APIMappingTests {
         }
         #expect(policy.rateLimitWait(retryAfter: nil, rateLimitReset: "1e300", now: now) == .seconds(120))
         #expect(policy.rateLimitWait(retryAfter: "nan", rateLimitReset: nil, now: now) == nil)
+        // Then the wait outlasts Clever's one-minute window: half of it to all of it.
+        #expect(policy.rateLimitFallbackWait(random: 0) == .seconds(30))
+        #expect(policy.rateLimitFallbackWait(random: 1) == .seconds(60))
     }
 
     @Test("backoff: full jitter under an exponential ceiling, capped")
     func backoff() {
         let policy = RetryPolicy(
-            maxAttempts: 6, backoffBase: .milliseconds(500), backoffMax: .seconds(4), maxRetryAfter: .seconds(120))
+            maxAttempts: 6, backoffBase: .milliseconds(500), backoffMax: .seconds(4), maxRetryAfter: .seconds(120),
+            rateLimitFallback: .seconds(60))
         #expect(policy.backoff(afterAttempt: 1, random: 1) == .milliseconds(500))
         #expect(policy.backoff(afterAttempt: 3, random: 1) == .seconds(2))
         #expect(policy.backoff(afterAttempt: 10, random: 1) == .seconds(4))

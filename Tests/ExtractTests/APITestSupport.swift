@@ -22,7 +22,7 @@ enum FakeCleverHarness {
     ) -> CleverAPISource.Configuration {
         CleverAPISource.Configuration(
             baseURL: url, token: token, pageSize: pageSize, maxAttempts: maxAttempts, requestTimeout: requestTimeout,
-            backoffBase: .milliseconds(1), backoffMax: .milliseconds(10))
+            backoffBase: .milliseconds(1), backoffMax: .milliseconds(10), rateLimitFallback: .milliseconds(20))
     }
 
     static func run<Result: Sendable>(

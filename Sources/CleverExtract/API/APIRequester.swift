@@ -16,7 +16,8 @@ struct APIRequester: Sendable {
     var policy: RetryPolicy {
         RetryPolicy(
             maxAttempts: configuration.maxAttempts, backoffBase: configuration.backoffBase,
-            backoffMax: configuration.backoffMax, maxRetryAfter: configuration.maxRetryAfter)
+            backoffMax: configuration.backoffMax, maxRetryAfter: configuration.maxRetryAfter,
+            rateLimitFallback: configuration.rateLimitFallback)
     }
 
     /// `GET /v3.0/users?role=student&limit=1000`: what errors and logs name (never the token).
@@ -30,6 +31,15 @@ struct APIRequester: Sendable {
         var logger = logger
         logger[metadataKey: "clever.endpoint"] = "\(endpoint)"
         logger[metadataKey: "clever.page"] = "\(page)"
+        // A token with a space or a control character inside would be refused by the HTTP client
+        // with an error that quotes the header, token and all, into logs and etl.task_runs.
+        guard configuration.token.unicodeScalars.allSatisfy({ (0x21...0x7E).contains($0.value) }) else {
+            throw ExtractError(
+                .configuration,
+                "CLEVER_TOKEN holds a character no token has (a space, a control character or a letter outside "
+                    + "ASCII, inside it); set it again from the token Clever shows",
+                context: endpoint)
+        }
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = .GET
         request.headers.add(name: "Authorization", value: "Bearer \(configuration.token)")
@@ -66,7 +76,7 @@ struct APIRequester: Sendable {
                     throw ExtractError(
                         .network,
                         "could not reach Clever after \(attempt) attempts; check the network and the API URL",
-                        context: endpoint, cause: error)
+                        context: endpoint, cause: Redacted.ifQuoting(configuration.token, in: error))
                 }
                 let wait = policy.backoff(afterAttempt: attempt)
                 logger.warning(
@@ -98,7 +108,7 @@ struct APIRequester: Sendable {
                     ? policy.rateLimitWait(
                         retryAfter: headers.first(name: "Retry-After"),
                         rateLimitReset: headers.first(name: "X-RateLimit-Reset"))
-                        ?? policy.backoff(afterAttempt: attempt)
+                        ?? policy.rateLimitFallbackWait()
                     : policy.backoff(afterAttempt: attempt)
                 logger.warning(
                     "Clever answered \(status.code); retrying",
@@ -122,6 +132,19 @@ struct APIRequester: Sendable {
             let error = try? JSONDecoder().decode(ErrorBody.self, from: Data(body.readableBytesView))
         else { return "" }
         return ": \(error.message)"
+    }
+
+    /// An error whose description might quote the token (an HTTP client error naming a header),
+    /// as its description with the token cut out.
+    struct Redacted: Error, CustomStringConvertible {
+        var description: String
+
+        /// `error` itself when its description does not quote `token`.
+        static func ifQuoting(_ token: String, in error: any Error) -> any Error {
+            let text = String(describing: error)
+            guard !token.isEmpty, text.contains(token) else { return error }
+            return Redacted(description: text.replacingOccurrences(of: token, with: "<token>"))
+        }
     }
 
     /// The request's time ran out (head and body).

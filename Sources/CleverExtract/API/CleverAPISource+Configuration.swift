@@ -21,6 +21,10 @@ extension CleverAPISource {
         /// The longest wait a `Retry-After` or `X-RateLimit-Reset` header is honoured for; a longer
         /// one is cut to this (the retry then probably fails fast and the feed stops with an error).
         public var maxRetryAfter: Duration
+        /// The wait after a 429 whose headers name no time still to come (none sent, or a reset
+        /// already past by this machine's clock): Clever's limits reset every minute, so shorter
+        /// waits would spend every attempt inside one window. Each wait is a random half to whole of it.
+        public var rateLimitFallback: Duration
         /// The largest page body accepted, in bytes.
         public var maxResponseBytes: Int
         /// The Clever district id the token must be for (a sync's `--district`), checked by
@@ -34,16 +38,19 @@ extension CleverAPISource {
             baseURL: URL = Configuration.cleverBaseURL, token: String, pageSize: Int = 1_000, maxAttempts: Int = 6,
             requestTimeout: Duration = .seconds(60), backoffBase: Duration = .milliseconds(500),
             backoffMax: Duration = .seconds(30), maxRetryAfter: Duration = .seconds(300),
-            maxResponseBytes: Int = 256 * 1024 * 1024, district: String? = nil
+            rateLimitFallback: Duration = .seconds(60), maxResponseBytes: Int = 256 * 1024 * 1024, district: String? = nil
         ) {
             self.baseURL = baseURL
-            self.token = token
+            // A secret file's last line end, or a CRLF env file, comes with the token; no token
+            // holds white space.
+            self.token = token.trimmingCharacters(in: .whitespacesAndNewlines)
             self.pageSize = min(max(1, pageSize), 10_000)
             self.maxAttempts = max(1, maxAttempts)
             self.requestTimeout = requestTimeout
             self.backoffBase = backoffBase
             self.backoffMax = backoffMax
             self.maxRetryAfter = maxRetryAfter
+            self.rateLimitFallback = rateLimitFallback
             self.maxResponseBytes = maxResponseBytes
             self.district = district
         }

@@ -27,11 +27,20 @@ actor PageCursor {
             page += 1
             let body = try await requester.get(url, page: page)
             let mapper = PageMapper(feed: mapper.feed, endpoint: APIRequester.endpoint(url))
-            let mapped = body.withUnsafeReadableBytes { bytes in
+            let mapped = try body.withUnsafeReadableBytes { bytes in
                 Result { () throws(ExtractError) in try mapper.map(bytes) }
+            }.get()
+            let batch = mapped.batch
+            nextURL = try mapped.next.map { try Self.resolve($0, baseURL: baseURL, from: url) }
+            // A full page that names no next one may be the last, or a page whose links were lost
+            // (a proxy, a server bug): the feed would end short, and the run archive the rest.
+            // The page after it is asked for, as Clever pages; the feed ends at a page that is not full.
+            if nextURL == nil, let lastID = mapped.lastID, let limit = Self.limit(of: url), mapped.objects >= limit {
+                nextURL = Self.url(url, startingAfter: lastID)
+                requester.logger.debug(
+                    "a full Clever page without a next link; asking for the page after it",
+                    metadata: ["clever.endpoint": "\(APIRequester.endpoint(url))", "clever.page": "\(page)"])
             }
-            let (batch, next) = try mapped.get()
-            nextURL = try next.map { try Self.resolve($0, baseURL: baseURL, from: url) }
             if let nextURL, seen.contains(Self.key(nextURL)) {
                 throw ExtractError(
                     .pagingLoop,
@@ -63,6 +72,20 @@ actor PageCursor {
             throw .malformed(endpoint: APIRequester.endpoint(current), "a next link that is not on the API host")
         }
         return url
+    }
+
+    /// The page size a URL asks for, if it says.
+    static func limit(of url: URL) -> Int? {
+        URLComponents(url: url, resolvingAgainstBaseURL: true)?.queryItems?.first { $0.name == "limit" }?.value
+            .flatMap { Int($0) }
+    }
+
+    /// `url` asking for the objects after `id`.
+    static func url(_ url: URL, startingAfter id: String) -> URL? {
+        guard var components = URLComponents(url: url, resolvingAgainstBaseURL: true) else { return nil }
+        components.queryItems = (components.queryItems ?? []).filter { $0.name != "starting_after" }
+            + [URLQueryItem(name: "starting_after", value: id)]
+        return components.url
     }
 
     /// Path plus sorted query items, so the same page reached by two spellings is one page.

@@ -29,14 +29,24 @@ struct PageMapper: Sendable {
         }
     }
 
+    /// One page read: its rows, its `next` link, and how many objects it held and the last one's id
+    /// (a full page without a next link is asked past, ``PageCursor``).
+    struct Mapped {
+        var batch: ExtractBatch
+        var next: String?
+        var objects: Int
+        var lastID: String?
+    }
+
     func map(_ body: Data) throws(ExtractError) -> (batch: ExtractBatch, next: String?) {
         let result = body.withUnsafeBytes { bytes in
             Result { () throws(ExtractError) in try map(bytes) }
         }
-        return try result.get()
+        let mapped = try result.get()
+        return (mapped.batch, mapped.next)
     }
 
-    func map(_ body: UnsafeRawBufferPointer) throws(ExtractError) -> (batch: ExtractBatch, next: String?) {
+    func map(_ body: UnsafeRawBufferPointer) throws(ExtractError) -> Mapped {
         switch feed {
         case .schools: return try map(body, Clever.School.self, school)
         case .teachers: return try map(body, Clever.User.self, teacher)
@@ -50,7 +60,7 @@ struct PageMapper: Sendable {
     private func map<Object: ListedCleverObject>(
         _ body: UnsafeRawBufferPointer, _ type: Object.Type,
         _ transform: (Object, inout ExtractBatch) throws(ExtractError) -> Void
-    ) throws(ExtractError) -> (batch: ExtractBatch, next: String?) {
+    ) throws(ExtractError) -> Mapped {
         let page: Clever.Page<Object>
         do {
             page = try Clever.Page<Object>.read(body)
@@ -69,19 +79,28 @@ struct PageMapper: Sendable {
             try transform(envelope.data, &batch)
         }
         let next = page.links?.first { $0.rel == "next" }?.uri
+        let last = page.data.last?.data.id
         // Clever pages by `starting_after` the page's last object. A link that starts after
-        // another one (a proxy or server bug) would skip the objects between, and the feed,
-        // short of them, would read as whole: the run would archive them.
-        if let next, let last = page.data.last?.data.id,
-            let after = URLComponents(string: next)?.queryItems?.first(where: { $0.name == "starting_after" })?.value,
-            after != last
-        {
-            throw .malformed(
-                endpoint: endpoint,
-                "the next link starts after \(after), not after the page's last object \(last): the objects between "
-                    + "would be skipped")
+        // another one (a proxy or server bug), or that says nothing of where it starts, or an empty
+        // page that links on, could skip objects, and the feed, short of them, would read as
+        // whole: the run would archive them.
+        if let next {
+            let after = URLComponents(string: next)?.queryItems?.first { $0.name == "starting_after" }?.value
+            guard let last else {
+                throw .malformed(endpoint: endpoint, "an empty page that links to a next one (\(next))")
+            }
+            guard let after else {
+                throw .malformed(
+                    endpoint: endpoint, "a next link without starting_after (\(next)): where it starts cannot be checked")
+            }
+            guard after == last else {
+                throw .malformed(
+                    endpoint: endpoint,
+                    "the next link starts after \(after), not after the page's last object \(last): the objects between "
+                        + "would be skipped")
+            }
         }
-        return (batch, next)
+        return Mapped(batch: batch, next: next, objects: page.data.count, lastID: last)
     }
 
     /// Whether `text` contains `marker`, on UTF-8 bytes: Foundation's `contains` bridges both
@@ -205,6 +224,15 @@ struct PageMapper: Sendable {
             batch.rejections.append(missing(.section, "sections", object.id, "sis_id"))
             return
         }
+        // Both lists are always sent (`[]` for none). Without one, who is in the class is unknown:
+        // read as empty, the merge would take every member and co-teacher off it. Unreadable, the
+        // section is kept as it is, with its members (not in the feed, its memberships stand).
+        guard object.students != nil, object.teachers != nil else {
+            batch.rejections.append(
+                missing(.section, "sections", object.id, object.students == nil ? "students list" : "teachers list",
+                        sisID: Identifier.trimmed(sis)))
+            return
+        }
         // The primary teacher first (an empty ref when Clever names none), then co-teachers in
         // Clever's order, each once.
         var teachers = [object.teacher.map(Ref.clever) ?? Ref()]
@@ -223,7 +251,10 @@ struct PageMapper: Sendable {
     private func enrollments(_ object: Clever.Section, into batch: inout ExtractBatch) {
         // The section's own SIS id is on the page: only the students need resolving in prepare.
         let section = Ref(sisID: Self.value(object.sis_id), cleverID: object.id)
-        for student in object.students ?? [] {
+        // A section without its lists is unreadable (`section`): it is not staged, and its members
+        // are kept as they are.
+        guard object.teachers != nil, let students = object.students else { return }
+        for student in students {
             batch.records.append(
                 .enrollment(
                     EnrollmentRecord(source: .api("sections", id: object.id), section: section, student: .clever(student))))

@@ -6,6 +6,7 @@ struct RetryPolicy: Sendable {
     var backoffBase: Duration
     var backoffMax: Duration
     var maxRetryAfter: Duration
+    var rateLimitFallback: Duration
 
     /// Exponential backoff with full jitter (a uniform wait in 0 ... base * 2^(attempt-1), capped),
     /// so many clients retrying after one outage spread out instead of hitting Clever in step.
@@ -15,13 +16,20 @@ struct RetryPolicy: Sendable {
         return .seconds(Self.seconds(ceiling) * max(0, min(1, random)))
     }
 
+    /// The wait after a 429 that names no time still to come: a random half to whole of
+    /// `rateLimitFallback` (Clever's one-minute window), so the retries outlast the window they
+    /// were refused in, and many clients do not come back in step.
+    func rateLimitFallbackWait(random: Double = Double.random(in: 0...1)) -> Duration {
+        .seconds(Self.seconds(rateLimitFallback) * (0.5 + 0.5 * max(0, min(1, random))))
+    }
+
     /// The wait a 429 asks for: `Retry-After` (seconds or an HTTP date), else `X-RateLimit-Reset`
-    /// (epoch seconds), capped at `maxRetryAfter`; nil (use the backoff) when neither says, or
-    /// when the time they name has passed.
+    /// (epoch seconds), capped at `maxRetryAfter`; nil (use ``rateLimitFallbackWait(random:)``)
+    /// when neither says, or when the time they name has passed.
     ///
     /// A reset already past (the client's clock ahead of Clever's, a reset rounded down to the
     /// second) would retry at once, be refused again with the same reset, and spend every attempt
-    /// in a quarter of a second; the backoff spreads them out. Only `Retry-After: 0` means now.
+    /// in a quarter of a second. Only `Retry-After: 0` means now.
     func rateLimitWait(retryAfter: String?, rateLimitReset: String?, now: Date = Date()) -> Duration? {
         var seconds: Double?
         if let retryAfter = retryAfter?.trimmingCharacters(in: .whitespaces), !retryAfter.isEmpty {

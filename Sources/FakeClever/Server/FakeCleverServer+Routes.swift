@@ -45,7 +45,7 @@ extension FakeCleverServer {
         guard let limit, (1...Self.maxLimit).contains(limit) else {
             return Self.error(.badRequest, "limit must be an integer from 1 to \(Self.maxLimit)")
         }
-        let (fault, delay, looping, firstPagesOnly, blankSISIDs, district) = await state.begin()
+        let (fault, delay, looping, firstPagesOnly, omitNextLinks, blankSISIDs, district) = await state.begin()
         if delay > 0 { try? await Task.sleep(for: .milliseconds(delay)) }
         switch fault {
         case .rateLimited(let seconds, let resetOnly):
@@ -72,11 +72,13 @@ extension FakeCleverServer {
                 guard let position = district.index(ofID: startingAfter, in: served) else {
                     return Self.error(.badRequest, "starting_after \(startingAfter) is not an object of this collection")
                 }
-                index = position + 1
+                // A looping server ignores where the page should start and serves the first again.
+                index = looping ? 0 : position + 1
             }
             let end = district.slotCount(served)
             let sourceCount = max(1, district.slotCount(source))
             var lastServed: Int?
+            if firstPagesOnly, startingAfter != nil { index = end }
             while objects.count < limit, index < end {
                 if district.exists(served, at: index), let object = district.object(source, at: index % sourceCount) {
                     objects.append(object)
@@ -101,10 +103,7 @@ extension FakeCleverServer {
         let firstPage = "\(base)?\(roleQuery)limit=\(limit)"
         let selfLink = startingAfter.map { "\(firstPage)&starting_after=\($0)" } ?? firstPage
         var links = [API.Link(rel: "self", uri: selfLink)]
-        if looping, startingAfter != nil || nextAfter == nil {
-            // Later pages (or a lone first page) link back to the first page.
-            links.append(API.Link(rel: "next", uri: firstPage))
-        } else if let nextAfter, !firstPagesOnly {
+        if let nextAfter, !firstPagesOnly, !omitNextLinks {
             links.append(API.Link(rel: "next", uri: "\(firstPage)&starting_after=\(nextAfter)"))
         }
         // Like Clever, an envelope's uri names the object's own collection, even on a wrong-type page.

@@ -3,7 +3,7 @@
 /// Counted faults (`rateLimited`, `serverErrors`, `truncatedBodies`, `stalledBodies`,
 /// `missingEnvelopes`, `wrongTypes`) are consumed one per API request, in that order, after `skipRequests` requests
 /// were answered normally (so a test can break page 3 of a feed). `delayMilliseconds`,
-/// `loopingNextLink`, `firstPagesOnly` and `blankSISIDs` apply to every request while set. Change them at run time with
+/// `loopingNextLink`, `firstPagesOnly`, `omitNextLinks` and `blankSISIDs` apply to every request while set. Change them at run time with
 /// ``FakeCleverServer/setFaults(_:)`` or `POST /__faults` with this value as JSON.
 public struct Faults: Sendable, Hashable, Codable {
     /// API requests answered normally before counted faults start.
@@ -30,12 +30,15 @@ public struct Faults: Sendable, Hashable, Codable {
     public var missingEnvelopes: Int
     /// The next N pages hold objects of another type (teachers on `role=student`, terms on `/sections`).
     public var wrongTypes: Int
-    /// While set, a page after the first links `next` back to the first page (the first page to itself
-    /// when the feed has one page).
+    /// While set, a page after the first is the first page again, whatever its `starting_after`
+    /// (a server that ignores it), so its next link is one already followed.
     public var loopingNextLink: Bool
-    /// While set, no page links to a next one: every feed ends after its first page, a
-    /// well-formed but truncated feed.
+    /// While set, no page links to a next one and a page after the first holds nothing: every
+    /// feed ends after its first page, a well-formed but truncated feed.
     public var firstPagesOnly: Bool
+    /// While set, no page links to a next one, though the pages after it are served when asked
+    /// for: links lost on the way (a proxy, a server bug).
+    public var omitNextLinks: Bool
     /// While set, the schools, users and sections of these SIS ids are served with `sis_id: ""`
     /// (their Clever ids unchanged): Clever's "no value", an id the SIS lost.
     public var blankSISIDs: Set<String>
@@ -44,7 +47,8 @@ public struct Faults: Sendable, Hashable, Codable {
         skipRequests: Int = 0, rateLimited: Int = 0, retryAfterSeconds: Int = 1, serverErrors: Int = 0,
         serverErrorStatus: Int = 503, delayMilliseconds: Int = 0, truncatedBodies: Int = 0, stalledBodies: Int = 0,
         stallMilliseconds: Int = 2_000, missingEnvelopes: Int = 0, wrongTypes: Int = 0, loopingNextLink: Bool = false,
-        firstPagesOnly: Bool = false, rateLimitResetOnly: Bool = false, blankSISIDs: Set<String> = []
+        firstPagesOnly: Bool = false, omitNextLinks: Bool = false, rateLimitResetOnly: Bool = false,
+        blankSISIDs: Set<String> = []
     ) {
         self.skipRequests = skipRequests
         self.rateLimited = rateLimited
@@ -59,6 +63,7 @@ public struct Faults: Sendable, Hashable, Codable {
         self.wrongTypes = wrongTypes
         self.loopingNextLink = loopingNextLink
         self.firstPagesOnly = firstPagesOnly
+        self.omitNextLinks = omitNextLinks
         self.rateLimitResetOnly = rateLimitResetOnly
         self.blankSISIDs = blankSISIDs
     }
@@ -83,6 +88,7 @@ public struct Faults: Sendable, Hashable, Codable {
             wrongTypes: try c.decodeIfPresent(Int.self, forKey: .wrongTypes) ?? 0,
             loopingNextLink: try c.decodeIfPresent(Bool.self, forKey: .loopingNextLink) ?? false,
             firstPagesOnly: try c.decodeIfPresent(Bool.self, forKey: .firstPagesOnly) ?? false,
+            omitNextLinks: try c.decodeIfPresent(Bool.self, forKey: .omitNextLinks) ?? false,
             rateLimitResetOnly: try c.decodeIfPresent(Bool.self, forKey: .rateLimitResetOnly) ?? false,
             blankSISIDs: try c.decodeIfPresent(Set<String>.self, forKey: .blankSISIDs) ?? [])
     }

@@ -17,13 +17,14 @@ actor ServerState {
     /// Counts an API request and picks its fault; returns the district to answer from, so one
     /// page is served from one district even if a test swaps it concurrently.
     func begin() -> (
-        fault: Fault, delayMilliseconds: Int, loopingNextLink: Bool, firstPagesOnly: Bool, blankSISIDs: Set<String>,
-        district: any ServedDistrict
+        fault: Fault, delayMilliseconds: Int, loopingNextLink: Bool, firstPagesOnly: Bool, omitNextLinks: Bool,
+        blankSISIDs: Set<String>, district: any ServedDistrict
     ) {
         requestCount += 1
         let fault = faults.take()
         return (
-            fault, faults.delayMilliseconds, faults.loopingNextLink, faults.firstPagesOnly, faults.blankSISIDs, district
+            fault, faults.delayMilliseconds, faults.loopingNextLink, faults.firstPagesOnly, faults.omitNextLinks,
+            faults.blankSISIDs, district
         )
     }
 }
