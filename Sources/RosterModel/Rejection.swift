@@ -70,6 +70,9 @@ public enum ReasonCode: String, Sendable, Hashable, Codable, CaseIterable {
     /// A record vanished and a new one appeared with the same email and name: probably a SIS id
     /// change; the detail holds the row to record in `roster.sis_id_changes`.
     case probableSISIDChange = "probable_sis_id_change"
+    /// A recorded SIS id change whose new id is a record of its own already (recorded after a
+    /// sync created it): not applied; both records stay as they are.
+    case sisIDChangeNotApplied = "sis_id_change_not_applied"
     /// The file's last row has no line end after it: loaded as read, but if it cannot be loaded
     /// the run stops, since a file cut inside its last field keeps its field count.
     case noLineEnd = "no_line_end"
@@ -81,7 +84,7 @@ public enum ReasonCode: String, Sendable, Hashable, Codable, CaseIterable {
     public var defaultSeverity: Rejection.Severity {
         switch self {
         case .invalidEncoding, .invalidEmail, .missingEmail, .emailDomainNotAllowed, .unknownGrade, .tooManyTeachers,
-            .probableSISIDChange, .noLineEnd, .referencedNotInFeed:
+            .probableSISIDChange, .sisIDChangeNotApplied, .noLineEnd, .referencedNotInFeed:
             .warning
         default:
             .rejected

@@ -305,6 +305,35 @@ struct SectionRulesTests {
         }
     }
 
+    @Test("A SIS id change recorded after a sync created the new id is left alone, and the run says so")
+    func sisIDChangeRecordedTooLate() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            var renamed = fixture
+            renamed.renameStudent("ST5", to: "NEW5")
+            let night = try await harness.sync(renamed)
+            #expect(night.summary.count(.student, "create") == 1 && night.summary.count(.student, "archive") == 1)
+            let probable = try await database.strings(
+                "SELECT detail FROM staging.rejects WHERE run_id = \(night.runID ?? 0) AND reason = 'probable_sis_id_change'")
+            #expect(probable.first?.hasSuffix("(before a sync creates NEW5: once one has, the pair is left alone)") == true, "\(probable)")
+
+            // Recorded the morning after: NEW5 is a record of its own, so nothing moves, and the run says why.
+            try await database.execute(
+                "INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) VALUES ('d1', 'student', 'ST5', 'NEW5')")
+            let after = try await harness.sync(renamed)
+            #expect(after.status == .succeeded && after.summary.total == 0, "\(after.summary.counts)")
+            let waiting = try await database.strings(
+                "SELECT detail FROM staging.rejects WHERE run_id = \(after.runID ?? 0) AND reason = 'sis_id_change_not_applied'")
+            #expect(waiting.count == 1)
+            #expect(waiting.first?.hasPrefix("the recorded SIS id change ST5 -> NEW5 is not applied: NEW5 is a student of its own already (created ") == true, "\(waiting)")
+            #expect(waiting.first?.hasSuffix("and ST5 is archived. Both stay as they are. If they are one, merge them in the platform by hand; if not, delete the pair") == true, "\(waiting)")
+            #expect(try await database.strings("SELECT sis_id || ':' || status FROM roster.students WHERE sis_id IN ('ST5', 'NEW5') ORDER BY 1")
+                == ["NEW5:active", "ST5:archived"])
+        }
+    }
+
     @Test("Recorded SIS id changes keep the record's identity; unrecorded ones are reported as probable")
     func sisIDChanges() async throws {
         try await TestDatabase.withFresh { database in

@@ -603,7 +603,8 @@ INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, sev
 SELECT etl.current_run_id(), 'student', s.source_ref, s.sis_id, 'probable_sis_id_change', 'warning',
        'student ' || r.sis_id || ' vanished and ' || s.sis_id || ' appeared with the same email and name; if it is '
        || 'the same person run: INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) VALUES ('''
-       || r.district_id || ''', ''student'', ''' || r.sis_id || ''', ''' || s.sis_id || ''');'
+       || r.district_id || ''', ''student'', ''' || r.sis_id || ''', ''' || s.sis_id || '''); '
+       || '(before a sync creates ' || s.sis_id || ': once one has, the pair is left alone)'
 FROM staging.students s
 JOIN roster.students r ON r.district_id = etl.current_district_id() AND r.source = 'clever'
                       AND lower(r.email) = lower(s.email)
@@ -621,7 +622,8 @@ INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, sev
 SELECT DISTINCT ON (t.sis_id) etl.current_run_id(), 'teacher', t.source_ref, t.sis_id, 'probable_sis_id_change', 'warning',
        'teacher ' || r.sis_id || ' vanished and ' || t.sis_id || ' appeared with the same email and name; if it is '
        || 'the same person run: INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) VALUES ('''
-       || r.district_id || ''', ''teacher'', ''' || r.sis_id || ''', ''' || t.sis_id || ''');'
+       || r.district_id || ''', ''teacher'', ''' || r.sis_id || ''', ''' || t.sis_id || '''); '
+       || '(before a sync creates ' || t.sis_id || ': once one has, the pair is left alone)'
 FROM staging.teachers t
 JOIN roster.teachers r ON r.district_id = etl.current_district_id() AND r.source = 'clever'
                       AND lower(r.email) = lower(t.email)
@@ -635,6 +637,34 @@ WHERE t.run_id = etl.current_run_id() AND t.email IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM staging.teachers g WHERE g.run_id = t.run_id AND g.sis_id = r.sis_id
                   AND g.excluded IS NULL)
 ORDER BY t.sis_id, t.seq;
+
+-- 5b. Recorded SIS id changes that cannot apply: the new id is a record of its own already (the
+--    pair was recorded after a sync had created that id as a new record, or it names two
+--    records). Giving the old record that id would make two records of one; both stay as they
+--    are, and the pair waits. Said on every night that reads the feed (recording the pair
+--    changes the roster's digest, so the next night does), so that it does not wait unseen.
+DO $do$
+DECLARE
+    kind text;
+BEGIN
+    FOREACH kind IN ARRAY ARRAY['school', 'term', 'teacher', 'student', 'section'] LOOP
+        EXECUTE format($q$
+            INSERT INTO staging.rejects (run_id, entity, source_ref, record_key, reason, severity, detail)
+            SELECT etl.current_run_id(), $1, 'roster.sis_id_changes', c.new_sis_id, 'sis_id_change_not_applied', 'warning',
+                   'the recorded SIS id change ' || c.old_sis_id || ' -> ' || c.new_sis_id || ' is not applied: '
+                   || c.new_sis_id || ' is a ' || $1 || ' of its own already (created ' || to_char(n.created_at, 'YYYY-MM-DD')
+                   || '), and ' || c.old_sis_id || ' is ' || coalesce(to_jsonb(o) ->> 'status', 'kept') || '. Both stay as they are. If they are one, '
+                   || 'merge them in the platform by hand; if not, delete the pair'
+            FROM roster.sis_id_changes c
+            JOIN roster.%1$I o ON o.district_id = c.district_id AND o.source = 'clever' AND o.sis_id = c.old_sis_id
+            JOIN roster.%1$I n ON n.district_id = c.district_id AND n.source = 'clever' AND n.sis_id = c.new_sis_id
+            WHERE c.district_id = etl.current_district_id() AND c.entity = $1
+              AND NOT EXISTS (SELECT 1 FROM staging.%1$I s WHERE s.run_id = etl.current_run_id()
+                              AND s.sis_id = c.old_sis_id AND s.excluded IS NULL)
+            $q$, kind || 's') USING kind;
+    END LOOP;
+END
+$do$;
 
 -- 6. Recorded SIS id changes that contradict each other: two records whose pairs lead to one
 --    new id. Neither may move, and the feed's row under that id would load as a new person: a
