@@ -175,18 +175,24 @@ struct APISyncTests {
         }
     }
 
-    @Test("Rate limits and server errors are retried; the run succeeds")
+    @Test("Rate limits and server errors are retried; the run succeeds, and no log record, at any level, holds the token")
     func transientFaultsRecover() async throws {
         try await TestDatabase.withFresh { database in
             let harness = SyncHarness(database: database)
             let faults = Faults(rateLimited: 2, retryAfterSeconds: 0, serverErrors: 2, serverErrorStatus: 503)
+            var handler = RecordingLogHandler()
+            handler.logLevel = .trace
+            let logger = Logger(label: "test") { [handler] _ in handler }
             try await Self.withServer(csv: .small(), faults: faults) { url, server in
-                let report = try await SyncService(logger: TestDatabase.logger).sync(
+                let report = try await SyncService(logger: logger).sync(
                     harness.configuration(.clever(baseURL: url.absoluteString, token: Self.token)))
                 #expect(report.status == .succeeded)
                 #expect(try await harness.count("roster.students") == 20)
                 #expect(await server.faults().rateLimited == 0, "every 429 was served")
             }
+            let entries = handler.entries
+            #expect(entries.contains { $0.message.contains("retrying") }, "the retries were logged")
+            #expect(!entries.contains { "\($0.message) \($0.metadata)".contains(Self.token) })
         }
     }
 
@@ -286,6 +292,32 @@ struct APISyncTests {
         }
     }
 
+    @Test("A class kept for an unreadable object and archived because tonight's feed moved its term's end into the past counts at the threshold like the others")
+    func redatedTermCountsUnreadableClasses() async throws {
+        try await TestDatabase.withFresh { database in
+            // Four removals stop the run; the three readable classes alone would not.
+            try await database.execute(
+                "INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{\"min_removals_to_block\": 4}')")
+            let harness = SyncHarness(database: database)
+            let full = DistrictFixture.small()
+            let sync = { (fixture: DistrictFixture, faults: Faults) in
+                try await Self.withServer(csv: fixture, faults: faults) { url, _ in
+                    try await SyncService(logger: TestDatabase.logger)
+                        .sync(harness.configuration(.clever(baseURL: url.absoluteString, token: Self.token)))
+                }
+            }
+            #expect(try await sync(full, .none).status == .succeeded)
+            let before = try await SafetyTests.snapshot(database)
+            // The term's end moved into the past (a typo in the SIS), and one class comes without its SIS id.
+            var typo = full
+            for index in typo.sections.indices { typo.sections[index].term.2 = "2026-11-01" }
+            let report = try await sync(typo, Faults(blankSISIDs: ["SEC3"]))
+            #expect(report.status == .blocked, "\(report.message)")
+            #expect(report.violations.contains { $0.hasPrefix("section: 4 of 4") }, "\(report.violations)")
+            #expect(try await SafetyTests.snapshot(database) == before)
+        }
+    }
+
     @Test("Students Clever's users feed lacks while its sections list them (a page lost) are kept; as many as the share would stop on fail the run as cut short")
     func usersFeedCutShortKept() async throws {
         try await TestDatabase.withFresh { database in
@@ -310,7 +342,8 @@ struct APISyncTests {
             // A resume would merge the same staged rows: sync again.
             #expect(many.message.hasSuffix("Sync again once the feed is whole (a resume would reuse what the run staged)."),
                     "\(many.message)")
-            #expect(try await SafetyTests.snapshot(database).dropLast() == before.dropLast())
+            // A failed run leaves even the district's row (its last successful sync) as it was.
+            #expect(try await SafetyTests.snapshot(database) == before)
 
             let allowed = try await sync(cut, true)
             #expect(allowed.status == .succeeded, "\(allowed.message)")

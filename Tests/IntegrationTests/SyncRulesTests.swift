@@ -320,6 +320,10 @@ struct SyncRulesTests {
             let (gone, again) = try await harness.syncTwice(without)
             #expect(gone.summary.count(.student, "archive") == 1)
             #expect(gone.summary.count(.enrollment, "remove") == 3)
+            // Why each went, for "why is this student missing?": the student left, not the class list.
+            #expect(try await database.strings(
+                "SELECT DISTINCT details ->> 'reason' FROM roster.change_log WHERE run_id = \(gone.runID ?? 0) AND entity = 'enrollment'")
+                == ["student_archived"])
             #expect(again.summary.total == 0)
             #expect(try await database.string("SELECT status || '/' || status_reason FROM roster.students WHERE sis_id = 'ST2'") == "archived/missing_from_feed")
             #expect(try await database.strings("SELECT s.source FROM roster.enrollments e JOIN roster.sections s ON s.id = e.section_id JOIN roster.students st ON st.id = e.student_id WHERE st.sis_id = 'ST2'") == ["manual"])
@@ -328,6 +332,44 @@ struct SyncRulesTests {
             #expect(back.summary.count(.student, "restore") == 1)
             #expect(try await database.string("SELECT status FROM roster.students WHERE sis_id = 'ST2'") == "active")
             #expect(try await database.int("SELECT count(*) FROM roster.enrollments e JOIN roster.students st ON st.id = e.student_id WHERE st.sis_id = 'ST2'") == 4)
+        }
+    }
+
+    @Test("Records made in the platform (manual schools, teachers, students) and admins are never changed or removed, whatever the feed lacks")
+    func manualRecordsUntouched() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = DistrictFixture.small()
+            _ = try await harness.sync(full)
+            // Emma Stone (T5) is also an admin, made in the platform.
+            try await database.execute(
+                """
+                INSERT INTO roster.schools (district_id, name, source) VALUES ('d1', 'Summer reading camp', 'manual');
+                INSERT INTO roster.teachers (district_id, school_id, email, first_name, last_name, source)
+                  SELECT 'd1', id, 'coach@example.org', 'Pat', 'Coach', 'manual' FROM roster.schools WHERE sis_id = 'S1';
+                INSERT INTO roster.students (district_id, school_id, first_name, last_name, grade, source)
+                  SELECT 'd1', id, 'Guest', 'Reader', '4', 'manual' FROM roster.schools WHERE sis_id = 'S1';
+                INSERT INTO roster.admins (district_id, email, name) VALUES ('d1', 'emma.stone@example.org', 'Emma Stone');
+                """)
+            let made = """
+                SELECT 'school ' || s::text FROM roster.schools s WHERE source = 'manual'
+                UNION ALL SELECT 'teacher ' || t::text FROM roster.teachers t WHERE source = 'manual'
+                UNION ALL SELECT 'student ' || st::text FROM roster.students st WHERE source = 'manual'
+                UNION ALL SELECT 'admin ' || a::text FROM roster.admins a ORDER BY 1
+                """
+            let before = try await database.strings(made)
+            #expect(before.count == 4)
+            // A night whose files lack a student and Emma Stone: the sync's own records go, the hand-made stay.
+            var fewer = full
+            fewer.removeStudent("ST20")
+            fewer.removeTeacher("T5")
+            let (night, again) = try await harness.syncTwice(fewer)
+            #expect(night.status == .succeeded, "\(night.message)")
+            #expect(night.summary.count(.student, "archive") == 1 && night.summary.count(.teacher, "suspend") == 1,
+                    "\(night.summary.counts)")
+            #expect(again.summary.total == 0)
+            #expect(try await database.strings(made) == before)
+            #expect(try await database.int("SELECT count(*) FROM roster.change_log WHERE entity = 'admin'") == 0)
         }
     }
 

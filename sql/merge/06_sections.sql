@@ -114,7 +114,8 @@ FROM gone;
 
 -- A section kept because its row is unreadable still ends with its term, which the roster knows:
 -- an SIS that writes one section's row badly every night must not keep it in a teacher's list
--- after the semester. The calendar, as above: it does not count towards the safety threshold.
+-- after the semester. The calendar, as above: it does not count towards the safety threshold,
+-- unless tonight's feed moved the term's end into the past (term_changed, as above).
 WITH ended AS (
     UPDATE roster.sections r
     SET status = 'archived', status_reason = 'term_ended', archived_at = now(), updated_at = now()
@@ -123,8 +124,10 @@ WITH ended AS (
       AND r.district_id = etl.current_district_id() AND r.source = 'clever' AND r.status = 'active'
       AND r.sis_id IN (SELECT record_key FROM staging.unreadable_rows
                        WHERE run_id = etl.current_run_id() AND entity = 'section')
-    RETURNING r.id, r.sis_id)
+    RETURNING r.id, r.sis_id, r.term_id)
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
 SELECT etl.current_run_id(), etl.current_district_id(), 'section', id::text, 'archive',
        jsonb_build_object('sis_id', sis_id, 'status', jsonb_build_array('active', 'archived'), 'reason', 'term_ended')
+       || CASE WHEN term_id IN (SELECT id FROM terms_redated) THEN jsonb_build_object('term_changed', true)
+               ELSE '{}'::jsonb END
 FROM ended;

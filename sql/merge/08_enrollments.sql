@@ -124,6 +124,13 @@ SELECT etl.current_run_id(), etl.current_district_id(), 'enrollment', section_id
        jsonb_build_object('section_id', section_id, 'student_id', student_id, 'source', jsonb_build_array('manual', 'clever'))
 FROM adopted;
 
+-- The district's archived students, usually few: the second removal below starts from them (through
+-- enrollments_student) rather than from every enrollment of every section. The first names them
+-- as the reason a membership of a class still in the feed goes.
+CREATE TEMP TABLE archived_students ON COMMIT DROP AS
+SELECT id FROM roster.students WHERE district_id = etl.current_district_id() AND status = 'archived';
+ANALYZE archived_students;
+
 WITH gone AS (
     DELETE FROM roster.enrollments en
     USING enrollment_changes c
@@ -132,14 +139,10 @@ WITH gone AS (
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
 SELECT etl.current_run_id(), etl.current_district_id(), 'enrollment', section_id || ':' || student_id, 'remove',
        jsonb_build_object('section_id', section_id, 'student_id', student_id, 'source', source,
-                          'reason', CASE WHEN source = 'clever' THEN 'not_in_feed' ELSE 'added_by_hand' END)
+                          'reason', CASE WHEN source <> 'clever' THEN 'added_by_hand'
+                                         WHEN student_id IN (SELECT id FROM archived_students) THEN 'student_archived'
+                                         ELSE 'not_in_feed' END)
 FROM gone;
-
--- The district's archived students, usually few: the removal below starts from them (through
--- enrollments_student) rather than from every enrollment of every section.
-CREATE TEMP TABLE archived_students ON COMMIT DROP AS
-SELECT id FROM roster.students WHERE district_id = etl.current_district_id() AND status = 'archived';
-ANALYZE archived_students;
 
 WITH gone AS (
     DELETE FROM roster.enrollments en

@@ -88,8 +88,9 @@ struct FixtureDistrict: ServedDistrict {
             guard let sis = row["Section_id"] else { continue }
             var termID: String?
             if row["Term_name"] != nil || row["Term_start"] != nil || row["Term_end"] != nil {
-                let termSIS = TermRecord.derivedSISID(name: row["Term_name"], start: row["Term_start"], end: row["Term_end"])
-                let id = Self.id("term", termSIS)
+                // Clever's term is one object whose dates the SIS may move: its id is made from the
+                // name and start alone, so a moved end date is the same term with a new end.
+                let id = Self.id("term", "\(row["Term_name"] ?? "")|\(row["Term_start"] ?? "")")
                 termID = id
                 if termIDs.insert(id).inserted {
                     terms.append(
