@@ -319,7 +319,7 @@ struct TaskExecutor: Sendable {
     /// the run fails, so that a night that loaded a tenth of the students does not pass for a
     /// whole one, and a feed that went bad does not freeze half a district unseen.
     /// `--allow-mass-changes` lets it through, keeping them. Then a record kept for other feeds
-    /// naming it is taken as gone by the next run that still lacks it (one night's grace,
+    /// naming it is taken as gone by the next night's run that still lacks it (one night's grace,
     /// prepare); records kept for unreadable rows stop a later night only when it keeps some the
     /// district's last applied run did not: an SIS's known bad rows, once let through, do not stop
     /// every night, but a feed going bad a little more each night stops once over the share.
@@ -434,7 +434,7 @@ struct TaskExecutor: Sendable {
             code, "\(lead). Nothing was archived or suspended; staging.rejects lists each row with its reason. If the "
                 + "feed is right as it is, sync again with \(allow), which keeps them as they are tonight"
                 + (cut
-                    ? " (the next run that still lacks them takes them as gone)"
+                    ? " (the next night's run that still lacks them takes them as gone)"
                     : " (a later night stops again if rows other than these cannot be read, or other feeds name records "
                         + "their own feed lacks)"))
     }

@@ -67,11 +67,15 @@ struct SafetyTests {
             #expect(allowed.status == .succeeded, "\(allowed.message)")
             #expect(allowed.summary.total == 0, "\(allowed.summary.counts)")
             #expect(try await harness.count("roster.students", "status = 'active'") == 100)
-            // The next night that still lacks them (the same files would be an unchanged night,
-            // not run) takes them as gone: the removal share decides.
+            // The same night synced again, compared in full, holds them again: a second identical
+            // run changes nothing.
+            let again = try await harness.sync(cut, allowMassChanges: true, full: true)
+            #expect(again.status == .succeeded, "\(again.message)")
+            #expect(again.summary.total == 0, "\(again.summary.counts)")
+            // The next night that still lacks them takes them as gone: the removal share decides.
             var later = cut
             later.students[0].first = "Kid1b"
-            let next = try await harness.sync(later)
+            let next = try await harness.sync(later, asOf: "2026-11-24")
             #expect(next.status == .blocked, "\(next.message)")
             #expect(next.violations.contains { $0.hasPrefix("student: 20 of 100") }, "\(next.violations)")
 

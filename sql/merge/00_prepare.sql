@@ -306,9 +306,12 @@ WHERE u.run_id = etl.current_run_id() AND u.entity = a.entity AND u.record_key =
 -- * by a class whose term has ended (last year's classes, still listed over the summer, name the
 --   students who graduated since);
 -- * by a last row without a line end (TaskExecutor's check of cut last rows reads its rejection);
--- * a second time: a record the district's last applied run held already is taken as gone now.
---   One night's grace, so a feed that keeps naming someone its own feed lacks (an SIS's stale
---   rows) does not keep them for good; if that feed stays cut, the removal share stops the run.
+-- * a second night: a record held by the district's last applied run of an earlier night (as-of
+--   date) is taken as gone now. One night's grace, so a feed that keeps naming someone its own
+--   feed lacks (an SIS's stale rows) does not keep them for good; if that feed stays cut, the
+--   removal share stops the run. Counted in nights, not runs: the same night synced again (from
+--   the API, with --full, a resume's re-run) holds them again, as the same sync twice must
+--   change nothing the second time.
 DROP TABLE IF EXISTS pg_temp.ended_sections;
 CREATE TEMP TABLE ended_sections AS
 SELECT s.sis_id FROM staging.sections s
@@ -349,6 +352,7 @@ WHERE NOT EXISTS (SELECT 1 FROM ended_sections x WHERE x.sis_id = n.class)
                   WHERE h.run_id = (SELECT coalesce((r.counts ->> 'unchanged_since')::bigint, r.id) FROM etl.runs r
                                     WHERE r.district_id = etl.current_district_id() AND r.id < etl.current_run_id()
                                       AND r.status = 'succeeded' AND r.mode <> 'preview'
+                                      AND r.as_of < etl.current_as_of()
                                     ORDER BY r.id DESC LIMIT 1)
                     AND h.reason = 'referenced_not_in_feed' AND h.entity = n.entity AND h.record_key = n.sis_id)
 ORDER BY n.entity, n.sis_id, n.feed, n.seq;
