@@ -305,6 +305,34 @@ struct SectionRulesTests {
         }
     }
 
+    @Test("A school moving to its recorded new SIS id tonight, whose row under it is unreadable, is kept with its people and classes")
+    func sisIDChangeOntoUnreadableRow() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            let before = try await database.strings("SELECT id::text FROM roster.schools WHERE sis_id = 'S2'")
+            try await database.execute(
+                "INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) VALUES ('d1', 'school', 'S2', 'S2N')")
+            // The SIS gives Oak Middle S2N, and tonight its row carries a stray comma.
+            var moved = fixture
+            for index in moved.schools.indices where moved.schools[index].id == "S2" { moved.schools[index].id = "S2N" }
+            for index in moved.teachers.indices where moved.teachers[index].school == "S2" { moved.teachers[index].school = "S2N" }
+            for index in moved.students.indices where moved.students[index].school == "S2" { moved.students[index].school = "S2N" }
+            for index in moved.sections.indices where moved.sections[index].school == "S2" { moved.sections[index].school = "S2N" }
+            let folder = try moved.writeTemporary("moved-unreadable")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try DistrictFixture.edit("schools.csv", in: folder) { $0.replacingOccurrences(of: ",Oak Middle,", with: ",Oak Middle,Annex,") }
+            let report = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
+            #expect(report.status == .succeeded, "\(report.message)")
+            for action in ["archive", "suspend", "remove"] {
+                #expect(report.summary.counts.values.allSatisfy { ($0[action] ?? 0) == 0 }, "\(action): \(report.summary.counts)")
+            }
+            #expect(try await database.strings("SELECT id::text FROM roster.schools WHERE sis_id = 'S2N' AND status = 'active'") == before)
+            #expect(!report.rejections.contains { $0.reason == "unknown_reference" }, "\(report.rejections)")
+        }
+    }
+
     @Test("A SIS id change recorded after a sync created the new id is left alone, and the run says so")
     func sisIDChangeRecordedTooLate() async throws {
         try await TestDatabase.withFresh { database in

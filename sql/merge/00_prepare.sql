@@ -361,6 +361,14 @@ ORDER BY n.entity, n.sis_id, n.feed, n.seq;
 -- run's unreadable rows for one and loops over every list below once per row.
 ANALYZE staging.rejects;
 
+-- The recorded SIS id changes the merge applies tonight (01), made once: usually none.
+DROP TABLE IF EXISTS pg_temp.moving;
+CREATE TEMP TABLE moving AS
+SELECT e.entity, m.old_sis_id, m.new_sis_id
+FROM unnest(ARRAY['school', 'teacher', 'student', 'section']) AS e(entity)
+CROSS JOIN LATERAL etl.sis_id_moves(e.entity) m
+WHERE NOT m.conflict;
+
 DROP TABLE IF EXISTS pg_temp.held;
 CREATE TEMP TABLE held (entity text NOT NULL, sis_id text NOT NULL);
 -- Inside the district's filters (0016), as readable rows must be; one statement per entity, so
@@ -370,12 +378,15 @@ DECLARE
     kind text;
 BEGIN
     FOREACH kind IN ARRAY ARRAY['school', 'teacher', 'student', 'section'] LOOP
+        -- A key a recorded SIS id change moves an active record to tonight (01) is that record's.
         EXECUTE format('INSERT INTO held SELECT DISTINCT %L, u.record_key FROM staging.unreadable_rows u '
                        'WHERE u.run_id = etl.current_run_id() AND u.entity = %L '
                        '  AND u.record_key IN (SELECT sis_id FROM etl.unreadable_inside_filters(%L)) '
                        '  AND EXISTS (SELECT 1 FROM roster.%I r WHERE r.district_id = etl.current_district_id() '
-                       '              AND r.source = ''clever'' AND r.status = ''active'' AND r.sis_id = u.record_key)',
-                       kind, kind, kind, kind || 's');
+                       '              AND r.source = ''clever'' AND r.status = ''active'' '
+                       '              AND r.sis_id IN (u.record_key, (SELECT m.old_sis_id FROM moving m '
+                       '                                              WHERE m.entity = %L AND m.new_sis_id = u.record_key)))',
+                       kind, kind, kind, kind || 's', kind);
     END LOOP;
 END
 $$;
