@@ -45,8 +45,12 @@ public struct Merger: Sendable {
     ///
     /// `co_teacher` is the co-teachers among the section teachers, weighed on their own: a feed
     /// that loses its co-teacher columns removes every one, which among all the pairs (one primary
-    /// per section) can stay under the share.
-    public static let shareEntities = ["school", "teacher", "student", "section", "section_teacher", "co_teacher", "enrollment"]
+    /// per section) can stay under the share. `student_login` is students who could log in and no
+    /// longer can (their email gone or unusable): not a removal by the rules, but a shifted or
+    /// renamed email column takes every student's login in one night, as an archive would.
+    public static let shareEntities = [
+        "school", "teacher", "student", "student_login", "section", "section_teacher", "co_teacher", "enrollment",
+    ]
 
     /// Counts of changes per entity and action (`student` -> `archive` -> 3).
     public struct Summary: Sendable, Equatable {
@@ -70,7 +74,11 @@ public struct Merger: Sendable {
 
         public var description: String {
             let share = active > 0 ? Double(removals) / Double(active) : 1
-            return "\(entity): \(removals) of \(active) active records would be suspended, archived or removed "
+            let what =
+                entity == "student_login"
+                ? "active students who can log in would lose their login (their email gone or unusable)"
+                : "active records would be suspended, archived or removed"
+            return "\(entity): \(removals) of \(active) \(what) "
                 + "(\(Int((share * 100).rounded()))%, limit \(Int((limit * 100).rounded()))%)"
         }
     }
@@ -363,6 +371,7 @@ public struct Merger: Sendable {
             "school": "SELECT count(*) FROM roster.schools \(roster)",
             "teacher": "SELECT count(*) FROM roster.teachers \(roster)",
             "student": "SELECT count(*) FROM roster.students \(roster)",
+            "student_login": "SELECT count(*) FROM roster.students \(roster) AND can_login",
             "section": "SELECT count(*) FROM roster.sections \(roster)",
             "section_teacher": """
                 SELECT count(*) FROM roster.section_teachers st JOIN roster.sections s ON s.id = st.section_id
@@ -408,15 +417,20 @@ public struct Merger: Sendable {
                                            OR details ? 'term_changed')
                                       AND NOT coalesce(details ? 'archived_section', false)),
                    count(*) FILTER (WHERE entity = 'section_teacher' AND action = 'remove'
-                                      AND details ->> 'is_primary' = 'false')
+                                      AND details ->> 'is_primary' = 'false'),
+                   count(*) FILTER (WHERE entity = 'student' AND action = 'update'
+                                      AND details -> 'can_login' = '[true, false]'::jsonb)
             FROM roster.change_log WHERE run_id = \(runID) GROUP BY entity, action
             """, logger: logger)
         var summary = Summary()
         var removals: [String: Int] = [:]
-        for try await (entity, action, count, removed, coTeachers) in rows.decode((String, String, Int, Int, Int).self) {
+        for try await (entity, action, count, removed, coTeachers, logins) in rows.decode(
+            (String, String, Int, Int, Int, Int).self)
+        {
             summary.counts[entity, default: [:]][action] = count
             if removed > 0 { removals[entity, default: 0] += removed }
             if coTeachers > 0 { removals["co_teacher", default: 0] += coTeachers }
+            if logins > 0 { removals["student_login", default: 0] += logins }
         }
         try await connection.query("RESET enable_sort", logger: logger)
         return (summary, removals)

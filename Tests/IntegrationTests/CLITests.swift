@@ -118,8 +118,9 @@ struct CLITests {
 
     @Test("--allow-mass-changes-of takes an entity by its name or, as --allow-empty-feed names feeds, its plural")
     func massChangeEntityNames() throws {
-        #expect(["student", "students", "section_teachers", "co_teachers", "enrollments", "pupils", "s", ""].map(SyncCommand.shareEntity)
-            == ["student", "student", "section_teacher", "co_teacher", "enrollment", nil, nil, nil])
+        #expect(["student", "students", "section_teachers", "co_teachers", "enrollments", "student_logins", "pupils", "s", ""]
+            .map(SyncCommand.shareEntity)
+            == ["student", "student", "section_teacher", "co_teacher", "enrollment", "student_login", nil, nil, nil])
         let command = try SyncCommand.parse(
             ["--district", "d1", "--csv", "/tmp", "--allow-mass-changes-of", "students", "--allow-mass-changes-of", "teacher"])
         #expect(command.massChangeEntities == ["student", "teacher"])

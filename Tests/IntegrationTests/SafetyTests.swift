@@ -1048,6 +1048,35 @@ struct SafetyTests {
         }
     }
 
+    @Test("A night that takes the login of as many students as the share stops on (their emails gone) stops at the threshold; a few go through")
+    func massLoginLossBlocks() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = Self.bigger()
+            _ = try await harness.sync(full)
+            let before = try await Self.snapshot(database)
+            // An export whose email column came out empty.
+            var blank = full
+            for index in blank.students.indices { blank.students[index].email = nil }
+            let report = try await harness.sync(blank)
+            #expect(report.status == .blocked, "\(report.message)")
+            #expect(report.violations == [
+                "student_login: 100 of 100 active students who can log in would lose their login (their email gone or unusable) (100%, limit 10%)",
+            ])
+            #expect(try await Self.snapshot(database) == before)
+            // Named, it applies; five students losing their email go through on their own.
+            let allowed = try await harness.sync(blank) { $0.allowMassChangesOf = ["student_login"] }
+            #expect(allowed.status == .succeeded, "\(allowed.message)")
+            #expect(try await harness.count("roster.students", "can_login") == 0)
+            #expect(try await harness.sync(full).status == .succeeded)
+            var few = full
+            for index in 0..<5 { few.students[index].email = nil }
+            let quiet = try await harness.sync(few)
+            #expect(quiet.status == .succeeded, "\(quiet.message)")
+            #expect(quiet.summary.count(.student, "update") == 5)
+        }
+    }
+
     @Test("A failure in the middle of the merge rolls everything back")
     func failureMidMergeRollsBack() async throws {
         try await TestDatabase.withFresh { database in
