@@ -70,6 +70,35 @@ struct APIMappingTests {
         #expect(try map(.students, #"{"data": [], "links": [{"rel": "self", "uri": "/v3.0/users"}]}"#).next == nil)
     }
 
+    @Test("a section's course name and number come from the district's courses by its course id; a course not listed leaves them empty")
+    func sectionCourses() throws {
+        let courses = """
+            {"data": [{"data": {"id": "c1", "district": "d", "name": "Algebra I", "number": "H90"}, "uri": "/v3.0/courses/c1"},
+                      {"data": {"id": "c2", "district": "d", "name": null}, "uri": "/v3.0/courses/c2"}],
+             "links": [{"rel": "self", "uri": "/v3.0/courses?limit=10000"}]}
+            """
+        let read = try Data(courses.utf8).withUnsafeBytes { bytes in
+            try PageMapper.courses(bytes, endpoint: "GET /v3.0/courses")
+        }
+        #expect(read.content.map(\.id) == ["c1", "c2"] && read.next == nil && read.lastID == "c2")
+        let catalog = Dictionary(uniqueKeysWithValues: read.content.map { ($0.id, $0) })
+        let page = { (course: String) in
+            """
+            {"data": [{"data": {"id": "sec1", "sis_id": "S-1", "school": "sch", "course": "\(course)",
+                                "teachers": [], "students": []}}]}
+            """
+        }
+        for (course, name, number) in [("c1", "Algebra I", "H90"), ("c2", nil, nil), ("c9", nil, nil)] as [(String, String?, String?)] {
+            let batch = try PageMapper(feed: .sections, endpoint: "GET /v3.0/sections", courses: catalog)
+                .map(Data(page(course).utf8)).batch
+            guard case .section(let section) = batch.records.first else {
+                Issue.record("expected a section for \(course)")
+                continue
+            }
+            #expect(section.courseName == name && section.courseNumber == number, "\(course)")
+        }
+    }
+
     @Test("a section without its students or teachers list is unreadable, keyed by SIS id, so its members are kept; an empty list is read")
     func sectionWithoutLists() throws {
         let section = """

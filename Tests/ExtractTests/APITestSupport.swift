@@ -86,8 +86,6 @@ enum AsAPI {
                 section.school = ref(section.school)
                 section.term = ref(section.term)
                 section.teachers = section.teachers.map(ref)
-                section.courseName = nil
-                section.courseNumber = nil
                 return .section(section)
             }
         case .enrollments:

@@ -120,7 +120,10 @@ public struct CleverAPISource: RosterSource {
         } catch {
             return AsyncThrowingStream { $0.finish(throwing: error) }
         }
-        let cursor = PageCursor(requester: requester, feed: feed, baseURL: configuration.baseURL, firstURL: first)
+        // The largest page Clever serves: a district's courses fit one or two.
+        let courses = feed == .sections ? try? url(path: "/v3.0/courses", query: [URLQueryItem(name: "limit", value: "10000")]) : nil
+        let cursor = PageCursor(
+            requester: requester, feed: feed, baseURL: configuration.baseURL, firstURL: first, coursesURL: courses)
         return AsyncThrowingStream(unfolding: { try await cursor.next() })
     }
 

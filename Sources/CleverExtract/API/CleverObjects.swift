@@ -81,9 +81,17 @@ enum Clever {
         let subject: String?
         let section_number: String?
         let period: String?
+        /// The Clever id of the section's course (`/v3.0/courses`), which names it and numbers it.
+        let course: String?
         let teacher: String?
         let teachers: [String]?
         let students: [String]?
+    }
+
+    struct Course {
+        let id: String
+        let name: String?
+        let number: String?
     }
 
     /// Clever's v3.0 terms have no SIS id.
@@ -109,6 +117,7 @@ extension Clever.School: ListedCleverObject {}
 extension Clever.User: ListedCleverObject {}
 extension Clever.Section: ListedCleverObject {}
 extension Clever.Term: ListedCleverObject {}
+extension Clever.Course: ListedCleverObject {}
 
 typealias JSONError = JSONReader.Error
 
@@ -305,7 +314,7 @@ extension Clever.User: CleverObject {
 extension Clever.Section: CleverObject {
     init(json reader: inout JSONReader) throws(JSONError) {
         var id: String?, school: String?, sis_id: String?, term_id: String?, name: String?, grade: String?
-        var subject: String?, section_number: String?, period: String?, teacher: String?
+        var subject: String?, section_number: String?, period: String?, course: String?, teacher: String?
         var teachers: [String]?, students: [String]?
         try reader.object { reader, key throws(JSONError) in
             if key == "id" { id = try reader.string() }
@@ -317,6 +326,7 @@ extension Clever.Section: CleverObject {
             else if key == "subject" { subject = try reader.optionalString() }
             else if key == "section_number" { section_number = try reader.optionalString() }
             else if key == "period" { period = try reader.optionalString() }
+            else if key == "course" { course = try reader.optionalString() }
             else if key == "teacher" { teacher = try reader.optionalString() }
             else if key == "teachers" { teachers = try reader.optionalStrings() }
             else if key == "students" { students = try reader.optionalStrings() }
@@ -325,8 +335,22 @@ extension Clever.Section: CleverObject {
         self.id = try reader.require(id, "id")
         self.school = try reader.require(school, "school")
         (self.sis_id, self.term_id, self.name, self.grade) = (sis_id, term_id, name, grade)
-        (self.subject, self.section_number, self.period) = (subject, section_number, period)
+        (self.subject, self.section_number, self.period, self.course) = (subject, section_number, period, course)
         (self.teacher, self.teachers, self.students) = (teacher, teachers, students)
+    }
+}
+
+extension Clever.Course: CleverObject {
+    init(json reader: inout JSONReader) throws(JSONError) {
+        var id: String?, name: String?, number: String?
+        try reader.object { reader, key throws(JSONError) in
+            if key == "id" { id = try reader.string() }
+            else if key == "name" { name = try reader.optionalString() }
+            else if key == "number" { number = try reader.optionalString() }
+            else { try reader.skipValue() }
+        }
+        self.id = try reader.require(id, "id")
+        (self.name, self.number) = (name, number)
     }
 }
 

@@ -5,58 +5,94 @@ import NIOCore
 /// Walks one feed's pages by `links` rel=next, one page per `next()` call, so a page is fetched
 /// only when the consumer wants it and memory holds one page at a time.
 actor PageCursor {
-    private let requester: APIRequester
-    private let mapper: PageMapper
-    private let baseURL: URL
-    private var nextURL: URL?
-    /// Normalised page URLs already fetched: a `next` link among them is a loop.
-    private var seen: Set<String> = []
-    private var page = 0
+    private let feed: Feed
+    private var pager: Pager
+    /// Sections name their course by id: the district's courses (a few thousand at most, unlike
+    /// its people) are read first, from this URL, into `courses`.
+    private var coursesURL: URL?
+    private var courses: [String: Clever.Course] = [:]
 
-    init(requester: APIRequester, feed: Feed, baseURL: URL, firstURL: URL) {
-        self.requester = requester
-        self.baseURL = baseURL
-        self.nextURL = firstURL
-        self.mapper = PageMapper(feed: feed, endpoint: APIRequester.endpoint(firstURL))
+    init(requester: APIRequester, feed: Feed, baseURL: URL, firstURL: URL, coursesURL: URL? = nil) {
+        self.feed = feed
+        self.pager = Pager(requester: requester, baseURL: baseURL, nextURL: firstURL)
+        self.coursesURL = coursesURL
     }
 
     /// The next non-empty batch, or nil at the end of the feed.
     func next() async throws -> ExtractBatch? {
-        while let url = nextURL {
-            seen.insert(Self.key(url))
+        if let url = coursesURL {
+            var catalog = Pager(requester: pager.requester, baseURL: pager.baseURL, nextURL: url)
+            while let page = try await catalog.next(read: { bytes, endpoint throws(ExtractError) in
+                try PageMapper.courses(bytes, endpoint: endpoint)
+            }) {
+                for course in page { courses[course.id] = course }
+            }
+            coursesURL = nil
+        }
+        let (feed, courses) = (feed, courses)
+        // Worked on as a copy (a mutating call may not suspend on an actor's property); one
+        // consumer asks for one page at a time.
+        var pager = pager
+        defer { self.pager = pager }
+        while let batch = try await pager.next(read: { bytes, endpoint throws(ExtractError) in
+            try PageMapper(feed: feed, endpoint: endpoint, courses: courses).map(bytes)
+        }) {
+            if !batch.records.isEmpty || !batch.rejections.isEmpty { return batch }
+        }
+        return nil
+    }
+
+    /// One listing's pages, followed by their next links with the checks every feed needs.
+    struct Pager {
+        let requester: APIRequester
+        let baseURL: URL
+        var nextURL: URL?
+        /// Normalised page URLs already fetched: a `next` link among them is a loop.
+        var seen: Set<String> = []
+        var page = 0
+
+        init(requester: APIRequester, baseURL: URL, nextURL: URL) {
+            self.requester = requester
+            self.baseURL = baseURL
+            self.nextURL = nextURL
+        }
+
+        /// The next page's content as `read` makes it of the body, or nil after the last page.
+        mutating func next<Content>(
+            read: (UnsafeRawBufferPointer, String) throws(ExtractError) -> PageMapper.Mapped<Content>
+        ) async throws -> Content? {
+            guard let url = nextURL else { return nil }
+            seen.insert(PageCursor.key(url))
             page += 1
             let body = try await requester.get(url, page: page)
-            let mapper = PageMapper(feed: mapper.feed, endpoint: APIRequester.endpoint(url))
+            let endpoint = APIRequester.endpoint(url)
             let mapped = try body.withUnsafeReadableBytes { bytes in
-                Result { () throws(ExtractError) in try mapper.map(bytes) }
+                Result { () throws(ExtractError) in try read(bytes, endpoint) }
             }.get()
-            let batch = mapped.batch
-            nextURL = try mapped.next.map { try Self.resolve($0, baseURL: baseURL, from: url) }
+            nextURL = try mapped.next.map { try PageCursor.resolve($0, baseURL: baseURL, from: url) }
             // A full page that names no next one may be the last, or a page whose links were lost
             // (a proxy, a server bug): the feed would end short, and the run archive the rest.
             // The page after it is asked for, as Clever pages; the feed ends at a page that is not full.
-            if nextURL == nil, let lastID = mapped.lastID, let limit = Self.limit(of: url), mapped.objects >= limit {
-                nextURL = Self.url(url, startingAfter: lastID)
+            if nextURL == nil, let lastID = mapped.lastID, let limit = PageCursor.limit(of: url), mapped.objects >= limit {
+                nextURL = PageCursor.url(url, startingAfter: lastID)
                 requester.logger.debug(
                     "a full Clever page without a next link; asking for the page after it",
-                    metadata: ["clever.endpoint": "\(APIRequester.endpoint(url))", "clever.page": "\(page)"])
+                    metadata: ["clever.endpoint": "\(endpoint)", "clever.page": "\(page)"])
             }
-            if let nextURL, seen.contains(Self.key(nextURL)) {
+            if let nextURL, seen.contains(PageCursor.key(nextURL)) {
                 throw ExtractError(
                     .pagingLoop,
                     "Clever's next link points to a page already read (\(APIRequester.endpoint(nextURL))); "
                         + "the feed is stopped rather than read forever. Run again later",
-                    context: APIRequester.endpoint(url))
+                    context: endpoint)
             }
             requester.logger.debug(
                 "read a Clever page",
                 metadata: [
-                    "clever.endpoint": "\(APIRequester.endpoint(url))", "clever.page": "\(page)",
-                    "clever.records": "\(batch.records.count)", "clever.rejections": "\(batch.rejections.count)",
+                    "clever.endpoint": "\(endpoint)", "clever.page": "\(page)", "clever.objects": "\(mapped.objects)",
                 ])
-            if !batch.records.isEmpty || !batch.rejections.isEmpty { return batch }
+            return mapped.content
         }
-        return nil
     }
 
     /// Resolves a (usually relative) next link against the API root. It must stay on the same

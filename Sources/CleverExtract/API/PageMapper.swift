@@ -7,6 +7,8 @@ struct PageMapper: Sendable {
     let feed: Feed
     /// For errors: `GET /v3.0/users?role=student...`.
     let endpoint: String
+    /// The district's courses by Clever id, which name and number its sections.
+    var courses: [String: Clever.Course] = [:]
 
     /// The collection path a feed pages through, with its query (without paging parameters).
     static func path(for feed: Feed) -> (path: String, role: String?) {
@@ -29,10 +31,10 @@ struct PageMapper: Sendable {
         }
     }
 
-    /// One page read: its rows, its `next` link, and how many objects it held and the last one's id
-    /// (a full page without a next link is asked past, ``PageCursor``).
-    struct Mapped {
-        var batch: ExtractBatch
+    /// One page read: what it held, its `next` link, and how many objects it held and the last
+    /// one's id (a full page without a next link is asked past, ``PageCursor``).
+    struct Mapped<Content> {
+        var content: Content
         var next: String?
         var objects: Int
         var lastID: String?
@@ -43,10 +45,28 @@ struct PageMapper: Sendable {
             Result { () throws(ExtractError) in try map(bytes) }
         }
         let mapped = try result.get()
-        return (mapped.batch, mapped.next)
+        return (mapped.content, mapped.next)
     }
 
-    func map(_ body: UnsafeRawBufferPointer) throws(ExtractError) -> Mapped {
+    /// A page of `/v3.0/courses`.
+    static func courses(_ body: UnsafeRawBufferPointer, endpoint: String) throws(ExtractError) -> Mapped<[Clever.Course]> {
+        let page: Clever.Page<Clever.Course>
+        do {
+            page = try Clever.Page<Clever.Course>.read(body)
+        } catch {
+            throw .malformed(endpoint: endpoint, error.detail, cause: error)
+        }
+        let marker = Array("/courses/".utf8)
+        if let uri = page.data.lazy.compactMap(\.uri).first(where: { !Self.contains($0, marker) }) {
+            throw .malformed(endpoint: endpoint, "an object of another type (\(uri)) on a courses page")
+        }
+        let last = page.data.last?.data.id
+        return Mapped(
+            content: page.data.map(\.data), next: try checkedNext(page.links, lastID: last, endpoint: endpoint),
+            objects: page.data.count, lastID: last)
+    }
+
+    func map(_ body: UnsafeRawBufferPointer) throws(ExtractError) -> Mapped<ExtractBatch> {
         switch feed {
         case .schools: return try map(body, Clever.School.self, school)
         case .teachers: return try map(body, Clever.User.self, teacher)
@@ -60,7 +80,7 @@ struct PageMapper: Sendable {
     private func map<Object: ListedCleverObject>(
         _ body: UnsafeRawBufferPointer, _ type: Object.Type,
         _ transform: (Object, inout ExtractBatch) throws(ExtractError) -> Void
-    ) throws(ExtractError) -> Mapped {
+    ) throws(ExtractError) -> Mapped<ExtractBatch> {
         let page: Clever.Page<Object>
         do {
             page = try Clever.Page<Object>.read(body)
@@ -78,12 +98,18 @@ struct PageMapper: Sendable {
             }
             try transform(envelope.data, &batch)
         }
-        let next = page.links?.first { $0.rel == "next" }?.uri
         let last = page.data.last?.data.id
-        // Clever pages by `starting_after` the page's last object. A link that starts after
-        // another one (a proxy or server bug), or that says nothing of where it starts, or an empty
-        // page that links on, could skip objects, and the feed, short of them, would read as
-        // whole: the run would archive them.
+        return Mapped(
+            content: batch, next: try Self.checkedNext(page.links, lastID: last, endpoint: endpoint),
+            objects: page.data.count, lastID: last)
+    }
+
+    /// A page's `next` link, checked. Clever pages by `starting_after` the page's last object. A
+    /// link that starts after another one (a proxy or server bug), or that says nothing of where
+    /// it starts, or an empty page that links on, could skip objects, and the feed, short of them,
+    /// would read as whole: the run would archive them.
+    static func checkedNext(_ links: [Clever.Link]?, lastID last: String?, endpoint: String) throws(ExtractError) -> String? {
+        let next = links?.first { $0.rel == "next" }?.uri
         if let next {
             let after = URLComponents(string: next)?.queryItems?.first { $0.name == "starting_after" }?.value
             guard let last else {
@@ -100,7 +126,7 @@ struct PageMapper: Sendable {
                         + "would be skipped")
             }
         }
-        return Mapped(batch: batch, next: next, objects: page.data.count, lastID: last)
+        return next
     }
 
     /// Whether `text` contains `marker`, on UTF-8 bytes: Foundation's `contains` bridges both
@@ -235,6 +261,7 @@ struct PageMapper: Sendable {
         }
         // The primary teacher first (an empty ref when Clever names none), then co-teachers in
         // Clever's order, each once.
+        let course = object.course.flatMap { courses[$0] }
         var teachers = [object.teacher.map(Ref.clever) ?? Ref()]
         for teacher in object.teachers ?? [] where !teachers.contains(.clever(teacher)) {
             teachers.append(.clever(teacher))
@@ -245,7 +272,7 @@ struct PageMapper: Sendable {
                     source: .api("sections", id: object.id), sisID: sis, cleverID: object.id,
                     school: .clever(object.school), term: object.term_id.map(Ref.clever) ?? Ref(), name: object.name,
                     sectionNumber: object.section_number, grade: object.grade, subject: object.subject,
-                    period: object.period, teachers: teachers)))
+                    courseName: course?.name, courseNumber: course?.number, period: object.period, teachers: teachers)))
     }
 
     private func enrollments(_ object: Clever.Section, into batch: inout ExtractBatch) {

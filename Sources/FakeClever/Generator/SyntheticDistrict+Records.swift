@@ -155,9 +155,16 @@ extension SyntheticDistrict {
         let subject: String
     }
 
-    func course(section s: Int) -> Course {
-        let rank = cohortGradeRank(s / Self.sectionsPerCohort)
-        let k = s % Self.sectionsPerCohort
+    func course(section s: Int) -> Course { course(Self.courseIndex(rank: cohortGradeRank(s / Self.sectionsPerCohort), s % Self.sectionsPerCohort)) }
+
+    /// Courses are one per grade rank (0 to 12) and place in its cohort's sections.
+    static let courseCount = 13 * sectionsPerCohort
+
+    static func courseIndex(rank: Int, _ k: Int) -> Int { rank * sectionsPerCohort + k }
+
+    func course(_ index: Int) -> Course {
+        let rank = index / Self.sectionsPerCohort
+        let k = index % Self.sectionsPerCohort
         let grade = rank == 0 ? "Kindergarten" : "Grade \(rank)"
         switch Level(gradeRank: rank) {
         case .elementary:

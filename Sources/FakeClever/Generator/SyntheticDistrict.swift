@@ -50,6 +50,7 @@ public struct SyntheticDistrict: Sendable, Hashable {
         case student = 3
         case term = 4
         case section = 5
+        case course = 6
     }
 
     /// The number of students in the base district.

@@ -131,6 +131,7 @@ extension API.Object: JSONWritable {
         case .user(let value): value.write(to: &writer)
         case .section(let value): value.write(to: &writer)
         case .term(let value): value.write(to: &writer)
+        case .course(let value): value.write(to: &writer)
         }
     }
 }
@@ -276,6 +277,17 @@ extension API.Section: JSONWritable {
             $0.field("teacher", teacher)
             $0.field("teachers", teachers)
             $0.field("students", students)
+        }
+    }
+}
+
+extension API.Course: JSONWritable {
+    func write(to writer: inout JSONWriter) {
+        writer.object {
+            $0.field("id", id)
+            $0.field("district", district)
+            $0.field("name", name)
+            $0.field("number", number)
         }
     }
 }

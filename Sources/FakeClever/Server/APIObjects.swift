@@ -28,6 +28,7 @@ enum API {
         case user(User)
         case section(Section)
         case term(Term)
+        case course(Course)
 
         func encode(to encoder: any Encoder) throws {
             switch self {
@@ -36,6 +37,7 @@ enum API {
             case .user(let value): try value.encode(to: encoder)
             case .section(let value): try value.encode(to: encoder)
             case .term(let value): try value.encode(to: encoder)
+            case .course(let value): try value.encode(to: encoder)
             }
         }
 
@@ -64,6 +66,7 @@ enum API {
             case .user(let value): value.id
             case .section(let value): value.id
             case .term(let value): value.id
+            case .course(let value): value.id
             }
         }
     }
@@ -169,6 +172,13 @@ enum API {
         let teacher: String?
         let teachers: [String]
         let students: [String]
+    }
+
+    struct Course: Encodable {
+        let id: String
+        let district: String
+        let name: String?
+        let number: String?
     }
 
     struct Term: Encodable {

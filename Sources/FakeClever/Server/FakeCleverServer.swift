@@ -4,7 +4,7 @@ public import Logging
 
 /// A real HTTP server speaking Clever's Data API v3.0 on loopback, for tests, the demo and
 /// benchmarks: `GET /v3.0/districts`, `/schools`, `/users?role=student|teacher|staff|district_admin`,
-/// `/sections`, `/terms` and `/courses` (always empty), with `limit` (default 100, at most
+/// `/sections`, `/terms` and `/courses` (which name and number the sections), with `limit` (default 100, at most
 /// 10,000) and `starting_after` paging and `links` rel `self`/`next`, every object wrapped as
 /// `{"data": {...}, "uri": "..."}`.
 ///

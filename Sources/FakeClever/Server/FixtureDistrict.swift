@@ -84,6 +84,8 @@ struct FixtureDistrict: ServedDistrict {
         var terms: [API.Object] = []
         var termIDs: Set<String> = []
         var sectionObjects: [API.Object] = []
+        var courses: [API.Object] = []
+        var courseIDs: Set<String> = []
         for row in sections {
             guard let sis = row["Section_id"] else { continue }
             var termID: String?
@@ -100,6 +102,17 @@ struct FixtureDistrict: ServedDistrict {
                                 start_date: row["Term_start"], end_date: row["Term_end"])))
                 }
             }
+            // A course is its name and number: sections that share them share one.
+            var courseID: String?
+            if row["Course_name"] != nil || row["Course_number"] != nil {
+                let id = Self.id("course", "\(row["Course_name"] ?? "")|\(row["Course_number"] ?? "")")
+                courseID = id
+                if courseIDs.insert(id).inserted {
+                    courses.append(
+                        .course(
+                            API.Course(id: id, district: districtID, name: row["Course_name"], number: row["Course_number"])))
+                }
+            }
             let teacherIDs = (["Teacher_id"] + (2...10).map { "Teacher_\($0)_id" }).compactMap { row[$0] }
                 .map { Self.id("teacher", $0) }
             // A blank Teacher_id is a section without a primary: `teacher` absent, as Clever sends
@@ -110,11 +123,12 @@ struct FixtureDistrict: ServedDistrict {
                     API.Section(
                         id: Self.id("section", sis), district: districtID, sis_id: sis, school: school(row["School_id"]),
                         term_id: termID, name: row["Name"], grade: row["Grade"], subject: row["Subject"],
-                        section_number: row["Section_number"], period: row["Period"], course: nil,
+                        section_number: row["Section_number"], period: row["Period"], course: courseID,
                         teacher: primary, teachers: teacherIDs, students: studentsBySection[sis] ?? [])))
         }
         collections[.sections] = sectionObjects
         collections[.terms] = terms
+        collections[.courses] = courses
         objects = collections
         positions = collections.mapValues { list in
             Dictionary(list.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })

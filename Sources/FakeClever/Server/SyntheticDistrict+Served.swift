@@ -12,7 +12,8 @@ extension SyntheticDistrict: ServedDistrict {
         case .students: studentSlots
         case .teachers: teacherCount
         case .districtAdmins: 1
-        case .staff, .courses: 0
+        case .staff: 0
+        case .courses: Self.courseCount
         case .sections: sectionCount
         case .terms: termCount
         }
@@ -39,7 +40,10 @@ extension SyntheticDistrict: ServedDistrict {
                     roles: API.Roles(district_admin: API.AdminRole(title: "Superintendent"))))
         case .sections: return .section(apiSection(index))
         case .terms: return .term(apiTerm(term(at: index)))
-        case .staff, .courses: return nil
+        case .courses:
+            let course = course(index)
+            return .course(API.Course(id: cleverID(.course, index), district: districtID, name: course.name, number: course.number))
+        case .staff: return nil
         }
     }
 
@@ -55,8 +59,9 @@ extension SyntheticDistrict: ServedDistrict {
         case .teachers: .teacher
         case .sections: .section
         case .terms: .term
+        case .courses: .course
         case .districtAdmins: .district
-        case .staff, .courses: nil
+        case .staff: nil
         }
     }
 
@@ -114,7 +119,9 @@ extension SyntheticDistrict: ServedDistrict {
             id: cleverID(.section, s), district: districtID, sis_id: section.sisID,
             school: section.school.cleverID ?? "", term_id: section.term.cleverID, name: section.name,
             grade: section.grade, subject: section.subject, section_number: section.sectionNumber,
-            period: section.period, course: nil, teacher: teachers.first, teachers: teachers,
+            period: section.period,
+            course: cleverID(.course, Self.courseIndex(rank: cohortGradeRank(s / Self.sectionsPerCohort), s % Self.sectionsPerCohort)),
+            teacher: teachers.first, teachers: teachers,
             students: studentIndices(inSection: s).map { cleverID(.student, $0) })
     }
 
