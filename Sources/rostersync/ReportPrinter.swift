@@ -56,8 +56,13 @@ struct ReportPrinter {
         status == .previewed || (status == .blocked && terminal)
     }
 
-    /// Students the run would change, by grade rank (pre-K before K before 1 ... 12), then name.
     private func printStudents(runID: Int64, limit: Int) async throws {
+        for line in try await studentLines(runID: runID, limit: limit) { Swift.print(line) }
+    }
+
+    /// Students the run would change, by grade rank (pre-K before K before 1 ... 12), then name,
+    /// as the preview prints them: at most `limit`.
+    func studentLines(runID: Int64, limit: Int) async throws -> [String] {
         try await database.withConnection(logger: logger) { connection in
             let rows = try await connection.query(
                 """
@@ -69,24 +74,26 @@ struct ReportPrinter {
                 ORDER BY (details ->> 'grade_rank')::int NULLS LAST, details ->> 'last_name', details ->> 'first_name'
                 LIMIT \(limit + 1)
                 """, logger: logger)
+            var lines: [String] = []
             var current: Int?? = .none
             var shown = 0
             for try await (action, grade, rank, last, first, sis) in rows.decode(
                 (String, String, Int?, String, String, String).self)
             {
-                if shown == 0 { Swift.print("\nStudents, by grade level, then name:") }
+                if shown == 0 { lines += ["", "Students, by grade level, then name:"] }
                 if shown == limit {
-                    Swift.print("  ... (more in staging.changes, run_id \(runID))")
+                    lines.append("  ... (more in staging.changes, run_id \(runID))")
                     break
                 }
                 if current != .some(rank) {
                     let label = rank.flatMap(Grade.init(rank:))?.label ?? (grade.isEmpty ? "No grade" : grade)
-                    Swift.print("  \(label)")
+                    lines.append("  \(label)")
                     current = .some(rank)
                 }
-                Swift.print("    \(action.padding(toLength: 9, withPad: " ", startingAt: 0)) \(last), \(first) (\(sis))")
+                lines.append("    \(action.padding(toLength: 9, withPad: " ", startingAt: 0)) \(last), \(first) (\(sis))")
                 shown += 1
             }
+            return lines
         }
     }
 }

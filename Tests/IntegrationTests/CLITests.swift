@@ -356,6 +356,34 @@ struct CLITests {
         #expect(error.map { BackfillCommand.message(for: $0) }?.contains("--to \(later) is after tomorrow") == true)
     }
 
+    @Test("A preview lists students by grade level (pre-K, K, 1 ... 8 here), then by name, and stops at its limit")
+    func previewListsStudentsByGrade() async throws {
+        try await TestDatabase.withFresh { database in
+            let preview = try await SyncHarness(database: database).sync(.small(), preview: true)
+            let runID = try #require(preview.runID)
+            let printer = ReportPrinter(database: database, logger: TestDatabase.logger)
+            let lines = try await printer.studentLines(runID: runID, limit: 200)
+            #expect(Array(lines.prefix(2)) == ["", "Students, by grade level, then name:"])
+            let labels = lines.filter { $0.hasPrefix("  ") && !$0.hasPrefix("    ") }.map { $0.trimmingCharacters(in: .whitespaces) }
+            #expect(labels == ["Pre-K", "Kindergarten"] + (1...8).map { "Grade \($0)" })
+            // Within a grade, by last name: each group's names in order.
+            var groups: [[String]] = []
+            for line in lines.dropFirst(2) {
+                if line.hasPrefix("    ") {
+                    groups[groups.count - 1].append(String(line.dropFirst(4 + 10)))
+                } else {
+                    groups.append([])
+                }
+            }
+            #expect(groups.map(\.count).reduce(0, +) == 20)
+            #expect(groups.allSatisfy { $0 == $0.sorted() }, "\(groups)")
+            #expect(lines.contains("    create    Family14, Kid14 (ST14)"), "\(lines)")
+            let few = try await printer.studentLines(runID: runID, limit: 3)
+            #expect(few.filter { $0.hasPrefix("    ") }.count == 3)
+            #expect(few.last == "  ... (more in staging.changes, run_id \(runID))")
+        }
+    }
+
     @Test("Students are listed by name for a preview, and for a stopped run only on a terminal (not into cron's log)")
     func studentNamesStayOutOfLogs() {
         #expect(ReportPrinter.listsStudents(.previewed, terminal: false))
@@ -461,6 +489,19 @@ struct CLITests {
                 try await ExplainCommand.explain(key: "%", district: nil, on: connection, logger: TestDatabase.logger)
             }
             #expect(!wildcard.found, "\(wildcard.lines)")
+
+            // Rejected by validation (a school nobody has), and when the district last synced.
+            for index in fixture.students.indices where fixture.students[index].id == "ST7" { fixture.students[index].school = "NOPE" }
+            _ = try await harness.sync(fixture, allowMassChanges: true)
+            let rejected = try await database.withConnection(logger: TestDatabase.logger) { connection in
+                try await ExplainCommand.explain(key: "ST7", district: "d1", on: connection, logger: TestDatabase.logger)
+            }
+            let rejectedText = rejected.lines.joined(separator: "\n")
+            #expect(rejectedText.contains("Rejected (student, students.csv:"), "\(rejectedText)")
+            #expect(rejectedText.contains("unknown_reference: school NOPE is not in the schools feed"), "\(rejectedText)")
+            let synced = try #require(try await database.string(
+                "SELECT to_char(last_successful_sync_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM roster.districts WHERE id = 'd1'"))
+            #expect(rejectedText.contains("District d1: last successful sync \(synced)"), "\(rejectedText)")
         }
     }
 }

@@ -300,6 +300,10 @@ struct SyncRulesTests {
             #expect(second.summary.total == 0)
             #expect(try await harness.count("roster.teachers") == 5, "no duplicate account")
             #expect(try await database.string("SELECT id || ' ' || source FROM roster.teachers WHERE sis_id = 'T2'") == "\(manualID ?? "?") clever")
+            // The account as it was, beside what the sync gave it: a hand-made account can be seen and restored.
+            #expect(try await database.string(
+                "SELECT (details -> 'last_name')::text || ' ' || (details -> 'source')::text FROM roster.change_log WHERE run_id = \(first.runID ?? 0) AND details ? 'adopted'")
+                == #"["OBrien", "O'Brien"] ["manual", "clever"]"#)
         }
     }
 

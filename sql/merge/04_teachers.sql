@@ -55,7 +55,11 @@ WHERE m.n = 1 AND lower(f.email) = m.email
   AND NOT EXISTS (SELECT 1 FROM roster.teachers r WHERE r.district_id = etl.current_district_id()
                   AND r.source = 'clever' AND r.sis_id = f.sis_id);
 
-WITH adopted AS (
+-- The account as it was is logged beside what the sync gave it (every statement here reads the
+-- rows as they were before the update), so a hand-made account's fields can be seen and restored.
+WITH was AS (
+    SELECT r.id, to_jsonb(r) AS old FROM roster.teachers r JOIN feed_teachers f ON r.id = f.adopt_id),
+adopted AS (
     UPDATE roster.teachers r
     SET source = 'clever', sis_id = f.sis_id, clever_id = f.clever_id, school_id = f.school_id,
         other_school_ids = f.other_school_ids, first_name = f.first_name, middle_name = f.middle_name,
@@ -63,11 +67,11 @@ WITH adopted AS (
         updated_at = now()
     FROM feed_teachers f
     WHERE r.id = f.adopt_id
-    RETURNING r.id, f.sis_id, r.email)
+    RETURNING r.id, f.sis_id, r.email, to_jsonb(r) AS new)
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
-SELECT etl.current_run_id(), etl.current_district_id(), 'teacher', id::text, 'update',
-       jsonb_build_object('adopted', true, 'sis_id', sis_id, 'email', email)
-FROM adopted;
+SELECT etl.current_run_id(), etl.current_district_id(), 'teacher', a.id::text, 'update',
+       etl.jsonb_diff(w.old, a.new) || jsonb_build_object('adopted', true, 'sis_id', a.sis_id, 'email', a.email)
+FROM adopted a JOIN was w ON w.id = a.id;
 
 -- Update, suspend (email gone), reactivate (sync's own suspension, email back).
 WITH target AS (
