@@ -225,6 +225,37 @@ struct SafetyTests {
         }
     }
 
+    @Test("The threshold's edges: a share equal to max_removal_share goes through, one more stops; fewer than min_removals_to_block never stop")
+    func thresholdEdges() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = Self.bigger()
+            _ = try await harness.sync(full)
+            func without(_ ids: ClosedRange<Int>) -> DistrictFixture {
+                var fixture = full
+                for index in ids { fixture.removeStudent("ST\(index)") }
+                return fixture
+            }
+            // 10% by default: eleven of a hundred stop, ten (exactly the share) go through.
+            let eleven = try await harness.sync(without(90...100))
+            #expect(eleven.status == .blocked, "\(eleven.message)")
+            #expect(eleven.violations.contains { $0.hasPrefix("student: 11 of 100") }, "\(eleven.violations)")
+            let ten = try await harness.sync(without(91...100))
+            #expect(ten.status == .succeeded, "\(ten.message)")
+            #expect(ten.summary.count(.student, "archive") == 10)
+            // Any share stops at five removals, none at four.
+            #expect(try await harness.sync(full).summary.count(.student, "restore") == 10)
+            try await database.execute(
+                "UPDATE roster.districts SET settings = '{\"max_removal_share\": 0, \"min_removals_to_block\": 5}' WHERE id = 'd1'")
+            let five = try await harness.sync(without(96...100))
+            #expect(five.status == .blocked, "\(five.message)")
+            #expect(five.violations.contains { $0.hasPrefix("student: 5 of 100") }, "\(five.violations)")
+            let four = try await harness.sync(without(97...100))
+            #expect(four.status == .succeeded, "\(four.message)")
+            #expect(four.summary.count(.student, "archive") == 4)
+        }
+    }
+
     @Test("A feed that loses its co-teacher columns stops at the threshold on co-teachers, though few of all the section's teacher pairs go")
     func coTeachersDropped() async throws {
         try await TestDatabase.withFresh { database in
