@@ -62,8 +62,23 @@ extension SyncService {
         ).collect().first?.decode(Bool.self) ?? false
         guard staged else { return nil }
 
-        // The one rule that reads the as-of date: a section whose term ended is archived. A term
-        // end between the two dates would archive (or restore) sections, so compare in full.
+        // Two rules read the as-of date. A record another feed names while its own lacks it is
+        // held for one night (00_prepare.sql): on a later night the same files take it as gone,
+        // so they are compared in full.
+        if previousAsOf != configuration.asOf {
+            let held = try await connection.query(
+                """
+                SELECT EXISTS (SELECT 1 FROM staging.rejects WHERE run_id = \(compared)
+                               AND reason = 'referenced_not_in_feed')
+                """, logger: logger
+            ).collect().first?.decode(Bool.self) ?? true
+            guard !held else {
+                logger.info("records held for a night by other feeds naming them are due; comparing in full")
+                return nil
+            }
+        }
+        // And a section whose term ended is archived: a term end between the two dates would
+        // archive (or restore) sections, so compare in full.
         let termsAgree = try await connection.query(
             """
             SELECT NOT EXISTS (

@@ -340,12 +340,16 @@ struct TaskExecutor: Sendable {
             let ended =
                 entity == "section"
                 ? "AND NOT EXISTS (SELECT 1 FROM roster.terms t WHERE t.id = r.term_id AND t.end_date < etl.current_as_of())" : ""
+            // A key a recorded SIS id change moves an active record to tonight is that record's (prepare).
             return """
                 SELECT u.entity, u.record_key, u.reason, u.source_ref, u.detail FROM staging.unreadable_rows u
+                LEFT JOIN (SELECT old_sis_id, new_sis_id FROM etl.sis_id_moves('\(entity)') WHERE NOT conflict) m
+                       ON m.new_sis_id = u.record_key
                 WHERE u.run_id = \(runID) AND u.entity = '\(entity)'
                   AND u.record_key IN (SELECT sis_id FROM etl.unreadable_inside_filters('\(entity)'))
                   AND EXISTS (SELECT 1 FROM roster.\(entity)s r WHERE r.district_id = etl.current_district_id()
-                              AND r.source = 'clever' AND r.status = 'active' AND r.sis_id = u.record_key \(ended))
+                              AND r.source = 'clever' AND r.status = 'active' AND r.sis_id IN (u.record_key, m.old_sis_id)
+                              \(ended))
                   AND NOT EXISTS (SELECT 1 FROM staging.\(entity)s x WHERE x.run_id = u.run_id AND x.sis_id = u.record_key
                                   AND x.excluded IS NULL)
                 """

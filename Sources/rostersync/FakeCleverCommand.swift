@@ -127,7 +127,7 @@ extension FakeCleverCommand {
         @Option(help: ArgumentHelp("Send the next N pages with objects of another type.", valueName: "n"))
         var wrongType = 0
 
-        @Flag(help: "Make next links loop back to the first page.")
+        @Flag(help: "Serve the first page again for every later one (a server ignoring starting_after): a paging loop.")
         var loopingNextLink = false
 
         @Option(

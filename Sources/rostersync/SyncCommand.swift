@@ -86,8 +86,9 @@ struct SyncCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp(
         "Tries per Clever API request (a 429, 500, 502, 503 or 504, a timeout, a network failure) before its task fails; "
-            + "the waits between back off exponentially with jitter, up to 30 s each (a 429's Retry-After is honoured up to "
-            + "5 min), and a failed task is tried twice more, a feed from its first page. Raise it to ride out a longer outage.",
+            + "the waits between back off exponentially with jitter, up to 30 s each (a 429 waits as its Retry-After or "
+            + "X-RateLimit-Reset says, up to 5 min, else 30 to 60 s: Clever's limits reset each minute), and a failed task "
+            + "is tried twice more, a feed from its first page. Raise it to ride out a longer outage.",
         valueName: "n"))
     var apiAttempts = 6
 

@@ -12,12 +12,14 @@ struct APIFaultTests {
     /// Reads students at 100 a page with `faults`, returning the records or the error: 4 requests
     /// when nothing fails (three full pages, the last naming no next one, then the empty page after it).
     func readStudents(
-        _ faults: Faults, maxAttempts: Int = 6, requestTimeout: Duration = .seconds(10)
+        _ faults: Faults, maxAttempts: Int = 6, requestTimeout: Duration = .seconds(10),
+        rateLimitFallback: Duration = .milliseconds(20)
     ) async throws -> (Result<[Record], ExtractError>, requests: Int, elapsed: Duration) {
         try await FakeCleverHarness.run(district: Self.district, faults: faults) { server, url in
             let source = FakeCleverHarness.source(
                 FakeCleverHarness.configuration(
-                    url, pageSize: 100, maxAttempts: maxAttempts, requestTimeout: requestTimeout))
+                    url, pageSize: 100, maxAttempts: maxAttempts, requestTimeout: requestTimeout,
+                    rateLimitFallback: rateLimitFallback))
             let clock = ContinuousClock()
             let start = clock.now
             let result: Result<[Record], ExtractError>
@@ -180,14 +182,30 @@ struct APIFaultTests {
         #expect(requests == 3 + 1)
     }
 
+    @Test("a district whose courses are not shared (403) still loads its sections, without course names")
+    func coursesRefused() async throws {
+        try await FakeCleverHarness.run(district: Self.district, faults: Faults(refuseCourses: true)) { _, url in
+            let source = FakeCleverHarness.source(FakeCleverHarness.configuration(url, pageSize: 100))
+            let records = try await FakeCleverHarness.collect(source, .sections).0.records
+            let expected = AsAPI.records(of: Self.district, .sections)
+            func courses(_ records: [Record]) -> [String?] {
+                records.map { record in if case .section(let section) = record { section.courseName } else { "not a section" } }
+            }
+            #expect(records.count == expected.count)
+            #expect(courses(records).allSatisfy { $0 == nil }, "\(courses(records).prefix(3))")
+            #expect(courses(expected).allSatisfy { $0 != nil }, "the district has courses to refuse")
+        }
+    }
+
     @Test("a 429 whose reset has passed by this machine's clock waits the rate-limit fallback, not the short backoff")
     func rateLimitResetPassed() async throws {
         let (result, requests, elapsed) = try await readStudents(
-            Faults(skipRequests: 1, rateLimited: 2, retryAfterSeconds: 0, rateLimitResetOnly: true))
+            Faults(skipRequests: 1, rateLimited: 2, retryAfterSeconds: 0, rateLimitResetOnly: true),
+            rateLimitFallback: .milliseconds(800))
         expectAllStudents(result)
         #expect(requests == 4 + 2)
-        // The fallback here is 20 ms (half to whole of it a wait); the backoff, 1 to 10 ms.
-        #expect(elapsed >= .milliseconds(20))
+        // Two waits of half to all of the fallback: at least 800 ms, where the backoff's are 1 to 10 ms.
+        #expect(elapsed >= .milliseconds(800))
     }
 
     @Test("a token with a control character inside is a configuration error that does not quote it; a trailing line end is cut")

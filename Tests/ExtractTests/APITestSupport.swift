@@ -18,11 +18,11 @@ enum FakeCleverHarness {
     /// Fast retries so fault tests take milliseconds, unless they test Retry-After on purpose.
     static func configuration(
         _ url: URL, token: String = token, pageSize: Int = 100, maxAttempts: Int = 6,
-        requestTimeout: Duration = .seconds(10)
+        requestTimeout: Duration = .seconds(10), rateLimitFallback: Duration = .milliseconds(20)
     ) -> CleverAPISource.Configuration {
         CleverAPISource.Configuration(
             baseURL: url, token: token, pageSize: pageSize, maxAttempts: maxAttempts, requestTimeout: requestTimeout,
-            backoffBase: .milliseconds(1), backoffMax: .milliseconds(10), rateLimitFallback: .milliseconds(20))
+            backoffBase: .milliseconds(1), backoffMax: .milliseconds(10), rateLimitFallback: rateLimitFallback)
     }
 
     static func run<Result: Sendable>(
@@ -52,8 +52,8 @@ enum FakeCleverHarness {
 }
 
 /// The generator's records as the API client sees them: references by Clever id only (but an
-/// enrollment keeps its section's SIS id, which is on the same page), and no course name or
-/// number (a v3.0 section names its course by id only).
+/// enrollment keeps its section's SIS id, which is on the same page); a section's course name and
+/// number come from the district's courses.
 enum AsAPI {
     static func ref(_ ref: Ref) -> Ref { ref.cleverID.map(Ref.clever) ?? Ref() }
 

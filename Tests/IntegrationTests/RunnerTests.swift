@@ -163,7 +163,7 @@ struct RunnerTests {
             defer { try? FileManager.default.removeItem(at: folder) }
             let pipeline = folder.appendingPathComponent("nightly.yml")
             try String(contentsOf: TestDatabase.nightly, encoding: .utf8)
-                .replacingOccurrences(of: "timeout: 5m", with: "timeout: 1s")
+                .replacingOccurrences(of: "timeout: 10m", with: "timeout: 1s")
                 .write(to: pipeline, atomically: true, encoding: .utf8)
             // Every answer takes 3 s: check-source (1 s allowed) cannot finish.
             let server = try FakeCleverServer(
@@ -741,7 +741,7 @@ struct RunnerTests {
             // order, enrollments last, staging schools held up 3 s.
             let pipeline = folder.appendingPathComponent("nightly.yml")
             let nightly = try String(contentsOf: TestDatabase.nightly, encoding: .utf8)
-            let checkSource = try #require(nightly.range(of: "  check-source:\n    kind: check-source\n    retries: 2\n    timeout: 5m\n"))
+            let checkSource = try #require(nightly.range(of: "  check-source:\n    kind: check-source\n    retries: 2\n    # A rate-limited first request waits up to a minute a try (six tries by default).\n    timeout: 10m\n"))
             try nightly.replacingCharacters(in: checkSource, with: "").replacingOccurrences(of: "needs: [check-source]", with: "needs: []")
                 .write(to: pipeline, atomically: true, encoding: .utf8)
             try await database.slowInserts(on: "staging.schools")

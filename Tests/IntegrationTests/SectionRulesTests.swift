@@ -333,6 +333,32 @@ struct SectionRulesTests {
         }
     }
 
+    @Test("Records moving to recorded new SIS ids whose rows under them are unreadable are weighed as a damaged feed, as any kept for unreadable rows")
+    func sisIDMovesOntoManyUnreadableRows() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            let full = SafetyTests.bigger()
+            _ = try await harness.sync(full)
+            let before = try await SafetyTests.snapshot(database)
+            // Thirty students renumbered (pairs recorded), and each row under its new id shifted by a column.
+            var renumbered = full
+            for index in 61...90 { renumbered.renameStudent("ST\(index)", to: "N\(index)") }
+            try await database.execute(
+                "INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) "
+                    + "SELECT 'd1', 'student', 'ST' || i, 'N' || i FROM generate_series(61, 90) i")
+            let folder = try renumbered.writeTemporary("moved-damaged")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try DistrictFixture.edit("students.csv", in: folder) { text in
+                (61...90).reduce(text) { $0.replacingOccurrences(of: "N\($1),Family\($1),Kid\($1),", with: "N\($1),Family\($1),Kid\($1),Jr.,") }
+            }
+            let report = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
+            #expect(report.status == .failed, "\(report.message)")
+            #expect(report.message.contains("the extract looks damaged: 30 of 100 active students (30%)"), "\(report.message)")
+            // The pairs are part of the roster's state; the rest is as it was.
+            #expect(try await SafetyTests.snapshot(database) == before)
+        }
+    }
+
     @Test("A SIS id change recorded after a sync created the new id is left alone, and the run says so")
     func sisIDChangeRecordedTooLate() async throws {
         try await TestDatabase.withFresh { database in

@@ -302,8 +302,8 @@ struct SyncRulesTests {
             #expect(try await database.string("SELECT id || ' ' || source FROM roster.teachers WHERE sis_id = 'T2'") == "\(manualID ?? "?") clever")
             // The account as it was, beside what the sync gave it: a hand-made account can be seen and restored.
             #expect(try await database.string(
-                "SELECT (details -> 'last_name')::text || ' ' || (details -> 'source')::text FROM roster.change_log WHERE run_id = \(first.runID ?? 0) AND details ? 'adopted'")
-                == #"["OBrien", "O'Brien"] ["manual", "clever"]"#)
+                "SELECT (details -> 'last_name')::text || ' ' || (details -> 'source')::text || ' ' || (details -> 'sis_id')::text FROM roster.change_log WHERE run_id = \(first.runID ?? 0) AND details ? 'adopted'")
+                == #"["OBrien", "O'Brien"] ["manual", "clever"] [null, "T2"]"#)
         }
     }
 

@@ -27,7 +27,7 @@ struct PipelineLoaderTests {
         #expect(checkSource.line == 7)
         #expect(checkSource.needs.isEmpty)
         #expect(checkSource.retries == 2)
-        #expect(checkSource.timeout == .seconds(5 * 60))
+        #expect(checkSource.timeout == .seconds(10 * 60))
 
         for name in stages {
             let stage = try #require(definition.task(named: name))

@@ -368,6 +368,7 @@ SELECT e.entity, m.old_sis_id, m.new_sis_id
 FROM unnest(ARRAY['school', 'teacher', 'student', 'section']) AS e(entity)
 CROSS JOIN LATERAL etl.sis_id_moves(e.entity) m
 WHERE NOT m.conflict;
+ANALYZE moving;
 
 DROP TABLE IF EXISTS pg_temp.held;
 CREATE TEMP TABLE held (entity text NOT NULL, sis_id text NOT NULL);
@@ -379,14 +380,15 @@ DECLARE
 BEGIN
     FOREACH kind IN ARRAY ARRAY['school', 'teacher', 'student', 'section'] LOOP
         -- A key a recorded SIS id change moves an active record to tonight (01) is that record's.
+        -- Joined, not probed per row: a district renumbering its students records a pair each.
         EXECUTE format('INSERT INTO held SELECT DISTINCT %L, u.record_key FROM staging.unreadable_rows u '
+                       'LEFT JOIN moving m ON m.entity = %L AND m.new_sis_id = u.record_key '
                        'WHERE u.run_id = etl.current_run_id() AND u.entity = %L '
                        '  AND u.record_key IN (SELECT sis_id FROM etl.unreadable_inside_filters(%L)) '
                        '  AND EXISTS (SELECT 1 FROM roster.%I r WHERE r.district_id = etl.current_district_id() '
                        '              AND r.source = ''clever'' AND r.status = ''active'' '
-                       '              AND r.sis_id IN (u.record_key, (SELECT m.old_sis_id FROM moving m '
-                       '                                              WHERE m.entity = %L AND m.new_sis_id = u.record_key)))',
-                       kind, kind, kind, kind || 's', kind);
+                       '              AND r.sis_id IN (u.record_key, m.old_sis_id))',
+                       kind, kind, kind, kind, kind || 's');
     END LOOP;
 END
 $$;

@@ -70,7 +70,9 @@ adopted AS (
     RETURNING r.id, f.sis_id, r.email, to_jsonb(r) AS new)
 INSERT INTO roster.change_log (run_id, district_id, entity, record_id, action, details)
 SELECT etl.current_run_id(), etl.current_district_id(), 'teacher', a.id::text, 'update',
-       etl.jsonb_diff(w.old, a.new) || jsonb_build_object('adopted', true, 'sis_id', a.sis_id, 'email', a.email)
+       -- every field the sync changed as [old, new], the SIS id included (a hand-made account may
+       -- have had one)
+       jsonb_build_object('adopted', true, 'sis_id', a.sis_id, 'email', a.email) || etl.jsonb_diff(w.old, a.new)
 FROM adopted a JOIN was w ON w.id = a.id;
 
 -- Update, suspend (email gone), reactivate (sync's own suspension, email back).

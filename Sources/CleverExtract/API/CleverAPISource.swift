@@ -7,7 +7,8 @@ import NIOCore
 ///
 /// Each feed pages through one collection with `limit` and the `links` rel=next URI and yields
 /// one ``ExtractBatch`` per page, fetched only when the consumer asks for it. Schools, terms and
-/// sections come from their collections, teachers and students from `/v3.0/users?role=...`, and
+/// sections come from their collections (sections with their course names and numbers from
+/// `/v3.0/courses`, read first), teachers and students from `/v3.0/users?role=...`, and
 /// enrollments from a second read of `/v3.0/sections` (one record per section and student). All
 /// references are Clever ids (`.clever(id)`); sources are `.api(collection, id:)`.
 ///

@@ -22,10 +22,19 @@ actor PageCursor {
     func next() async throws -> ExtractBatch? {
         if let url = coursesURL {
             var catalog = Pager(requester: pager.requester, baseURL: pager.baseURL, nextURL: url)
-            while let page = try await catalog.next(read: { bytes, endpoint throws(ExtractError) in
-                try PageMapper.courses(bytes, endpoint: endpoint)
-            }) {
-                for course in page { courses[course.id] = course }
+            do {
+                while let page = try await catalog.next(read: { bytes, endpoint throws(ExtractError) in
+                    try PageMapper.courses(bytes, endpoint: endpoint)
+                }) {
+                    for course in page { courses[course.id] = course }
+                }
+            } catch let error as ExtractError where error.code == .unauthorized || error.code == .refused {
+                // Course data is shared only where a district chooses to (and the app's plan has
+                // it): without it the sections load as before, without course names.
+                courses = [:]
+                pager.requester.logger.warning(
+                    "Clever did not share the district's courses; sections load without course names and numbers",
+                    metadata: ["clever.endpoint": "\(error.context ?? "")", "error.message": "\(error.message)"])
             }
             coursesURL = nil
         }

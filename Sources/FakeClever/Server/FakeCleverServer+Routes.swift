@@ -45,8 +45,14 @@ extension FakeCleverServer {
         guard let limit, (1...Self.maxLimit).contains(limit) else {
             return Self.error(.badRequest, "limit must be an integer from 1 to \(Self.maxLimit)")
         }
-        let (fault, delay, looping, firstPagesOnly, omitNextLinks, blankSISIDs, district) = await state.begin()
-        if delay > 0 { try? await Task.sleep(for: .milliseconds(delay)) }
+        let (fault, faults, district) = await state.begin()
+        let (looping, firstPagesOnly, omitNextLinks, blankSISIDs) = (
+            faults.loopingNextLink, faults.firstPagesOnly, faults.omitNextLinks, faults.blankSISIDs
+        )
+        if faults.delayMilliseconds > 0 { try? await Task.sleep(for: .milliseconds(faults.delayMilliseconds)) }
+        if faults.refuseCourses, path == "courses" {
+            return Self.error(.forbidden, "courses are not shared with this application")
+        }
         switch fault {
         case .rateLimited(let seconds, let resetOnly):
             var response = Self.error(.tooManyRequests, "rate limit exceeded")

@@ -3,7 +3,7 @@
 /// Counted faults (`rateLimited`, `serverErrors`, `truncatedBodies`, `stalledBodies`,
 /// `missingEnvelopes`, `wrongTypes`) are consumed one per API request, in that order, after `skipRequests` requests
 /// were answered normally (so a test can break page 3 of a feed). `delayMilliseconds`,
-/// `loopingNextLink`, `firstPagesOnly`, `omitNextLinks` and `blankSISIDs` apply to every request while set. Change them at run time with
+/// `loopingNextLink`, `firstPagesOnly`, `omitNextLinks`, `refuseCourses` and `blankSISIDs` apply to every request while set. Change them at run time with
 /// ``FakeCleverServer/setFaults(_:)`` or `POST /__faults` with this value as JSON.
 public struct Faults: Sendable, Hashable, Codable {
     /// API requests answered normally before counted faults start.
@@ -39,6 +39,8 @@ public struct Faults: Sendable, Hashable, Codable {
     /// While set, no page links to a next one, though the pages after it are served when asked
     /// for: links lost on the way (a proxy, a server bug).
     public var omitNextLinks: Bool
+    /// While set, `/v3.0/courses` answers 403, as for a district that shares no course data.
+    public var refuseCourses: Bool
     /// While set, the schools, users and sections of these SIS ids are served with `sis_id: ""`
     /// (their Clever ids unchanged): Clever's "no value", an id the SIS lost.
     public var blankSISIDs: Set<String>
@@ -47,8 +49,8 @@ public struct Faults: Sendable, Hashable, Codable {
         skipRequests: Int = 0, rateLimited: Int = 0, retryAfterSeconds: Int = 1, serverErrors: Int = 0,
         serverErrorStatus: Int = 503, delayMilliseconds: Int = 0, truncatedBodies: Int = 0, stalledBodies: Int = 0,
         stallMilliseconds: Int = 2_000, missingEnvelopes: Int = 0, wrongTypes: Int = 0, loopingNextLink: Bool = false,
-        firstPagesOnly: Bool = false, omitNextLinks: Bool = false, rateLimitResetOnly: Bool = false,
-        blankSISIDs: Set<String> = []
+        firstPagesOnly: Bool = false, omitNextLinks: Bool = false, refuseCourses: Bool = false,
+        rateLimitResetOnly: Bool = false, blankSISIDs: Set<String> = []
     ) {
         self.skipRequests = skipRequests
         self.rateLimited = rateLimited
@@ -64,6 +66,7 @@ public struct Faults: Sendable, Hashable, Codable {
         self.loopingNextLink = loopingNextLink
         self.firstPagesOnly = firstPagesOnly
         self.omitNextLinks = omitNextLinks
+        self.refuseCourses = refuseCourses
         self.rateLimitResetOnly = rateLimitResetOnly
         self.blankSISIDs = blankSISIDs
     }
@@ -89,6 +92,7 @@ public struct Faults: Sendable, Hashable, Codable {
             loopingNextLink: try c.decodeIfPresent(Bool.self, forKey: .loopingNextLink) ?? false,
             firstPagesOnly: try c.decodeIfPresent(Bool.self, forKey: .firstPagesOnly) ?? false,
             omitNextLinks: try c.decodeIfPresent(Bool.self, forKey: .omitNextLinks) ?? false,
+            refuseCourses: try c.decodeIfPresent(Bool.self, forKey: .refuseCourses) ?? false,
             rateLimitResetOnly: try c.decodeIfPresent(Bool.self, forKey: .rateLimitResetOnly) ?? false,
             blankSISIDs: try c.decodeIfPresent(Set<String>.self, forKey: .blankSISIDs) ?? [])
     }

@@ -16,15 +16,9 @@ actor ServerState {
 
     /// Counts an API request and picks its fault; returns the district to answer from, so one
     /// page is served from one district even if a test swaps it concurrently.
-    func begin() -> (
-        fault: Fault, delayMilliseconds: Int, loopingNextLink: Bool, firstPagesOnly: Bool, omitNextLinks: Bool,
-        blankSISIDs: Set<String>, district: any ServedDistrict
-    ) {
+    func begin() -> (fault: Fault, faults: Faults, district: any ServedDistrict) {
         requestCount += 1
         let fault = faults.take()
-        return (
-            fault, faults.delayMilliseconds, faults.loopingNextLink, faults.firstPagesOnly, faults.omitNextLinks,
-            faults.blankSISIDs, district
-        )
+        return (fault, faults, district)
     }
 }
