@@ -65,6 +65,9 @@ extension SyncService {
         // Two rules read the as-of date. A record another feed names while its own lacks it is
         // held for one night (00_prepare.sql): on a later night the same files take it as gone,
         // so they are compared in full.
+        // (A night before the last run's is compared in full: prepare weighs the grace against
+        // the last applied run before tonight, which is another run then.)
+        guard previousAsOf <= configuration.asOf else { return nil }
         if previousAsOf != configuration.asOf {
             let held = try await connection.query(
                 """

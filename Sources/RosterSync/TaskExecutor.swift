@@ -348,7 +348,7 @@ struct TaskExecutor: Sendable {
                 WHERE u.run_id = \(runID) AND u.entity = '\(entity)'
                   AND u.record_key IN (SELECT sis_id FROM etl.unreadable_inside_filters('\(entity)'))
                   AND EXISTS (SELECT 1 FROM roster.\(entity)s r WHERE r.district_id = etl.current_district_id()
-                              AND r.source = 'clever' AND r.status = 'active' AND r.sis_id IN (u.record_key, m.old_sis_id)
+                              AND r.source = 'clever' AND r.status = 'active' AND r.sis_id = coalesce(m.old_sis_id, u.record_key)
                               \(ended))
                   AND NOT EXISTS (SELECT 1 FROM staging.\(entity)s x WHERE x.run_id = u.run_id AND x.sis_id = u.record_key
                                   AND x.excluded IS NULL)

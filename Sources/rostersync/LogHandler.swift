@@ -42,22 +42,27 @@ struct CLILogHandler: LogHandler {
     func log(event: LogEvent) {
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        let line: String
+        let line = Self.line(level: event.level, message: "\(event.message)", metadata: merged, json: json, label: label)
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// One record as written: a JSON object (metadata values as strings, keys sorted), or
+    /// `HH:mm:ss level message  key=value ...` for a person.
+    static func line(
+        level: Logger.Level, message: String, metadata: Logger.Metadata, json: Bool, label: String, at date: Date = Date()
+    ) -> String {
         if json {
             var object: [String: Any] = [
-                "ts": ISO8601DateFormatter().string(from: Date()), "level": event.level.rawValue,
-                "msg": "\(event.message)", "logger": label,
+                "ts": ISO8601DateFormatter().string(from: date), "level": level.rawValue, "msg": message, "logger": label,
             ]
-            for (key, value) in merged { object[key] = "\(value)" }
+            for (key, value) in metadata { object[key] = "\(value)" }
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-            line = String(decoding: data, as: UTF8.self)
-        } else {
-            let time = Self.timeFormatter.string(from: Date())
-            let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            let level = event.level.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)
-            line = "\(time) \(level) \(event.message)" + (fields.isEmpty ? "" : "  \(fields)")
+            return String(decoding: data, as: UTF8.self)
         }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        let time = timeFormatter.string(from: date)
+        let fields = metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        return "\(time) \(level.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(message)"
+            + (fields.isEmpty ? "" : "  \(fields)")
     }
 
     private static let timeFormatter: DateFormatter = {

@@ -197,6 +197,26 @@ struct APIFaultTests {
         }
     }
 
+    @Test("a /courses request that keeps failing (503) stops the sections feed: only a refusal is taken as courses not shared")
+    func coursesFailing() async throws {
+        let (result, _, _) = try await FakeCleverHarness.run(district: Self.district, faults: Faults(serverErrors: 50)) { server, url in
+            let source = FakeCleverHarness.source(FakeCleverHarness.configuration(url, pageSize: 100, maxAttempts: 2))
+            let result: Result<Int, ExtractError>
+            do {
+                result = .success(try await FakeCleverHarness.collect(source, .sections).0.records.count)
+            } catch let error as ExtractError {
+                result = .failure(error)
+            }
+            return (result, await server.requestCount(), 0)
+        }
+        guard case .failure(let error) = result else {
+            Issue.record("expected the sections feed to fail, got \(result)")
+            return
+        }
+        #expect(error.code == .httpStatus, "\(error)")
+        #expect(error.context?.contains("/v3.0/courses") == true, "\(error)")
+    }
+
     @Test("a 429 whose reset has passed by this machine's clock waits the rate-limit fallback, not the short backoff")
     func rateLimitResetPassed() async throws {
         let (result, requests, elapsed) = try await readStudents(

@@ -1,6 +1,7 @@
 import ArgumentParser
 @testable import CleverExtract
 import Foundation
+import Logging
 import PostgresLoad
 import RosterSync
 import Testing
@@ -138,6 +139,23 @@ struct CLITests {
         #expect(byDefault.apiMaxAttempts == 6)
         let error = #expect(throws: (any Error).self) { _ = try SyncCommand.parse(arguments + ["--api-attempts", "0"]) }
         #expect(error.map { SyncCommand.message(for: $0) }?.contains("--api-attempts must be 1 to 30") == true)
+    }
+
+    @Test("Logs: one JSON object per line (message and metadata escaped, keys sorted), or a line for a person")
+    func logLines() throws {
+        let metadata: Logger.Metadata = ["etl.run_id": "7", "etl.message": "two\nlines \"quoted\""]
+        let json = CLILogHandler.line(
+            level: .warning, message: "sync finished", metadata: metadata, json: true, label: "rostersync",
+            at: Date(timeIntervalSince1970: 1_800_000_000))
+        #expect(!json.contains("\n"), "one line: \(json)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: String])
+        #expect(object == [
+            "ts": "2027-01-15T08:00:00Z", "level": "warning", "msg": "sync finished", "logger": "rostersync",
+            "etl.run_id": "7", "etl.message": "two\nlines \"quoted\"",
+        ])
+        let text = CLILogHandler.line(level: .info, message: "staging", metadata: ["b": "2", "a": "1"], json: false, label: "rostersync")
+        #expect(text.hasSuffix(" info    staging  a=1 b=2"), "\(text)")
+        #expect(!CLILogHandler.isJSON(.text) && CLILogHandler.isJSON(.json))
     }
 
     @Test("A failed command's last line is JSON when the logs are, plain text otherwise")

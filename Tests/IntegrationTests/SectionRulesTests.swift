@@ -359,6 +359,32 @@ struct SectionRulesTests {
         }
     }
 
+    @Test("In a district with filters, a student moving to a recorded new SIS id whose row under it is unreadable keeps their classes")
+    func sisIDMoveOntoUnreadableRowWithFilters() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.execute(
+                #"INSERT INTO roster.districts (id, name, settings) VALUES ('d1', 'D', '{"filters": {"schools": ["S1", "S2"]}}')"#)
+            let harness = SyncHarness(database: database)
+            let fixture = DistrictFixture.small()
+            _ = try await harness.sync(fixture)
+            let classes = "SELECT count(*) FROM roster.enrollments e JOIN roster.students s ON s.id = e.student_id WHERE s.sis_id = '%@'"
+            let before = try await database.int(classes.replacingOccurrences(of: "%@", with: "ST5"))
+            #expect(before > 0)
+            try await database.execute(
+                "INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) VALUES ('d1', 'student', 'ST5', 'N5')")
+            var renumbered = fixture
+            renumbered.renameStudent("ST5", to: "N5")
+            let folder = try renumbered.writeTemporary("moved-filtered")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try DistrictFixture.edit("students.csv", in: folder) { $0.replacingOccurrences(of: "N5,Family5,Kid5,", with: "N5,Family5,Kid5,Jr.,") }
+            let report = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
+            #expect(report.status == .succeeded, "\(report.message)")
+            #expect(report.summary.count(.enrollment, "remove") == 0, "\(report.summary.counts)")
+            #expect(!report.rejections.contains { $0.reason == "unknown_reference" }, "\(report.rejections)")
+            #expect(try await database.int(classes.replacingOccurrences(of: "%@", with: "N5")) == before)
+        }
+    }
+
     @Test("A SIS id change recorded after a sync created the new id is left alone, and the run says so")
     func sisIDChangeRecordedTooLate() async throws {
         try await TestDatabase.withFresh { database in

@@ -387,7 +387,7 @@ BEGIN
                        '  AND u.record_key IN (SELECT sis_id FROM etl.unreadable_inside_filters(%L)) '
                        '  AND EXISTS (SELECT 1 FROM roster.%I r WHERE r.district_id = etl.current_district_id() '
                        '              AND r.source = ''clever'' AND r.status = ''active'' '
-                       '              AND r.sis_id IN (u.record_key, m.old_sis_id))',
+                       '              AND r.sis_id = coalesce(m.old_sis_id, u.record_key))',
                        kind, kind, kind, kind, kind || 's');
     END LOOP;
 END
@@ -475,10 +475,13 @@ ORDER BY t.sis_id, t.seq;
 
 -- An active teacher whose new email fails validation keeps the one it has (04_teachers.sql):
 -- it gives nothing up.
+-- (Under the id a recorded SIS id change moves it from tonight, too.)
 UPDATE email_feed f SET email = r.email
 FROM roster.teachers r
 WHERE f.email IS NULL AND r.district_id = etl.current_district_id() AND r.source = 'clever'
-  AND r.sis_id = f.sis_id AND r.status = 'active'
+  AND r.sis_id = coalesce((SELECT m.old_sis_id FROM moving m WHERE m.entity = 'teacher' AND m.new_sis_id = f.sis_id),
+                          f.sis_id)
+  AND r.status = 'active'
   AND f.sis_id IN (SELECT record_key FROM staging.rejects WHERE run_id = etl.current_run_id() AND entity = 'teacher'
                    AND reason = 'invalid_email');
 

@@ -28,9 +28,12 @@ actor PageCursor {
                 }) {
                     for course in page { courses[course.id] = course }
                 }
-            } catch let error as ExtractError where error.code == .unauthorized || error.code == .refused {
+            } catch let error as ExtractError
+                where error.code == .unauthorized || (error.code == .refused && error.message.hasPrefix("Clever answered 404"))
+            {
                 // Course data is shared only where a district chooses to (and the app's plan has
-                // it): without it the sections load as before, without course names.
+                // it): refused (401, 403) or not shared (404), the sections load without course
+                // names. Any other failure is the night's, as for every feed.
                 courses = [:]
                 pager.requester.logger.warning(
                     "Clever did not share the district's courses; sections load without course names and numbers",
