@@ -69,6 +69,14 @@ struct DistrictFixture: Sendable {
         enrollments = enrollments.map { ($0.section, $0.student == id ? new : $0.student) }
     }
 
+    /// The SIS gives school `id` a new SIS id, in every file that names it.
+    mutating func renameSchool(_ id: String, to new: String) {
+        for index in schools.indices where schools[index].id == id { schools[index].id = new }
+        for index in teachers.indices where teachers[index].school == id { teachers[index].school = new }
+        for index in students.indices where students[index].school == id { students[index].school = new }
+        for index in sections.indices where sections[index].school == id { sections[index].school = new }
+    }
+
     mutating func removeTeacher(_ id: String) {
         teachers.removeAll { $0.id == id }
         for index in sections.indices { sections[index].teachers.removeAll { $0 == id } }

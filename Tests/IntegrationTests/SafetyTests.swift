@@ -1058,10 +1058,7 @@ struct SafetyTests {
                 ["Reading 3", "Math 3", "Art"].reduce(text) { $0.replacingOccurrences(of: ",\($1),", with: ",\($1),x,") }
             }
             func night(asOf: String) async throws -> SyncReport {
-                let folder = try full.writeTemporary("ended-unreadable")
-                defer { try? FileManager.default.removeItem(at: folder) }
-                try DistrictFixture.edit("sections.csv", in: folder, strayComma)
-                return try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder), asOf: asOf))
+                try await harness.sync(full, editing: "sections.csv", asOf: asOf, strayComma)
             }
             // While their term runs, three of four classes unreadable is a damaged feed.
             let running = try await night(asOf: "2026-11-23")

@@ -316,14 +316,10 @@ struct SectionRulesTests {
                 "INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) VALUES ('d1', 'school', 'S2', 'S2N')")
             // The SIS gives Oak Middle S2N, and tonight its row carries a stray comma.
             var moved = fixture
-            for index in moved.schools.indices where moved.schools[index].id == "S2" { moved.schools[index].id = "S2N" }
-            for index in moved.teachers.indices where moved.teachers[index].school == "S2" { moved.teachers[index].school = "S2N" }
-            for index in moved.students.indices where moved.students[index].school == "S2" { moved.students[index].school = "S2N" }
-            for index in moved.sections.indices where moved.sections[index].school == "S2" { moved.sections[index].school = "S2N" }
-            let folder = try moved.writeTemporary("moved-unreadable")
-            defer { try? FileManager.default.removeItem(at: folder) }
-            try DistrictFixture.edit("schools.csv", in: folder) { $0.replacingOccurrences(of: ",Oak Middle,", with: ",Oak Middle,Annex,") }
-            let report = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
+            moved.renameSchool("S2", to: "S2N")
+            let report = try await harness.sync(moved, editing: "schools.csv") {
+                $0.replacingOccurrences(of: ",Oak Middle,", with: ",Oak Middle,Annex,")
+            }
             #expect(report.status == .succeeded, "\(report.message)")
             for action in ["archive", "suspend", "remove"] {
                 #expect(report.summary.counts.values.allSatisfy { ($0[action] ?? 0) == 0 }, "\(action): \(report.summary.counts)")
@@ -346,12 +342,9 @@ struct SectionRulesTests {
             try await database.execute(
                 "INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) "
                     + "SELECT 'd1', 'student', 'ST' || i, 'N' || i FROM generate_series(61, 90) i")
-            let folder = try renumbered.writeTemporary("moved-damaged")
-            defer { try? FileManager.default.removeItem(at: folder) }
-            try DistrictFixture.edit("students.csv", in: folder) { text in
+            let report = try await harness.sync(renumbered, editing: "students.csv") { text in
                 (61...90).reduce(text) { $0.replacingOccurrences(of: "N\($1),Family\($1),Kid\($1),", with: "N\($1),Family\($1),Kid\($1),Jr.,") }
             }
-            let report = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
             #expect(report.status == .failed, "\(report.message)")
             #expect(report.message.contains("the extract looks damaged: 30 of 100 active students (30%)"), "\(report.message)")
             // The pairs are part of the roster's state; the rest is as it was.
@@ -374,10 +367,9 @@ struct SectionRulesTests {
                 "INSERT INTO roster.sis_id_changes (district_id, entity, old_sis_id, new_sis_id) VALUES ('d1', 'student', 'ST5', 'N5')")
             var renumbered = fixture
             renumbered.renameStudent("ST5", to: "N5")
-            let folder = try renumbered.writeTemporary("moved-filtered")
-            defer { try? FileManager.default.removeItem(at: folder) }
-            try DistrictFixture.edit("students.csv", in: folder) { $0.replacingOccurrences(of: "N5,Family5,Kid5,", with: "N5,Family5,Kid5,Jr.,") }
-            let report = try await SyncService(logger: TestDatabase.logger).sync(harness.configuration(.csv(folder)))
+            let report = try await harness.sync(renumbered, editing: "students.csv") {
+                $0.replacingOccurrences(of: "N5,Family5,Kid5,", with: "N5,Family5,Kid5,Jr.,")
+            }
             #expect(report.status == .succeeded, "\(report.message)")
             #expect(report.summary.count(.enrollment, "remove") == 0, "\(report.summary.counts)")
             #expect(!report.rejections.contains { $0.reason == "unknown_reference" }, "\(report.rejections)")

@@ -29,12 +29,13 @@ struct SyncHarness {
     /// Syncs `fixture` with `file` edited by `edit` first (a row damaged, as a SIS export sometimes
     /// arrives).
     func sync(
-        _ fixture: DistrictFixture, editing file: String, preview: Bool = false, _ edit: (String) -> String
+        _ fixture: DistrictFixture, editing file: String, asOf: String = "2026-11-23", preview: Bool = false,
+        _ edit: (String) -> String
     ) async throws -> SyncReport {
         let folder = try fixture.writeTemporary("rostersync")
         defer { try? FileManager.default.removeItem(at: folder) }
         try DistrictFixture.edit(file, in: folder, edit)
-        return try await SyncService(logger: TestDatabase.logger).sync(configuration(.csv(folder), preview: preview))
+        return try await SyncService(logger: TestDatabase.logger).sync(configuration(.csv(folder), asOf: asOf, preview: preview))
     }
 
     func configuration(

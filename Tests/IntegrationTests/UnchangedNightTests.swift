@@ -175,6 +175,10 @@ struct UnchangedNightTests {
             #expect(try await compared(fileChanged, database))
             #expect(fileChanged.summary.count(.student, "update") == 1)
 
+            // The same files as of a night before the last run's: prepare weighs that night against
+            // another applied run, so it compares.
+            #expect(try await compared(harness.sync(renamed, asOf: "2026-11-22"), database))
+
             // Settings live in roster.districts, which the roster digest reads.
             try await database.execute(
                 """
