@@ -15,10 +15,13 @@ public struct Stager: Sendable {
 
     public var runID: Int64
     public var logger: Logger
+    /// Rows between two `staging` progress lines at info level.
+    public var progressInterval: Int
 
-    public init(runID: Int64, logger: Logger) {
+    public init(runID: Int64, logger: Logger, progressInterval: Int = 100_000) {
         self.runID = runID
         self.logger = logger
+        self.progressInterval = max(1, progressInterval)
     }
 
     /// Prepares a connection for staging: COPY takes an unqualified table name.
@@ -36,6 +39,7 @@ public struct Stager: Sendable {
         let (rejectStream, rejectSink) = AsyncStream<[Rejection]>.makeStream()
         let runID = runID
         let logger = logger
+        let progressInterval = progressInterval
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 try await Self.copyRejections(rejectStream, runID: runID, on: rejects, logger: logger)
@@ -62,8 +66,8 @@ public struct Stager: Sendable {
                             encoder.buffer.clear()
                         }
                         // Progress for a person watching a long run (and a heartbeat in JSON logs).
-                        if counts.rows / 100_000 > reported {
-                            reported = counts.rows / 100_000
+                        if counts.rows / progressInterval > reported {
+                            reported = counts.rows / progressInterval
                             logger.info(
                                 "staging", metadata: ["db.table": "staging.\(table.name)", "etl.rows": "\(counts.rows)"])
                         }

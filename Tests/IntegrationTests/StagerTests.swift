@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PostgresLoad
 import RosterModel
 import Testing
@@ -43,6 +44,36 @@ struct StagerTests {
             feed.finish()
             #expect(try await database.int("SELECT count(*) FROM staging.schools WHERE run_id = 7") == 0, "nothing committed")
             #expect(try await database.int("SELECT count(*) FROM staging.rejects WHERE run_id = 7") == 0, "no rejections committed")
+        }
+    }
+
+    @Test("A long stage reports its progress at info level, every interval of rows, naming the table")
+    func stageReportsProgress() async throws {
+        try await TestDatabase.withFresh { database in
+            let (batches, feed) = AsyncThrowingStream<([Record], [Rejection]), any Error>.makeStream()
+            for batch in 0..<25 {
+                feed.yield(((0..<100).map { index in
+                    let line = batch * 100 + index + 2
+                    return Record.school(
+                        SchoolRecord(source: .csv("schools.csv", line: line), sisID: "S\(line)", name: "School \(line)"))
+                }, []))
+            }
+            feed.finish()
+            let recorder = RecordingLogHandler()
+            let logger = Logger(label: "stage-progress") { _ in recorder }
+            let counts = try await database.withConnection(logger: TestDatabase.logger) { rows in
+                try await database.withConnection(logger: TestDatabase.logger) { rejects in
+                    try await Stager.prepare(rows, logger: TestDatabase.logger)
+                    try await Stager.prepare(rejects, logger: TestDatabase.logger)
+                    return try await Stager(runID: 8, logger: logger, progressInterval: 1_000)
+                        .stage(.school, batches: batches, rows: rows, rejects: rejects)
+                }
+            }
+            #expect(counts.rows == 2_500)
+            let progress = recorder.entries.filter { $0.level == .info && $0.message == "staging" }
+            #expect(progress.map { "\($0.metadata["db.table"] ?? "") \($0.metadata["etl.rows"] ?? "")" }
+                == ["staging.schools 1000", "staging.schools 2000"])
+            #expect(try await database.int("SELECT count(*) FROM staging.schools WHERE run_id = 8") == 2_500)
         }
     }
 }
