@@ -143,7 +143,7 @@ struct APIMappingTests {
         #expect(teacher.school == .clever("s2") && teacher.otherSchools == [.clever("s3")])
     }
 
-    @Test("section teachers: the primary first, then the others once; a term keys on its Clever id")
+    @Test("section teachers: the primary first, then the others once, more than ten all read; a term keys on its Clever id")
     func sectionTeachersAndTerms() throws {
         let section = """
             {"data": [{"data": {"id": "sec1", "sis_id": "S-1", "school": "sch", "term_id": "t1",
@@ -163,6 +163,18 @@ struct APIMappingTests {
             return
         }
         #expect(unled.teachers == [Ref(), .clever("t-a"), .clever("t-b"), .clever("t-c")])
+        // More than the CSV format's ten: all are read, the primary first. The transform keeps
+        // ten and reports the rest (SectionTeacherTests), the same rule as for the CSV files.
+        let twelve = (1...12).map { "t-\($0)" }
+        let crowded = section
+            .replacingOccurrences(of: #""teacher": "t-b""#, with: #""teacher": "t-12""#)
+            .replacingOccurrences(
+                of: #"["t-a", "t-b", "t-c"]"#, with: "[" + twelve.map { "\"\($0)\"" }.joined(separator: ", ") + "]")
+        guard case .section(let full) = try map(.sections, crowded).batch.records.first else {
+            Issue.record("expected a section")
+            return
+        }
+        #expect(full.teachers == (["t-12"] + twelve.dropLast()).map(Ref.clever))
         let enrollments = try map(.enrollments, section).batch.records
         #expect(enrollments == ["st1", "st2"].map {
             .enrollment(
