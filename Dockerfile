@@ -1,6 +1,6 @@
 # RosterSync for servers. Docker does not run on the development machines of this project;
 # this file is kept correct by reading. Build: docker build -t rostersync .
-FROM swift:6.1-noble AS build
+FROM swift:6.2-noble AS build
 WORKDIR /src
 COPY Package.swift ./
 COPY Sources ./Sources
