@@ -104,7 +104,13 @@ func psqlCommand(_ target: DatabaseTarget) -> String {
         let directory = (socket as NSString).deletingLastPathComponent
         return "psql -h \(directory) -U \(target.configuration.username) \(target.configuration.database ?? "")"
     }
-    return "psql \"\(target.description)\""
+    // The description masks a password as "***", which psql would send as the password: the
+    // command is given without one, for psql to ask or take from PGPASSWORD or ~/.pgpass.
+    guard target.configuration.password != nil, var url = URLComponents(string: target.description) else {
+        return "psql \"\(target.description)\""
+    }
+    url.password = nil
+    return "psql \"\(url.string ?? target.description)\"  (password: psql asks, or PGPASSWORD)"
 }
 
 extension String {

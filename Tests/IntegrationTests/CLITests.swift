@@ -158,6 +158,17 @@ struct CLITests {
         #expect(!CLILogHandler.isJSON(.text) && CLILogHandler.isJSON(.json))
     }
 
+    @Test("The psql hint leaves a URL's password out, for psql to ask, instead of printing it masked; a socket by its folder")
+    func psqlHint() throws {
+        let withPassword = try DatabaseTarget(url: "postgres://etl:s3cret@db.example.org:6543/roster?sslmode=disable")
+        #expect(psqlCommand(withPassword)
+            == #"psql "postgres://etl@db.example.org:6543/roster?sslmode=disable"  (password: psql asks, or PGPASSWORD)"#)
+        let without = try DatabaseTarget(url: "postgres://etl@db.example.org/roster")
+        #expect(psqlCommand(without) == #"psql "postgres://etl@db.example.org/roster""#)
+        let socket = try DatabaseTarget(url: "postgres://etl@localhost/roster?host=/run/pg")
+        #expect(psqlCommand(socket) == "psql -h /run/pg -U etl roster")
+    }
+
     @Test("A failed command's last line is JSON when the logs are, plain text otherwise")
     func errorLine() throws {
         let error = ConfigurationError("district d1: bad settings")
