@@ -76,6 +76,34 @@ public struct RunLedger: Sendable {
             """, logger: logger)
     }
 
+    /// What an abandoned run and its unfinished task are marked with.
+    public static let abandonedMessage =
+        "ended without recording an outcome: the process was killed, or its machine or the database restarted. "
+        + "Nothing of it was committed after its last finished task; resume it, or sync again"
+
+    /// Marks the district's runs still `running`, and their running tasks, failed; returns their
+    /// ids. Call it holding the district's lock: every run holds that lock until it records its
+    /// outcome, so these are runs whose process died (SIGKILL, a reboot) without recording one.
+    /// Left `running`, resume would refuse them and approve would count them as newer runs.
+    public func failAbandoned(districtID: String) async throws -> [Int64] {
+        let message = Self.abandonedMessage
+        let rows = try await connection.query(
+            """
+            WITH abandoned AS (
+                UPDATE etl.runs SET status = 'failed', message = \(message), finished_at = now()
+                WHERE district_id = \(districtID) AND status = 'running'
+                RETURNING id
+            ), tasks AS (
+                UPDATE etl.task_runs SET status = 'failed', error = \(message), finished_at = now()
+                WHERE status = 'running' AND run_id IN (SELECT id FROM abandoned)
+            )
+            SELECT id FROM abandoned ORDER BY id
+            """, logger: logger)
+        var ids: [Int64] = []
+        for try await id in rows.decode(Int64.self) { ids.append(id) }
+        return ids
+    }
+
     public func run(_ runID: Int64) async throws -> Run? {
         try await runs(id: runID, districtID: nil, limit: 1).first
     }

@@ -478,7 +478,9 @@ public struct SyncService: Sendable {
             guard let run = try await ledger.run(runID) else {
                 throw ConfigurationError("run \(runID) does not exist; see `rostersync runs`")
             }
-            guard ["failed", "cancelled"].contains(run.status) else {
+            // A run still `running` may be one a killed process left: the lock below tells, and
+            // marks it failed if so (the check under the lock then lets it through).
+            guard ["failed", "cancelled", "running"].contains(run.status) else {
                 throw ConfigurationError("run \(runID) is \(run.status); only a failed or cancelled run can be resumed")
             }
             let object = try await runOptions(runID, on: main)
@@ -790,7 +792,15 @@ public struct SyncService: Sendable {
             "SELECT pg_try_advisory_lock(hashtext('rostersync.district'), hashtext(\(id)))", logger: logger)
         var locked = false
         for try await value in rows.decode(Bool.self) { locked = value }
-        guard !locked else { return }
+        if locked {
+            let abandoned = try await RunLedger(connection: connection, logger: logger).failAbandoned(districtID: id)
+            if !abandoned.isEmpty {
+                logger.warning(
+                    "runs marked failed: \(RunLedger.abandonedMessage)",
+                    metadata: ["etl.abandoned_runs": "\(abandoned.map(String.init).joined(separator: ","))"])
+            }
+            return
+        }
         var running: Int64?
         let runs = try await connection.query(
             "SELECT max(id) FROM etl.runs WHERE district_id = \(id) AND status = 'running'", logger: logger)

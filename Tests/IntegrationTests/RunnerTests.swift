@@ -501,6 +501,49 @@ struct RunnerTests {
         }
     }
 
+    @Test("A run a killed process left `running` is marked failed under the district's lock, with its task, and resumes; another district's is left alone")
+    func abandonedRunResumes() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            try await database.injectFailure("INSERT", on: "roster.sections")
+            let failed = try await harness.sync(.small())
+            let runID = try #require(failed.runID)
+            #expect(failed.status == .failed, "\(failed.message)")
+            try await database.execute("DROP TRIGGER boom ON roster.sections;")
+            // What SIGKILL during the merge leaves: the stages recorded, the merge and the run
+            // `running`, the lock gone with the connection. Another district's run is running now.
+            let merge = try await database.int("SELECT max(id) FROM etl.task_runs WHERE run_id = \(runID) AND task = 'merge'")
+            try await database.execute(
+                """
+                UPDATE etl.runs SET status = 'running', message = NULL, finished_at = NULL WHERE id = \(runID);
+                UPDATE etl.task_runs SET status = 'running', error = NULL, finished_at = NULL WHERE id = \(merge);
+                INSERT INTO etl.runs (pipeline, district_id, mode, as_of) VALUES ('nightly', 'elsewhere', 'nightly', '2026-11-20');
+                """)
+            let recorder = RecordingLogHandler()
+            let service = SyncService(logger: Logger(label: "abandoned") { _ in recorder })
+            let resumed = try await service.resume(runID: runID, database: database, sql: TestDatabase.sql, cleverToken: nil)
+            #expect(resumed.status == .succeeded, "\(resumed.message)")
+            #expect(resumed.summary.count(.student, "create") == 20)
+            #expect(try await database.string("SELECT status || ': ' || error FROM etl.task_runs WHERE id = \(merge)")
+                == "failed: " + RunLedger.abandonedMessage)
+            #expect(try await database.string(
+                "SELECT status FROM etl.task_runs WHERE run_id = \(runID) AND task = 'merge' ORDER BY id DESC LIMIT 1") == "succeeded")
+            #expect(try await database.string("SELECT status FROM etl.runs WHERE district_id = 'elsewhere'") == "running")
+            #expect(recorder.entries.contains { $0.level == .warning && $0.metadata["etl.abandoned_runs"] == "\(runID)" })
+            // A run really running holds the lock: it is not taken for abandoned.
+            try await database.execute("UPDATE etl.runs SET status = 'running' WHERE id = \(runID)")
+            try await database.withConnection(logger: TestDatabase.logger) { holder in
+                try await holder.query(
+                    "SELECT pg_advisory_lock(hashtext('rostersync.district'), hashtext('d1'))", logger: TestDatabase.logger)
+                await #expect(throws: RunLockedError.self) {
+                    _ = try await service.resume(runID: runID, database: database, sql: TestDatabase.sql, cleverToken: nil)
+                }
+                try await holder.query("SELECT pg_advisory_unlock_all()", logger: TestDatabase.logger)
+            }
+            #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(runID)") == "running")
+        }
+    }
+
     @Test("A stage that fails on the data itself (a data exception) is not retried: the same rows fail the same way")
     func dataErrorsNotRetried() async throws {
         try await TestDatabase.withFresh { database in
