@@ -706,6 +706,34 @@ struct SafetyTests {
         }
     }
 
+    @Test("A student, teacher and section whose School_id cell is blank are kept for the night, with their classes, as from the API")
+    func blankSchoolCellsHold() async throws {
+        try await TestDatabase.withFresh { database in
+            let harness = SyncHarness(database: database)
+            var fixture = DistrictFixture.small()
+            #expect(try await harness.sync(fixture).status == .succeeded)
+            let before = try await SafetyTests.snapshot(database)
+            // ST5 (in SEC1 and SEC2), T1 (SEC1's primary teacher) and SEC3 lose their school; a
+            // cell of spaces is as blank.
+            let student = try #require(fixture.students.firstIndex { $0.id == "ST5" })
+            let teacher = try #require(fixture.teachers.firstIndex { $0.id == "T1" })
+            let section = try #require(fixture.sections.firstIndex { $0.id == "SEC3" })
+            fixture.students[student].school = ""
+            fixture.teachers[teacher].school = "  "
+            fixture.sections[section].school = ""
+            let report = try await harness.sync(fixture, asOf: "2026-11-24")
+            #expect(report.status == .succeeded, "\(report.message)")
+            #expect(report.summary.total == 0, "nothing archived, suspended or removed: \(report.summary.counts)")
+            #expect(try await SafetyTests.snapshot(database).dropLast() == before.dropLast())
+            let runID = try #require(report.runID)
+            #expect(
+                try await database.strings("SELECT entity || ' ' || record_key FROM staging.unreadable_rows WHERE run_id = \(runID) ORDER BY 1")
+                    == ["section SEC3", "student ST5", "teacher T1"])
+            #expect(try await database.strings("SELECT DISTINCT reason || ': ' || detail FROM staging.rejects WHERE run_id = \(runID)")
+                == ["missing_required_field: School_id is empty; every row needs one"])
+        }
+    }
+
     @Test("A record whose row is unreadable (a stray comma, a missing name) is kept as it is, with its classes, until it reads again")
     func unreadableRowsHold() async throws {
         try await TestDatabase.withFresh { database in

@@ -51,6 +51,16 @@ struct CSVRowMapper {
                     entity: entity, source: source, reason: .missingRequiredField,
                     detail: "\(column) is empty; every row needs one"))
         }
+
+        /// A row with its own id but not its school's: unreadable, keyed by its id, so the merge
+        /// holds the record as it is. Loaded, it would name a school no feed lists, and the merge
+        /// would archive the student or class, or suspend the teacher, as an unknown reference.
+        func missingSchool(_ column: String, of sisID: String) -> Mapped {
+            .rejected(
+                Rejection(
+                    entity: entity, source: source, recordKey: Identifier.trimmed(sisID), reason: .missingRequiredField,
+                    detail: "\(column) is empty; every row needs one"))
+        }
     }
 
     let feed: Feed
@@ -139,6 +149,7 @@ struct CSVRowMapper {
         let (email, title) = (h["Teacher_email"], h["Title"])
         return { row in
             guard let sisID = row.id(id) else { return row.missing("Teacher_id") }
+            guard row.id(school) != nil else { return row.missingSchool("School_id", of: sisID) }
             return .record(
                 .teacher(
                     TeacherRecord(
@@ -154,6 +165,7 @@ struct CSVRowMapper {
         let (email, grade, dob) = (h["Student_email"], h["Grade"], h["DOB"])
         return { row in
             guard let sisID = row.id(id) else { return row.missing("Student_id") }
+            guard row.id(school) != nil else { return row.missingSchool("School_id", of: sisID) }
             return .record(
                 .student(
                     StudentRecord(
@@ -170,6 +182,7 @@ struct CSVRowMapper {
         let teachers = CSVFileSpec.teacherColumns.compactMap { h[$0] }
         return { row in
             guard let sisID = row.id(id) else { return row.missing("Section_id") }
+            guard row.id(school) != nil else { return row.missingSchool("School_id", of: sisID) }
             let term = Self.term(from: row, header: h)
             return .record(
                 .section(
