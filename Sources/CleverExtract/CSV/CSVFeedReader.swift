@@ -77,6 +77,18 @@ actor CSVFeedReader {
                         + "short. Export or upload it again, then run again",
                     context: "\(parser.fileName):\(parser.line)")
             }
+            if parser.lastLine > parser.line, parser.problem != .unterminatedQuote(laterLines: 0),
+                let column = Self.joinedLines(parser, header: header, read: mapper.readColumns) {
+                // A quote opened in one row and closed in a later one reads the rows between as
+                // one cell: they would be lost unseen, or loaded as someone's name. No roster cell
+                // holds a line break, so the file fails, not one row (an address may hold one).
+                throw ExtractError(
+                    .malformedFile,
+                    "lines \(parser.line) to \(parser.lastLine) of \(parser.fileName) read as one row: its \(column) cell "
+                        + "holds line breaks, which no roster cell has. Most likely a quote opened on line \(parser.line) "
+                        + "is closed in a later row, joining the rows between. Fix the quote and run again",
+                    context: "\(parser.fileName):\(parser.line)")
+            }
             // A last row without a line end may be cut inside its last field, where the field count
             // still adds up (a student id 1001995 read as 100199). It loads as read; the warning lets
             // prepare stop the run if the row then cannot be loaded (TaskExecutor.checkLastRows).
@@ -136,6 +148,17 @@ actor CSVFeedReader {
     private func finish() {
         finished = true
         parser = nil  // closes the file now rather than when the stream is dropped
+    }
+
+    /// The column of the first cell holding a line break that makes the row unusable: any such
+    /// cell when the row does not read (fields do not fit the header), else one the record is
+    /// made from. Nil when the line breaks are only in columns never loaded.
+    static func joinedLines(_ parser: CSVParser, header: CSVHeader, read: Set<Int>) -> String? {
+        let fits = parser.problem == nil && parser.fields.count == header.columns.count
+        for index in parser.fields.indices where (!fits || read.contains(index)) && parser.holdsLineBreak(at: index) {
+            return header.columns.indices.contains(index) ? header.columns[index] : "field \(index + 1)"
+        }
+        return nil
     }
 
     /// A row that cannot be mapped at all: a broken quote, the wrong number of fields, bad UTF-8.

@@ -117,6 +117,18 @@ final class CSVParser {
         }
     }
 
+    /// The line the current record ends on: after ``line`` when a quoted field holds line breaks.
+    var lastLine: Int { nextLine - 1 }
+
+    /// Whether field `index` of the current record holds a line break (it was quoted).
+    func holdsLineBreak(at index: Int) -> Bool {
+        let field = fields[index]
+        guard field.quoted else { return false }
+        return buffer.withUnsafeBufferPointer { all in
+            all[(recordStart + field.start)..<(recordStart + field.end)].contains { $0 == Self.lf || $0 == Self.cr }
+        }
+    }
+
     /// Field `index` of the current record as text; nil when it is not valid UTF-8.
     func string(at index: Int) -> String? {
         withBytes(at: index, Self.text)

@@ -66,10 +66,13 @@ struct CSVRowMapper {
     let feed: Feed
     private let mapping: Mapping
     private let header: CSVHeader
+    /// The positions of the columns a record of this feed is made from.
+    let readColumns: Set<Int>
 
     init(feed: Feed, header: CSVHeader) {
         self.feed = feed
         self.header = header
+        readColumns = Set(Self.columnsRead(by: feed).compactMap { header[$0] })
         switch feed {
         case .schools: mapping = Self.schools(header)
         case .teachers: mapping = Self.teachers(header)
@@ -140,6 +143,30 @@ struct CSVRowMapper {
                     SchoolRecord(
                         source: row.source, sisID: sisID, name: row[name] ?? "", schoolNumber: row[number],
                         stateID: row[state], lowGrade: row[low], highGrade: row[high])))
+        }
+    }
+
+    /// The columns each feed's mapping below reads; the rest (addresses, contacts, passwords)
+    /// are carried as bytes and never loaded.
+    static func columnsRead(by feed: Feed) -> [String] {
+        switch feed {
+        case .schools: ["School_id", "School_name", "School_number", "State_id", "Low_grade", "High_grade"]
+        case .teachers:
+            [
+                "School_id", "Teacher_id", "Teacher_number", "State_teacher_id", "First_name", "Middle_name", "Last_name",
+                "Teacher_email", "Title",
+            ]
+        case .students:
+            [
+                "School_id", "Student_id", "Student_number", "State_id", "First_name", "Middle_name", "Last_name",
+                "Student_email", "Grade", "DOB",
+            ]
+        case .terms, .sections:
+            [
+                "School_id", "Section_id", "Name", "Section_number", "Grade", "Subject", "Course_name", "Course_number",
+                "Period", "Term_name", "Term_start", "Term_end",
+            ] + CSVFileSpec.teacherColumns
+        case .enrollments: ["Section_id", "Student_id"]
         }
     }
 
