@@ -44,7 +44,10 @@ actor RunState {
     func merged(_ outcome: Merger.Outcome) { mergeOutcome = outcome }
     /// What a sync of a previewed extract would fail on before its merge (prepare's checks).
     private(set) var previewWarnings: [String] = []
-    func wouldFail(_ warning: String) { previewWarnings.append(warning) }
+    func wouldFail(_ warning: String) {
+        // The merge checks the empty feeds again after the guard: one line each.
+        if !previewWarnings.contains(warning) { previewWarnings.append(warning) }
+    }
     func failed(_ error: any Error) { errors.append(error) }
     func setTaskRunID(_ id: Int64, for task: String, attempt: Int) { taskRunIDs["\(task)#\(attempt)"] = id }
     func taskRunID(for task: String, attempt: Int) -> Int64? { taskRunIDs["\(task)#\(attempt)"] }
@@ -87,15 +90,15 @@ struct TaskExecutor: Sendable {
             let problems = try await withBoundConnection { connection, merger in
                 try await merger.emptyFeeds(on: connection, allowed: context.configuration.allowEmptyFeeds)
             }
-            if !problems.isEmpty { throw SafetyStop(violations: problems) }
+            try await stopOnEmptyFeeds(problems)
             return .init()
         case "merge":
             let configuration = context.configuration
             let outcome = try await withBoundConnection { connection, merger in
                 // The empty-feed guard again, whatever the pipeline file: one without a guard task
                 // must not merge an empty feed either (a few index probes).
-                let problems = try await merger.emptyFeeds(on: connection, allowed: configuration.allowEmptyFeeds)
-                if !problems.isEmpty { throw SafetyStop(violations: problems) }
+                try await stopOnEmptyFeeds(
+                    try await merger.emptyFeeds(on: connection, allowed: configuration.allowEmptyFeeds))
                 return try await configuration.database.withConnection(logger: context.logger) { export in
                     try await Stager.prepare(export, logger: context.logger)
                     return try await merger.merge(
@@ -226,6 +229,16 @@ struct TaskExecutor: Sendable {
             return identity.map { RecordedFile(folder: folder, name: name, identity: $0) }
         }
         return nil
+    }
+
+    /// Empty feeds stop a sync (exit 3, not approvable). A preview notes them and goes on to
+    /// list the changes: seeing what such a feed would do is what a preview is for.
+    private func stopOnEmptyFeeds(_ problems: [String]) async throws {
+        guard !problems.isEmpty else { return }
+        guard context.configuration.preview else { throw SafetyStop(violations: problems) }
+        for problem in problems {
+            await context.state.wouldFail("a sync would stop (exit 3) before its merge: \(problem)")
+        }
     }
 
     /// A CSV file whose last row has no line end may have been cut inside that row's last field,

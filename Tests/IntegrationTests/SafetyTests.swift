@@ -374,6 +374,14 @@ struct SafetyTests {
             let before = try await Self.snapshot(database)
             var broken = full
             damage(&broken)
+            // A preview says so and lists the changes such a feed would make, exit 0.
+            let preview = try await harness.sync(broken, preview: true)
+            #expect(preview.status == .previewed && preview.exitCode == 0, "\(entity): \(preview.message)")
+            #expect(preview.message.contains("a sync would stop (exit 3) before its merge: \(entity): the feed has no loadable rows"),
+                    "\(entity): \(preview.message)")
+            #expect(preview.message.components(separatedBy: "\(entity): the feed has no loadable rows").count == 2, "once")
+            #expect(try await database.string("SELECT status FROM etl.runs WHERE id = \(preview.runID ?? 0)") == "succeeded")
+            #expect(try await Self.snapshot(database) == before)
             for allow in [false, true] {
                 let report = try await harness.sync(broken, allowMassChanges: allow)
                 #expect(report.status == .blocked, "\(entity): \(report.message)")
