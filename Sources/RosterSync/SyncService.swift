@@ -305,6 +305,14 @@ public struct SyncService: Sendable {
         // Nights replay oldest first, so only what was applied before this backfill can be newer.
         let applied = try await latestApplied(template)
         for night in nights {
+            // A night applied as SIGINT or SIGTERM came ends the backfill: the next is not begun.
+            guard !Task.isCancelled else {
+                reports.append(
+                    SyncReport(
+                        runID: nil, districtID: template.districtID, status: .failed, summary: .init(), violations: [],
+                        rejections: [], message: "night \(night) not replayed: the backfill was cancelled (SIGINT or SIGTERM)"))
+                break
+            }
             if let done = try await succeededRun(template, asOf: night) {
                 reports.append(
                     SyncReport(

@@ -179,6 +179,15 @@ struct SyncCommand: AsyncParsableCommand {
                 var results: [(report: SyncReport, locked: Bool)] = []
                 for (index, id) in ids.enumerated() {
                     if index >= limit, let done = try await group.next() { results.append(done) }
+                    // After SIGINT or SIGTERM no district starts: each would still connect, take
+                    // its lock and record a run, and the shutdown would outlast its grace period.
+                    guard !Task.isCancelled else {
+                        results.append(
+                            (SyncReport(
+                                runID: nil, districtID: id, status: .failed, summary: .init(), violations: [], rejections: [],
+                                message: "not started: the sync was cancelled (SIGINT or SIGTERM)"), false))
+                        continue
+                    }
                     var configuration = template
                     configuration.districtID = id
                     if case .csv(let root) = source { configuration.source = .csv(root.appendingPathComponent(id)) }

@@ -293,6 +293,66 @@ struct CLITests {
         }
     }
 
+    @Test("--district all cancelled (SIGINT, SIGTERM) starts no further district: only the one running records a run, cancelled; exit 1")
+    func allDistrictsCancelled() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.execute("INSERT INTO roster.districts (id, name) VALUES ('a', 'A'), ('b', 'B'), ('c', 'C')")
+            let root = FileManager.default.temporaryDirectory.appendingPathComponent("all-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: root) }
+            for id in ["a", "b", "c"] { try DistrictFixture.small().write(to: root.appendingPathComponent(id)) }
+            // District a's staging is held up, one at a time: the cancel comes while it runs.
+            try await database.slowInserts(on: "staging.students")
+            let command = Task {
+                await Self.run([
+                    "sync", "--district", "all", "--csv", root.path, "--as-of", "2026-11-23", "--no-landing",
+                    "--parallel-districts", "1", "--database-url", Self.url(database),
+                ])
+            }
+            try await database.waitUntil("SELECT count(*) FROM etl.runs WHERE district_id = 'a'")
+            command.cancel()
+            let (code, error) = await command.value
+            #expect(code == 1, "\(Self.message(error))")
+            #expect(try await database.strings("SELECT district_id || ':' || status FROM etl.runs ORDER BY id") == ["a:cancelled"])
+        }
+    }
+
+    @Test("A backfill cancelled once a night's merge has committed replays no further night, and exits 1 saying so")
+    func backfillCancelledBetweenNights() async throws {
+        let landing = FileManager.default.temporaryDirectory.appendingPathComponent("backfill-cancel-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: landing) }
+        let folder = try DistrictFixture.small().writeTemporary("backfill-cancel")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try await TestDatabase.withFresh { database in
+            for night in ["2026-11-20", "2026-11-21"] {
+                let (code, error) = await Self.run([
+                    "sync", "--district", "d1", "--csv", folder.path, "--as-of", night, "--full",
+                    "--landing-dir", landing.path, "--database-url", Self.url(database),
+                ])
+                #expect(code == 0, "\(Self.message(error))")
+            }
+        }
+        try await TestDatabase.withFresh { database in
+            // The first night's prune (after its merge) is held up: the cancel comes then.
+            try await database.execute(
+                """
+                CREATE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$;
+                CREATE TRIGGER slow BEFORE DELETE ON staging.schools FOR EACH STATEMENT EXECUTE FUNCTION public.slow();
+                """)
+            let command = Task {
+                await Self.run([
+                    "backfill", "--district", "d1", "--from", "2026-11-20", "--to", "2026-11-21", "--landing-dir",
+                    landing.path, "--database-url", Self.url(database),
+                ])
+            }
+            try await database.waitUntil("SELECT count(*) FROM etl.task_runs WHERE task = 'merge' AND status = 'succeeded'")
+            command.cancel()
+            let (code, error) = await command.value
+            #expect(code == 1, "\(Self.message(error))")
+            #expect(try await database.strings("SELECT as_of::text || ':' || status FROM etl.runs ORDER BY id") == ["2026-11-20:succeeded"])
+        }
+    }
+
     @Test("--district all with one district's lock held syncs the others and exits 4, not 1")
     func allDistrictsOneLocked() async throws {
         try await TestDatabase.withFresh { database in
