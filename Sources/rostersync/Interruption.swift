@@ -1,20 +1,38 @@
 import Dispatch
 import Foundation
 import Logging
+import Synchronization
 
 /// Runs `body` and cancels it on SIGINT or SIGTERM: the runner stops starting tasks, a merge in
-/// progress rolls back, and the run is recorded as cancelled before the program exits.
+/// progress rolls back, and the run is recorded as cancelled before the program exits. A second
+/// signal ends the process at once (a wait that does not heed cancellation, such as another
+/// run's migration lock, would otherwise leave only SIGKILL); the run it leaves `running` is
+/// marked failed by the district's next run.
 func cancellingOnSignals<T: Sendable>(logger: Logger, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
     let (signals, continuation) = AsyncStream<Int32>.makeStream()
+    let received = SignalCount()
     let sources = [SIGINT, SIGTERM].map { number in
         signal(number, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-        source.setEventHandler { continuation.yield(number) }
+        source.setEventHandler {
+            if received.count.withLock({ count in
+                count += 1
+                return count
+            }) > 1 {
+                logger.critical("\(name(of: number)) again: exiting now, without recording the run's outcome")
+                // The shell's status for a death by this signal. Re-raising it does not end the
+                // process: the dispatch source takes delivery of it again.
+                _exit(128 + number)
+            }
+            continuation.yield(number)
+        }
         source.resume()
         return source
     }
     defer {
         for source in sources { source.cancel() }
+        // The report printed afterwards may be interrupted as any program is.
+        for number in [SIGINT, SIGTERM] { signal(number, SIG_DFL) }
         continuation.finish()
     }
     return try await withThrowingTaskGroup(of: T?.self) { group in
@@ -22,7 +40,7 @@ func cancellingOnSignals<T: Sendable>(logger: Logger, _ body: @escaping @Sendabl
         group.addTask {
             for await number in signals {
                 logger.warning(
-                    "\(number == SIGINT ? "SIGINT" : "SIGTERM") received: no new tasks start; a merge in progress rolls back")
+                    "\(name(of: number)) received: no new tasks start; a merge in progress rolls back (a second one exits at once)")
                 return nil
             }
             return nil
@@ -37,4 +55,11 @@ func cancellingOnSignals<T: Sendable>(logger: Logger, _ body: @escaping @Sendabl
         }
         throw CancellationError()
     }
+}
+
+private func name(of signal: Int32) -> String { signal == SIGINT ? "SIGINT" : "SIGTERM" }
+
+/// Signals received so far, shared with the signal handlers.
+private final class SignalCount: Sendable {
+    let count = Mutex(0)
 }
