@@ -95,6 +95,20 @@ struct CSVParsingTests {
         #expect(result.rejections.first?.detail.contains("expected 3 fields") == true)
     }
 
+    @Test("the header again in the middle of a file (two exports joined) is a malformed row keyed by nobody; the rows after it load")
+    func headerAgain() async throws {
+        let header = "School_id,School_name,Low_grade,High_grade"
+        let folder = try CSVFolder([
+            "schools.csv": "\(header)\nSCH1,Lincoln,K,5\n\(header)\r\nSCH2,Adams,6,8\n\"School_id\",School_name,Low_grade,High_grade\n"
+        ])
+        defer { folder.remove() }
+        let result = try await folder.source().read(.schools)
+        #expect(result.schools.map(\.sisID) == ["SCH1", "SCH2"])
+        #expect(result.rejections.map(\.reason) == [.malformedRow, .malformedRow])
+        #expect(result.rejections.map(\.source.line) == [3, 5])
+        #expect(result.rejections.allSatisfy { $0.recordKey == nil && $0.detail.hasPrefix("the header again") })
+    }
+
     @Test("broken quotes are malformed rows")
     func brokenQuotes() async throws {
         let folder = try CSVFolder([

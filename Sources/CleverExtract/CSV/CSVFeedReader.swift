@@ -100,6 +100,10 @@ actor CSVFeedReader {
                         detail: "the file's last row has no line end after it: loaded as read; if it cannot be "
                             + "loaded, the run stops (a file cut inside its last field)"))
             }
+            if let again = Self.headerAgain(parser, header: header, entity: mapper.feed.entity) {
+                if feed != .terms { batch.rejections.append(again) }
+                continue
+            }
             if var rejection = Self.unreadableRow(parser, header: header, entity: mapper.feed.entity) {
                 // A broken row is reported once, by the sections feed, not again by terms.
                 if feed != .terms {
@@ -159,6 +163,17 @@ actor CSVFeedReader {
             return header.columns.indices.contains(index) ? header.columns[index] : "field \(index + 1)"
         }
         return nil
+    }
+
+    /// Two exports joined into one file: the second's header would load as a record keyed
+    /// "Student_id" (or a school named "School_name").
+    static func headerAgain(_ parser: CSVParser, header: CSVHeader, entity: Entity) -> Rejection? {
+        guard parser.problem == nil, parser.fields.count == header.columns.count,
+            parser.fields.indices.allSatisfy({ parser.field($0, is: header.columns[$0]) })
+        else { return nil }
+        return Rejection(
+            entity: entity, source: .csv(parser.fileName, line: parser.line), reason: .malformedRow,
+            detail: "the header again (files joined into one?): not loaded; the rows around it are")
     }
 
     /// A row that cannot be mapped at all: a broken quote, the wrong number of fields, bad UTF-8.

@@ -129,6 +129,14 @@ final class CSVParser {
         }
     }
 
+    /// Whether field `index` of the current record is exactly `text`, without making a `String`.
+    func field(_ index: Int, is text: String) -> Bool {
+        let field = fields[index]
+        return buffer.withUnsafeBufferPointer { all in
+            all[(recordStart + field.start)..<(recordStart + field.end)].elementsEqual(text.utf8)
+        }
+    }
+
     /// Field `index` of the current record as text; nil when it is not valid UTF-8.
     func string(at index: Int) -> String? {
         withBytes(at: index, Self.text)
