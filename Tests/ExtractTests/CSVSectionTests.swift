@@ -10,7 +10,7 @@ struct CSVSectionTests {
         SCH1,SEC1,T3,T1,Math,T2,Fall 2024,08/20/2024,12/20/2024,3
         SCH1,SEC2,,T4,Art,T5,Fall 2024,08/20/2024,12/20/2024,
         SCH1,SEC3,T6,T7,Music,,Spring 2025,01/06/2025,05/30/2025,K
-        SCH1,SEC4,,,Study hall,,,,,
+        SCH1,SEC4,,,Study hall,, ,  ,,
         SCH1,,T1,T1,No id,,Summer 2025,06/01/2025,07/30/2025,
 
         """
@@ -31,7 +31,7 @@ struct CSVSectionTests {
         #expect(result.rejections.first?.source == .csv("sections.csv", line: 6))
     }
 
-    @Test("each distinct term is yielded once, and sections refer to it by the same derived id")
+    @Test("each distinct term is yielded once, and sections refer to it by the same derived id; term cells of spaces are no term")
     func termsOnce() async throws {
         let folder = try CSVFolder(["sections.csv": Self.sections])
         defer { folder.remove() }

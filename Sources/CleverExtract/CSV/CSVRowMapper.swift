@@ -125,7 +125,9 @@ struct CSVRowMapper {
         let name = row[header["Term_name"]]
         let start = row[header["Term_start"]]
         let end = row[header["Term_end"]]
-        guard name != nil || start != nil || end != nil else { return nil }
+        // Cells of spaces are blank too: they would make a nameless, dateless term.
+        let columns = ["Term_name", "Term_start", "Term_end"].map { header[$0] }
+        guard columns.contains(where: { row.id($0) != nil }) else { return nil }
         return TermRecord(
             source: row.source, sisID: TermRecord.derivedSISID(name: name, start: start, end: end), name: name,
             startDate: start, endDate: end)
