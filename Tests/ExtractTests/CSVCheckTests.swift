@@ -79,6 +79,15 @@ struct CSVCheckTests {
         }
     }
 
+    @Test("a header after blank lines is named by its own line")
+    func headerAfterBlankLines() async throws {
+        let folder = try CSVFolder(["enrollments.csv": "\n\nSchool_id,Section_id,Student_ID\nSCH1,SEC1,S1\n"])
+        defer { folder.remove() }
+        let error = try #require(await #expect(throws: ExtractError.self) { try await folder.source().check() })
+        #expect(error.code == .badHeader)
+        #expect(error.context == "enrollments.csv:3")
+    }
+
     @Test("the feed stream throws the same header error")
     func streamChecksHeader() async throws {
         let folder = try CSVFolder(["students.csv": "School_id,Student_id\nSCH1,S1\n"])

@@ -11,15 +11,16 @@ struct CSVHeader {
     /// then duplicate, unknown and missing columns. Every problem is reported in one error so the
     /// operator fixes the export once.
     static func read(from parser: CSVParser, spec: CSVFileSpec) throws(ExtractError) -> CSVHeader {
-        let context = "\(spec.name):1"
         guard try parser.next() else {
             throw ExtractError(
                 .emptyFile, "\(spec.name) is empty: it has no header row. Re-export the file from the SIS or Clever",
-                context: context)
+                context: "\(spec.name):1")
         }
+        // Blank lines before it are skipped: the header is the first line that holds anything.
+        let context = "\(spec.name):\(parser.line)"
         if parser.problem != nil {
             throw ExtractError(
-                .badHeader, "the header row of \(spec.name) has a broken quote; fix the first line of the file",
+                .badHeader, "the header row of \(spec.name) (line \(parser.line)) has a broken quote; fix that line",
                 context: context)
         }
         var columns: [String] = []
