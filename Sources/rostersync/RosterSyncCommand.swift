@@ -3,6 +3,7 @@ import CleverExtract
 import Foundation
 import Pipeline
 import PostgresLoad
+import PostgresNIO
 import RosterSync
 
 struct RosterSyncCommand: AsyncParsableCommand {
@@ -66,6 +67,8 @@ enum Main {
         case let code as ExitCode: return code.rawValue
         case is LoadError, is ExtractError, is ConfigurationError, is PipelineError, is RunLockedError:
             return SyncReport.exitCode(for: error)
+        case is PSQLError:
+            return 1
         default:
             let code = RosterSyncCommand.exitCode(for: error)
             if code == .success { return 0 }
@@ -77,7 +80,7 @@ enum Main {
         switch error {
         case is ExitCode:
             break
-        case is LoadError, is ExtractError, is ConfigurationError, is RunLockedError, is PipelineError:
+        case is LoadError, is ExtractError, is ConfigurationError, is RunLockedError, is PipelineError, is PSQLError:
             FileHandle.standardError.write(Data((errorLine(error, code: code, json: CLILogHandler.jsonLines) + "\n").utf8))
         default:
             let message = RosterSyncCommand.fullMessage(for: error)
@@ -91,10 +94,13 @@ enum Main {
     /// The last line of a failed command: `error: ...`, or with JSON logs a JSON object like
     /// every other line, so a log collector parses it too.
     static func errorLine(_ error: any Error, code: Int32, json: Bool) -> String {
-        guard json else { return "error: \(error)" }
+        // A database error's own description is a placeholder (postgres-nio keeps the server's
+        // words out of it): the server's message, state, detail and hint are spelt out.
+        let text = error is PSQLError ? "database: " + LoadError.describe(error) : "\(error)"
+        guard json else { return "error: \(text)" }
         let object: [String: Any] = [
             "ts": ISO8601DateFormatter().string(from: Date()), "level": "error", "msg": "command failed",
-            "logger": "rostersync", "error": "\(error)", "etl.exit_code": "\(code)",
+            "logger": "rostersync", "error": text, "etl.exit_code": "\(code)",
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)

@@ -11,7 +11,11 @@ struct RunsCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Only this district's runs.") var district: String?
-    @Option(help: "How many runs.") var limit = 20
+    @Option(help: "How many runs, newest first (1 to 10000).") var limit = 20
+
+    func validate() throws {
+        guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be 1 to 10000, not \(limit)") }
+    }
 
     func run() async throws {
         let logger = global.logger()

@@ -80,6 +80,8 @@ struct CLITests {
         (["sync", "--district", "d1", "--csv", "/tmp", "--allow-empty-feed", "pupils"], "'pupils' is not one of"),
         (["sync", "--district", "all", "--csv", "/tmp", "--allow-empty-feed", "students"], "cannot go with --district all"),
         (["sync", "--district", "d1", "--csv", "/tmp", "--allow-mass-changes-of", "pupils"], "'pupils' is not one of school, teacher"),
+        (["runs", "--limit", "0"], "--limit must be 1 to 10000, not 0"),
+        (["runs", "--limit=-1"], "--limit must be 1 to 10000, not -1"),
     ])
     func badUsage(arguments: [String], mentions: String) async throws {
         let (code, error) = await Self.run(arguments)
@@ -167,6 +169,17 @@ struct CLITests {
         #expect(psqlCommand(without) == #"psql "postgres://etl@db.example.org/roster""#)
         let socket = try DatabaseTarget(url: "postgres://etl@localhost/roster?host=/run/pg")
         #expect(psqlCommand(socket) == "psql -h /run/pg -U etl roster")
+    }
+
+    @Test("A database error no step expected (here a column gone from etl.runs) exits 1 with the server's own words, not postgres-nio's placeholder")
+    func rawDatabaseError() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.execute("ALTER TABLE etl.runs RENAME COLUMN message TO note")
+            let (code, error) = await Self.run(["runs", "--database-url", Self.url(database)])
+            #expect(code == 1)
+            let line = Main.errorLine(try #require(error), code: code, json: false)
+            #expect(line.hasPrefix("error: database: column \"message\" does not exist (SQLSTATE 42703)"), "\(line)")
+        }
     }
 
     @Test("A failed command's last line is JSON when the logs are, plain text otherwise")
