@@ -55,13 +55,27 @@ public struct RunLedger: Sendable {
             """, logger: logger)
     }
 
-    public func taskStarted(_ runID: Int64, task: String, attempt: Int) async throws -> Int64 {
+    /// Records a task's attempt as running; returns its row and its attempt number, counted over
+    /// the run's whole life (a resumed run's merge is attempt 2 after the failed attempt 1).
+    public func taskStarted(_ runID: Int64, task: String) async throws -> (id: Int64, attempt: Int) {
+        try await insertTask(runID, task: task, status: .running, error: nil)
+    }
+
+    /// Records a task the run did not start: a task it needs failed, or the run was cancelled.
+    public func taskSkipped(_ runID: Int64, task: String, reason: String) async throws {
+        _ = try await insertTask(runID, task: task, status: .skipped, error: reason)
+    }
+
+    private func insertTask(_ runID: Int64, task: String, status: Status, error: String?) async throws -> (id: Int64, attempt: Int) {
         let rows = try await connection.query(
             """
-            INSERT INTO etl.task_runs (run_id, task, attempt, status) VALUES (\(runID), \(task), \(attempt), 'running')
-            RETURNING id
+            INSERT INTO etl.task_runs (run_id, task, attempt, status, error, finished_at)
+            SELECT \(runID), \(task), coalesce(max(attempt), 0) + 1, \(status.rawValue), \(error),
+                   CASE WHEN \(status.rawValue) = 'running' THEN NULL ELSE now() END
+            FROM etl.task_runs WHERE run_id = \(runID) AND task = \(task)
+            RETURNING id, attempt
             """, logger: logger)
-        for try await id in rows.decode(Int64.self) { return id }
+        for try await (id, attempt) in rows.decode((Int64, Int).self) { return (id, attempt) }
         throw LoadError(.query, "etl.task_runs did not return an id")
     }
 

@@ -575,10 +575,11 @@ public struct SyncService: Sendable {
             configuration: .init(maxParallelTasks: context.configuration.maxParallelTasks), logger: logger)
         let observer = Runner.Observer(
             started: { task, attempt in
-                logger.info("task started", metadata: ["etl.task": "\(task.name)", "etl.attempt": "\(attempt)"])
-                if let id = try? await ledger.taskStarted(runID, task: task.name, attempt: attempt) {
-                    await context.state.setTaskRunID(id, for: task.name, attempt: attempt)
-                }
+                // The ledger's number counts the attempts of earlier runs of this run (resume).
+                let row = try? await ledger.taskStarted(runID, task: task.name)
+                logger.info(
+                    "task started", metadata: ["etl.task": "\(task.name)", "etl.attempt": "\(row?.attempt ?? attempt)"])
+                if let row { await context.state.setTaskRunID(row.id, for: task.name, attempt: attempt) }
             },
             finished: { task, attempt, result in
                 // The runner's own verdict (a timeout), not only what the task threw when it was cancelled.
@@ -600,6 +601,12 @@ public struct SyncService: Sendable {
             isRetriable: Self.isRetriable,
             execute: { task, attempt in try await TaskExecutor(context: context).run(task, attempt: attempt) })
 
+        // The tasks not started are in the ledger too: "skipped" tells them from tasks a run
+        // never reached because it is still going, or from a pipeline file without them.
+        let reason = planner.outcome == .cancelled ? "not started: the run was cancelled" : "not started: a task it needs failed"
+        for task in definition.tasks where planner.states[task.name] == .skipped {
+            try? await ledger.taskSkipped(runID, task: task.name, reason: reason)
+        }
         let state = context.state
         // The run's outcome stands whatever happens here (a failed run may have lost the
         // database); a report without its rejections says so in the log.
