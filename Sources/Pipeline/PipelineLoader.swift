@@ -35,6 +35,10 @@ public enum PipelineLoader {
             }
         }
         let name = mapping["name"]?.string ?? (file as NSString).deletingPathExtension
+        // The name is recorded in etl.runs.pipeline: an empty one would say nothing there.
+        guard !name.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw PipelineError(file: file, line: mapping["name"].flatMap(line), message: "'name' is empty; name the pipeline or leave it out")
+        }
         guard let tasksNode = mapping["tasks"], let tasksMapping = tasksNode.mapping, !tasksMapping.isEmpty else {
             throw PipelineError(file: file, line: root.flatMap(line), message: "'tasks' must be a non-empty mapping of task name to task")
         }
@@ -73,7 +77,10 @@ public enum PipelineLoader {
         }
         var needs: [String] = []
         if let needsNode = mapping["needs"] {
-            if let single = needsNode.string {
+            if needsNode.string?.isEmpty == true || needsNode.null != nil {
+                throw PipelineError(
+                    file: file, line: line(needsNode), task: name, message: "'needs' is empty; list task names, or leave it out")
+            } else if let single = needsNode.string {
                 needs = [single]
             } else if let sequence = needsNode.sequence {
                 needs = try sequence.map {
@@ -100,8 +107,14 @@ public enum PipelineLoader {
         }
         var retries = 0
         if let retriesNode = mapping["retries"] {
-            guard let value = retriesNode.int, value >= 0, value <= 20 else {
-                throw PipelineError(file: file, line: line(retriesNode), task: name, message: "'retries' must be 0 to 20")
+            // Read as written in decimal: YAML 1.1's integers would take 010 for 8, and a quoted
+            // "2" is still plainly two.
+            guard let text = retriesNode.scalar?.string, !text.isEmpty, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
+                let value = Int(text), value <= 20
+            else {
+                throw PipelineError(
+                    file: file, line: line(retriesNode), task: name,
+                    message: "'retries' must be a whole number from 0 to 20, not '\(retriesNode.scalar?.string ?? "a list or mapping")'")
             }
             retries = value
         }

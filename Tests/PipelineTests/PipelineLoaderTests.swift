@@ -151,6 +151,11 @@ struct PipelineLoaderTests {
         let task = try #require(definition.tasks.first)
         #expect(task.settings == ["feed": "schools", "keep_runs": "7", "dry_run": "true"])
         #expect(task.retries == 20)
+        // Retries read as decimal, as written: not YAML 1.1's octal 010, and quoted or not.
+        for (text, value) in [("010", 10), ("\"2\"", 2), ("0", 0)] {
+            let parsed = try PipelineLoader.parse(Self.badTaskValue("retries", text), file: "r.yml", knownKinds: Fixture.kinds)
+            #expect(parsed.tasks.first?.retries == value, "\(text)")
+        }
     }
 
     struct DurationCase: Sendable, CustomTestStringConvertible {
@@ -301,19 +306,30 @@ struct PipelineLoaderTests {
                 """, line: 2, task: "x", message: "cycle: x -> y -> x"),
         BadPipeline(
             label: "negative retries", yaml: badTaskValue("retries", "-1"), line: 5, task: "a",
-            message: "'retries' must be 0 to 20"),
+            message: "'retries' must be a whole number from 0 to 20, not '-1'"),
         BadPipeline(
             label: "too many retries", yaml: badTaskValue("retries", "21"), line: 5, task: "a",
-            message: "'retries' must be 0 to 20"),
+            message: "'retries' must be a whole number from 0 to 20, not '21'"),
         BadPipeline(
             label: "retries not a number", yaml: badTaskValue("retries", "twice"), line: 5, task: "a",
-            message: "'retries' must be 0 to 20"),
+            message: "'retries' must be a whole number from 0 to 20, not 'twice'"),
         BadPipeline(
             label: "fractional retries", yaml: badTaskValue("retries", "1.5"), line: 5, task: "a",
-            message: "'retries' must be 0 to 20"),
+            message: "'retries' must be a whole number from 0 to 20, not '1.5'"),
         BadPipeline(
             label: "retries a list", yaml: badTaskValue("retries", "[1]"), line: 5, task: "a",
-            message: "'retries' must be 0 to 20"),
+            message: "'retries' must be a whole number from 0 to 20, not 'a list or mapping'"),
+        BadPipeline(
+            label: "needs with no value", yaml: badTaskValue("needs", ""), line: 5, task: "a",
+            message: "'needs' is empty; list task names, or leave it out"),
+        BadPipeline(
+            label: "an empty name",
+            yaml: """
+                name: ""
+                tasks:
+                  a:
+                    kind: work
+                """, line: 1, task: nil, message: "'name' is empty; name the pipeline or leave it out"),
         BadPipeline(
             label: "timeout with an unknown unit", yaml: badTaskValue("timeout", "10x"), line: 5, task: "a",
             message: "'timeout' must look like 90s, 30m or 2h (at most a week)"),
