@@ -78,15 +78,15 @@ actor CSVFeedReader {
                     context: "\(parser.fileName):\(parser.line)")
             }
             if parser.lastLine > parser.line, parser.problem != .unterminatedQuote(laterLines: 0),
-                let column = Self.joinedLines(parser, header: header, read: mapper.readColumns) {
+                let joined = Self.joinedRows(parser, header: header, read: mapper.readColumns) {
                 // A quote opened in one row and closed in a later one reads the rows between as
-                // one cell: they would be lost unseen, or loaded as someone's name. No roster cell
-                // holds a line break, so the file fails, not one row (an address may hold one).
+                // one cell: they would be lost unseen, or loaded as someone's name. The file
+                // fails, not one row. (A cell that merely holds a line break loads.)
                 throw ExtractError(
                     .malformedFile,
-                    "lines \(parser.line) to \(parser.lastLine) of \(parser.fileName) read as one row: its \(column) cell "
-                        + "holds line breaks, which no roster cell has. Most likely a quote opened on line \(parser.line) "
-                        + "is closed in a later row, joining the rows between. Fix the quote and run again",
+                    "lines \(parser.line) to \(parser.lastLine) of \(parser.fileName) read as one row: its \(joined.column) "
+                        + "cell holds line breaks and \(joined.why). Most likely a quote opened on line \(parser.line) is "
+                        + "closed in a later row, joining the rows between. Fix the quote and run again",
                     context: "\(parser.fileName):\(parser.line)")
             }
             // A last row without a line end may be cut inside its last field, where the field count
@@ -154,13 +154,23 @@ actor CSVFeedReader {
         parser = nil  // closes the file now rather than when the stream is dropped
     }
 
-    /// The column of the first cell holding a line break that makes the row unusable: any such
-    /// cell when the row does not read (fields do not fit the header), else one the record is
-    /// made from. Nil when the line breaks are only in columns never loaded.
-    static func joinedLines(_ parser: CSVParser, header: CSVHeader, read: Set<Int>) -> String? {
+    /// A cell holding a line break where rows look joined by a stray quote, and why; nil when
+    /// none does (a name or course typed with a line break in it loads, as it always has).
+    ///
+    /// A quote opened in column k of one row and closed in column j of a later one leaves a
+    /// record of `columns + k - j` fields whose joined cell holds at least `columns - 1` commas:
+    /// a row that does not fit the header, or (when k = j) a cell with a row's worth of commas.
+    /// A column never loaded (an address) must hold five, at least, before it is taken for that.
+    static func joinedRows(_ parser: CSVParser, header: CSVHeader, read: Set<Int>) -> (column: String, why: String)? {
         let fits = parser.problem == nil && parser.fields.count == header.columns.count
-        for index in parser.fields.indices where (!fits || read.contains(index)) && parser.holdsLineBreak(at: index) {
-            return header.columns.indices.contains(index) ? header.columns[index] : "field \(index + 1)"
+        let rowCommas = header.columns.count - 1
+        for index in parser.fields.indices where parser.holdsLineBreak(at: index) {
+            let column = header.columns.indices.contains(index) ? header.columns[index] : "field \(index + 1)"
+            if !fits { return (column, "the row does not fit the header (\(parser.fields.count) fields)") }
+            let commas = parser.commas(at: index)
+            if commas >= (read.contains(index) ? rowCommas : max(rowCommas, 5)) {
+                return (column, "\(commas) commas, a row's worth")
+            }
         }
         return nil
     }

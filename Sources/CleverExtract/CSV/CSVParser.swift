@@ -137,6 +137,14 @@ final class CSVParser {
         }
     }
 
+    /// How many commas field `index` of the current record holds (inside its quotes).
+    func commas(at index: Int) -> Int {
+        let field = fields[index]
+        return buffer.withUnsafeBufferPointer { all in
+            all[(recordStart + field.start)..<(recordStart + field.end)].reduce(0) { $0 + ($1 == Self.comma ? 1 : 0) }
+        }
+    }
+
     /// Field `index` of the current record as text; nil when it is not valid UTF-8.
     func string(at index: Int) -> String? {
         withBytes(at: index, Self.text)
