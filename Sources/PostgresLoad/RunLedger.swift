@@ -93,7 +93,7 @@ public struct RunLedger: Sendable {
     /// What an abandoned run and its unfinished task are marked with.
     public static let abandonedMessage =
         "ended without recording an outcome: the process was killed, or its machine or the database restarted. "
-        + "Nothing of it was committed after its last finished task; resume it, or sync again"
+        + "Its staged rows stand, and roster.change_log shows whether its merge committed; resume it, or sync again"
 
     /// Marks the district's runs still `running`, and their running tasks, failed; returns their
     /// ids. Call it holding the district's lock: every run holds that lock until it records its

@@ -304,13 +304,15 @@ public struct SyncService: Sendable {
         var reports: [SyncReport] = []
         // Nights replay oldest first, so only what was applied before this backfill can be newer.
         let applied = try await latestApplied(template)
-        for night in nights {
+        for (index, night) in nights.enumerated() {
             // A night applied as SIGINT or SIGTERM came ends the backfill: the next is not begun.
             guard !Task.isCancelled else {
-                reports.append(
-                    SyncReport(
-                        runID: nil, districtID: template.districtID, status: .failed, summary: .init(), violations: [],
-                        rejections: [], message: "night \(night) not replayed: the backfill was cancelled (SIGINT or SIGTERM)"))
+                for left in nights[index...] {
+                    reports.append(
+                        SyncReport(
+                            runID: nil, districtID: template.districtID, status: .failed, summary: .init(), violations: [],
+                            rejections: [], message: "night \(left) not replayed: the backfill was cancelled (SIGINT or SIGTERM)"))
+                }
                 break
             }
             if let done = try await succeededRun(template, asOf: night) {

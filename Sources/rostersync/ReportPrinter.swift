@@ -110,7 +110,7 @@ func psqlCommand(_ target: DatabaseTarget) -> String {
         return "psql \"\(target.description)\""
     }
     url.password = nil
-    return "psql \"\(url.string ?? target.description)\"  (password: psql asks, or PGPASSWORD)"
+    return "psql \"\(url.string ?? target.description)\"  # the password: psql asks, or set PGPASSWORD"
 }
 
 extension String {

@@ -103,12 +103,13 @@ struct CSVParsingTests {
         let header = "School_id,School_name,Low_grade,High_grade"
         let folder = try CSVFolder([
             "schools.csv": "\(header)\nSCH1,Lincoln,K,5\n\(header)\r\nSCH2,Adams,6,8\n\"School_id\",School_name,Low_grade,High_grade\n"
+                + "\u{FEFF}\(header)\n"
         ])
         defer { folder.remove() }
         let result = try await folder.source().read(.schools)
         #expect(result.schools.map(\.sisID) == ["SCH1", "SCH2"])
-        #expect(result.rejections.map(\.reason) == [.malformedRow, .malformedRow])
-        #expect(result.rejections.map(\.source.line) == [3, 5])
+        #expect(result.rejections.map(\.reason) == [.malformedRow, .malformedRow, .malformedRow])
+        #expect(result.rejections.map(\.source.line) == [3, 5, 6])
         #expect(result.rejections.allSatisfy { $0.recordKey == nil && $0.detail.hasPrefix("the header again") })
     }
 

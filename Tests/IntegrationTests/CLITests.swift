@@ -164,7 +164,7 @@ struct CLITests {
     func psqlHint() throws {
         let withPassword = try DatabaseTarget(url: "postgres://etl:s3cret@db.example.org:6543/roster?sslmode=disable")
         #expect(psqlCommand(withPassword)
-            == #"psql "postgres://etl@db.example.org:6543/roster?sslmode=disable"  (password: psql asks, or PGPASSWORD)"#)
+            == #"psql "postgres://etl@db.example.org:6543/roster?sslmode=disable"  # the password: psql asks, or set PGPASSWORD"#)
         let without = try DatabaseTarget(url: "postgres://etl@db.example.org/roster")
         #expect(psqlCommand(without) == #"psql "postgres://etl@db.example.org/roster""#)
         let socket = try DatabaseTarget(url: "postgres://etl@localhost/roster?host=/run/pg")

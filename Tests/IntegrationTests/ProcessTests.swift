@@ -11,9 +11,14 @@ import Testing
 /// signals and a kill.
 @Suite("The program as a process", .serialized, .timeLimit(.minutes(10)))
 struct ProcessTests {
-    /// Built beside the test bundle by `swift build --build-tests` and `swift test`.
+    /// Built beside the test bundle by `swift build --build-tests` and `swift test` (on macOS the
+    /// runner is the toolchain's, so the package's own build folder is looked in too).
     static var binary: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("rostersync")
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+            TestDatabase.packageRoot.appendingPathComponent(".build/debug"),
+        ].map { $0.appendingPathComponent("rostersync") }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
     }
 
     static func start(_ arguments: [String], database: DatabaseTarget) throws -> Process {
@@ -45,7 +50,7 @@ struct ProcessTests {
         }
     }
 
-    @Test("A second SIGINT ends the program at once, even while it waits on something deaf to cancellation (another program's migration)")
+    @Test("A second SIGINT, two seconds after the first, ends the program at once, even while it waits on something deaf to cancellation (another program's migration)")
     func secondSignalExits() async throws {
         let folder = try DistrictFixture.small().writeTemporary("signals")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -58,8 +63,12 @@ struct ProcessTests {
                 try await database.waitUntil(
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND \(Self.thisDatabase)")
                 kill(process.processIdentifier, SIGINT)
+                // A repeat at once is the same request (`timeout` signals the process, then its group).
+                kill(process.processIdentifier, SIGINT)
                 try await Task.sleep(for: .milliseconds(500))
                 #expect(process.isRunning, "the first SIGINT waits for the work to stop")
+                try await Task.sleep(for: .milliseconds(2_000))
+                #expect(process.isRunning)
                 kill(process.processIdentifier, SIGINT)
                 try await Self.waitForExit(process)
                 #expect(process.terminationReason == .exit && process.terminationStatus == 128 + SIGINT)

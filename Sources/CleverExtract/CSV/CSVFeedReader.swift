@@ -178,8 +178,10 @@ actor CSVFeedReader {
     /// Two exports joined into one file: the second's header would load as a record keyed
     /// "Student_id" (or a school named "School_name").
     static func headerAgain(_ parser: CSVParser, header: CSVHeader, entity: Entity) -> Rejection? {
+        // The second export's byte order mark comes along when files are joined with `cat`.
         guard parser.problem == nil, parser.fields.count == header.columns.count,
-            parser.fields.indices.allSatisfy({ parser.field($0, is: header.columns[$0]) })
+            parser.field(0, is: header.columns[0]) || parser.field(0, is: "\u{FEFF}" + header.columns[0]),
+            parser.fields.indices.dropFirst().allSatisfy({ parser.field($0, is: header.columns[$0]) })
         else { return nil }
         return Rejection(
             entity: entity, source: .csv(parser.fileName, line: parser.line), reason: .malformedRow,
