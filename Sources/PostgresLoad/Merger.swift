@@ -100,6 +100,10 @@ public struct Merger: Sendable {
     public var database: DatabaseTarget?
     /// How long to keep asking while the server still reports the transaction in progress.
     public var commitCheckDeadline: Duration = .seconds(60)
+    /// The backend of the run's main connection, which holds the district's lock. Checked just
+    /// before COMMIT: a run whose main connection dropped (the lock with it) while its tasks went
+    /// on must not commit alongside the run that may have taken the district since.
+    public var lockHolder: Int32?
 
     /// Session settings for prepare and the merge.
     /// - `work_mem`: the hash joins over a district's rows fit in memory up to about a million
@@ -245,6 +249,7 @@ public struct Merger: Sendable {
                 return .blocked(summary, blocking)
             }
             try Task.checkCancellation()
+            try await checkLockHeld(on: connection)
             return try await commit(on: connection, runID: runID, summary: summary)
         } catch {
             // Closed rather than sent a ROLLBACK: the server rolls the transaction back either way,
@@ -253,6 +258,21 @@ public struct Merger: Sendable {
             try? await connection.close()
             if error is LoadError || error is CancellationError { throw error }
             throw LoadError(.query, "the merge failed and was rolled back; the roster is unchanged", cause: error)
+        }
+    }
+
+    private func checkLockHeld(on connection: PostgresConnection) async throws {
+        guard let lockHolder else { return }
+        let rows = try await connection.query(
+            """
+            SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = \(lockHolder)
+                           AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))
+            """, logger: logger)
+        for try await held in rows.decode(Bool.self) where !held {
+            throw LoadError(
+                .locked,
+                "the run's main connection to the database was lost, and the district's lock with it: another run "
+                    + "may hold the district now. The merge was rolled back; the roster is unchanged. Sync again")
         }
     }
 

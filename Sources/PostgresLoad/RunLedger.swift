@@ -34,6 +34,7 @@ public struct RunLedger: Sendable {
     public func start(
         pipeline: String, districtID: String, mode: String, asOf: String, source: String, options: String
     ) async throws -> Int64 {
+        try connection.ensureOpen(for: "the run ledger (etl.runs)")
         let rows = try await connection.query(
             """
             INSERT INTO etl.runs (pipeline, district_id, mode, as_of, source, options)
@@ -47,6 +48,7 @@ public struct RunLedger: Sendable {
     public func finish(_ runID: Int64, status: Status, counts: String = "{}", message: String? = nil, error: String? = nil)
         async throws
     {
+        try connection.ensureOpen(for: "the run ledger (etl.runs)")
         try await connection.query(
             """
             UPDATE etl.runs SET status = \(status.rawValue), counts = counts || \(counts)::jsonb,
@@ -67,6 +69,7 @@ public struct RunLedger: Sendable {
     }
 
     private func insertTask(_ runID: Int64, task: String, status: Status, error: String?) async throws -> (id: Int64, attempt: Int) {
+        try connection.ensureOpen(for: "the run ledger (etl.runs)")
         let rows = try await connection.query(
             """
             INSERT INTO etl.task_runs (run_id, task, attempt, status, error, finished_at)
@@ -82,6 +85,7 @@ public struct RunLedger: Sendable {
     public func taskFinished(_ taskRunID: Int64, status: Status, rowsIn: Int? = nil, rowsOut: Int? = nil, error: String? = nil)
         async throws
     {
+        try connection.ensureOpen(for: "the run ledger (etl.runs)")
         try await connection.query(
             """
             UPDATE etl.task_runs SET status = \(status.rawValue), rows_in = \(rowsIn), rows_out = \(rowsOut),
@@ -101,6 +105,7 @@ public struct RunLedger: Sendable {
     /// Left `running`, resume would refuse them and approve would count them as newer runs.
     public func failAbandoned(districtID: String) async throws -> [Int64] {
         let message = Self.abandonedMessage
+        try connection.ensureOpen(for: "the run ledger (etl.runs)")
         let rows = try await connection.query(
             """
             WITH abandoned AS (
@@ -128,6 +133,7 @@ public struct RunLedger: Sendable {
     }
 
     private func runs(id: Int64?, districtID: String?, limit: Int) async throws -> [Run] {
+        try connection.ensureOpen(for: "the run ledger (etl.runs)")
         let rows = try await connection.query(
             """
             SELECT id, pipeline, district_id, mode, as_of::text, status, message, counts::text, started_at, finished_at

@@ -176,9 +176,10 @@ public struct SyncService: Sendable {
             return try await finishUnchanged(
                 unchanged, configuration: configuration, runID: runID, ledger: ledger, on: main, logger: logger)
         }
-        let context = RunContext(
+        var context = RunContext(
             runID: runID, runUID: runUID, configuration: configuration, settings: district.settings, logger: logger,
             httpClient: httpClient)
+        context.lockHolder = try await backendPID(of: main)
         try await Self.checkSourceOutsidePipeline(definition, context: context, completed: [])
         return try await execute(definition, context: context, ledger: ledger, completed: [])
     }
@@ -232,6 +233,7 @@ public struct SyncService: Sendable {
             logger[metadataKey: "etl.run_id"] = "\(runID)"
             var merger = Merger(sql: sql, logger: logger)
             merger.database = database
+            merger.lockHolder = try await backendPID(of: main)
             let outcome = try await database.withConnection(logger: logger) { connection in
                 try await Stager.prepare(connection, logger: logger)
                 try await Merger.bind(connection, runID: runID, districtID: run.districtID, asOf: run.asOf, logger: logger)
@@ -545,9 +547,10 @@ public struct SyncService: Sendable {
             try Self.checkLandingFolder(of: runID, uid: runUID, configuration, definition: definition, completed: completed)
             var logger = logger
             logger[metadataKey: "etl.run_id"] = "\(runID)"
-            let context = RunContext(
+            var context = RunContext(
                 runID: runID, runUID: runUID, configuration: configuration, settings: district.settings, logger: logger,
                 httpClient: httpClient)
+            context.lockHolder = try await backendPID(of: main)
             try await Self.checkSourceOutsidePipeline(definition, context: context, completed: completed)
             try Self.checkAPIStages(of: runID, source: source, definition: definition, completed: completed)
             try await main.query(
@@ -791,15 +794,27 @@ public struct SyncService: Sendable {
         _ database: DatabaseTarget, logger: Logger, _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {
         try await database.withConnection(logger: logger) { connection in
+            // A connection the server closed has no lock left, and a query on it would never return.
+            func unlock() async {
+                guard !connection.isClosed else { return }
+                _ = try? await connection.query("SELECT pg_advisory_unlock_all()", logger: logger)
+            }
             do {
                 let result = try await body(connection)
-                _ = try? await connection.query("SELECT pg_advisory_unlock_all()", logger: logger)
+                await unlock()
                 return result
             } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock_all()", logger: logger)
+                await unlock()
                 throw error
             }
         }
+    }
+
+    /// The server process of `connection`: the one holding the district's lock, for the merge to check.
+    func backendPID(of connection: PostgresConnection) async throws -> Int32 {
+        let rows = try await connection.query("SELECT pg_backend_pid()", logger: logger)
+        for try await pid in rows.decode(Int32.self) { return pid }
+        throw LoadError(.query, "pg_backend_pid() returned no row")
     }
 
     /// One run per district at a time: a session advisory lock held by the main connection

@@ -18,6 +18,8 @@ struct RunContext: Sendable {
     var settings: DistrictSettings
     var logger: Logger
     var httpClient: HTTPClient
+    /// The backend holding the district's lock (the run's main connection); see `Merger.lockHolder`.
+    var lockHolder: Int32?
     let state = RunState()
 
     init(
@@ -135,6 +137,7 @@ struct TaskExecutor: Sendable {
             merger.lockTimeout = configuration.lockTimeout
             merger.database = configuration.database
             merger.commitCheckDeadline = configuration.commitCheckDeadline
+            merger.lockHolder = context.lockHolder
             return try await body(connection, merger)
         }
     }
