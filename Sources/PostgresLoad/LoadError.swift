@@ -29,6 +29,9 @@ public struct LoadError: Error, Sendable, CustomStringConvertible {
         /// The connection was lost during COMMIT and the server could not be asked whether the
         /// transaction committed.
         public static let commitUnknown = Code(name: "commit_unknown")
+        /// The server closed a connection the run was still using: the run failed (exit 1), its
+        /// outcome perhaps unrecorded.
+        public static let connectionLost = Code(name: "connection_lost")
     }
 
     public var code: Code

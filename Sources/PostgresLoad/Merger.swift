@@ -103,7 +103,18 @@ public struct Merger: Sendable {
     /// The backend of the run's main connection, which holds the district's lock. Checked just
     /// before COMMIT: a run whose main connection dropped (the lock with it) while its tasks went
     /// on must not commit alongside the run that may have taken the district since.
-    public var lockHolder: Int32?
+    public var lockHolder: LockHolder?
+
+    /// A server process by its pid and start, as a pid alone may since be another's.
+    public struct LockHolder: Sendable {
+        public var pid: Int32
+        public var backendStart: String
+
+        public init(pid: Int32, backendStart: String) {
+            self.pid = pid
+            self.backendStart = backendStart
+        }
+    }
 
     /// Session settings for prepare and the merge.
     /// - `work_mem`: the hash joins over a district's rows fit in memory up to about a million
@@ -225,6 +236,8 @@ public struct Merger: Sendable {
             if !removals.isEmpty {
                 let district = try await connection.query("SELECT etl.current_district_id()", logger: logger)
                     .collect().first?.decode(String.self) ?? ""
+                // Idle since the merge began: a query on it, closed meanwhile, would never return.
+                try exportConnection.ensureOpen(for: "counting the roster before the merge")
                 active = try await activeCounts(on: exportConnection, district: district, of: Set(removals.keys))
             }
             var violations: [Violation] = []
@@ -239,11 +252,13 @@ public struct Merger: Sendable {
             // A preview changes nothing, so it never stops: it says where a sync would. (Stopped,
             // it would be a blocked run that `approve` could apply.)
             if options.preview {
+                try exportConnection.ensureOpen(for: "listing the changes (staging.changes)")
                 try await exportChanges(from: connection, to: exportConnection, runID: runID)
                 try await connection.query("ROLLBACK", logger: logger)
                 return .previewed(summary, wouldBlock: blocking)
             }
             if !blocking.isEmpty {
+                try exportConnection.ensureOpen(for: "listing the changes (staging.changes)")
                 try await exportChanges(from: connection, to: exportConnection, runID: runID)
                 try await connection.query("ROLLBACK", logger: logger)
                 return .blocked(summary, blocking)
@@ -265,8 +280,11 @@ public struct Merger: Sendable {
         guard let lockHolder else { return }
         let rows = try await connection.query(
             """
-            SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = \(lockHolder)
-                           AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))
+            SELECT EXISTS (
+                SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE l.locktype = 'advisory' AND l.granted AND l.pid = \(lockHolder.pid)
+                  AND a.backend_start::text = \(lockHolder.backendStart)
+                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))
             """, logger: logger)
         for try await held in rows.decode(Bool.self) where !held {
             throw LoadError(

@@ -10,7 +10,7 @@ extension PostgresConnection {
     func ensureOpen(for purpose: String) throws {
         guard isClosed else { return }
         throw LoadError(
-            .unreachable, "the database closed the connection for \(purpose) (a restart, a timeout such as "
+            .connectionLost, "the database closed the connection for \(purpose) (a restart, a timeout such as "
                 + "idle_session_timeout, or an administrator ending it)")
     }
 

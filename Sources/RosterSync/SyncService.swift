@@ -142,7 +142,9 @@ public struct SyncService: Sendable {
                 // The pipeline records its own outcome; anything else that ends the run here (the
                 // unchanged-night check, a lost connection) must not leave it 'running' for ever,
                 // where resume refuses it and the lock message points at it.
-                let status: RunLedger.Status = error is CancellationError ? .cancelled : .failed
+                // Cancelled before the pipeline began (the unchanged-night check), the error is
+                // whatever the interrupted step threw, not always a CancellationError.
+                let status: RunLedger.Status = error is CancellationError || Task.isCancelled ? .cancelled : .failed
                 if (try? await ledger.run(runID))?.status == "running" {
                     try? await ledger.finish(
                         runID, status: status, message: "run \(runID) stopped: \(Self.describe(error))", error: Self.describe(error))
@@ -306,17 +308,10 @@ public struct SyncService: Sendable {
         var reports: [SyncReport] = []
         // Nights replay oldest first, so only what was applied before this backfill can be newer.
         let applied = try await latestApplied(template)
-        for (index, night) in nights.enumerated() {
-            // A night applied as SIGINT or SIGTERM came ends the backfill: the next is not begun.
-            guard !Task.isCancelled else {
-                for left in nights[index...] {
-                    reports.append(
-                        SyncReport(
-                            runID: nil, districtID: template.districtID, status: .failed, summary: .init(), violations: [],
-                            rejections: [], message: "night \(left) not replayed: the backfill was cancelled (SIGINT or SIGTERM)"))
-                }
-                break
-            }
+        var reached = 0
+        for night in nights {
+            if Task.isCancelled { break }
+            reached += 1
             if let done = try await succeededRun(template, asOf: night) {
                 reports.append(
                     SyncReport(
@@ -338,6 +333,15 @@ public struct SyncService: Sendable {
             let report = try await sync(configuration)
             reports.append(report)
             guard report.status == .succeeded || report.status == .skipped else { break }
+        }
+        // After SIGINT or SIGTERM no further night begins; those not reached are listed.
+        if Task.isCancelled {
+            for left in nights[reached...] {
+                reports.append(
+                    SyncReport(
+                        runID: nil, districtID: template.districtID, status: .failed, summary: .init(), violations: [],
+                        rejections: [], message: "night \(left) not replayed: the backfill was cancelled (SIGINT or SIGTERM)"))
+            }
         }
         return reports
     }
@@ -811,10 +815,11 @@ public struct SyncService: Sendable {
     }
 
     /// The server process of `connection`: the one holding the district's lock, for the merge to check.
-    func backendPID(of connection: PostgresConnection) async throws -> Int32 {
-        let rows = try await connection.query("SELECT pg_backend_pid()", logger: logger)
-        for try await pid in rows.decode(Int32.self) { return pid }
-        throw LoadError(.query, "pg_backend_pid() returned no row")
+    func backendPID(of connection: PostgresConnection) async throws -> Merger.LockHolder {
+        let rows = try await connection.query(
+            "SELECT pid, backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()", logger: logger)
+        for try await (pid, start) in rows.decode((Int32, String).self) { return .init(pid: pid, backendStart: start) }
+        throw LoadError(.query, "pg_stat_activity has no row for this connection")
     }
 
     /// One run per district at a time: a session advisory lock held by the main connection

@@ -19,7 +19,7 @@ struct RunContext: Sendable {
     var logger: Logger
     var httpClient: HTTPClient
     /// The backend holding the district's lock (the run's main connection); see `Merger.lockHolder`.
-    var lockHolder: Int32?
+    var lockHolder: Merger.LockHolder?
     let state = RunState()
 
     init(

@@ -23,7 +23,7 @@ func cancellingOnSignals<T: Sendable>(logger: Logger, _ body: @escaping @Sendabl
             }
             // `timeout` and service managers signal the process and then its group: a repeat
             // within two seconds is the same request, not a person insisting.
-            if let earlier, now - earlier > .seconds(2) {
+            if let earlier, now - earlier >= .seconds(2) {
                 logger.critical("\(name(of: number)) again: exiting now, without recording the run's outcome")
                 // The shell's status for a death by this signal. Re-raising it does not end the
                 // process: the dispatch source takes delivery of it again.
@@ -45,7 +45,7 @@ func cancellingOnSignals<T: Sendable>(logger: Logger, _ body: @escaping @Sendabl
         group.addTask {
             for await number in signals {
                 logger.warning(
-                    "\(name(of: number)) received: no new tasks start; a merge in progress rolls back (a second one exits at once)")
+                    "\(name(of: number)) received: no new tasks start; a merge in progress rolls back (another, two seconds on, exits at once)")
                 return nil
             }
             return nil

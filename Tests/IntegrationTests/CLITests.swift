@@ -325,7 +325,8 @@ struct CLITests {
             command.cancel()
             let (code, error) = await command.value
             #expect(code == 1, "\(Self.message(error))")
-            #expect(try await database.strings("SELECT district_id || ':' || status FROM etl.runs ORDER BY id") == ["a:cancelled"])
+            let runs = try await database.strings("SELECT district_id || ':' || status FROM etl.runs ORDER BY id")
+            #expect(runs == ["a:cancelled"], "\(runs)")
         }
     }
 

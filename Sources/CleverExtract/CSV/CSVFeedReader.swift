@@ -157,10 +157,11 @@ actor CSVFeedReader {
     /// A cell holding a line break where rows look joined by a stray quote, and why; nil when
     /// none does (a name or course typed with a line break in it loads, as it always has).
     ///
-    /// A quote opened in column k of one row and closed in column j of a later one leaves a
-    /// record of `columns + k - j` fields whose joined cell holds at least `columns - 1` commas:
-    /// a row that does not fit the header, or (when k = j) a cell with a row's worth of commas.
-    /// A column never loaded (an address) must hold five, at least, before it is taken for that.
+    /// A quote opened in column k of one row and closed in column j of the next leaves a record of
+    /// `columns + k - j` fields whose joined cell holds `columns - 1 + j - k` commas (a row's
+    /// worth more for each whole row between): a row that does not fit the header, or, when
+    /// k = j, a cell with a row's worth of commas. A column never loaded (an address) must hold
+    /// five, at least, before it is taken for that; a narrow file joined there goes unseen.
     static func joinedRows(_ parser: CSVParser, header: CSVHeader, read: Set<Int>) -> (column: String, why: String)? {
         let fits = parser.problem == nil && parser.fields.count == header.columns.count
         let rowCommas = header.columns.count - 1
