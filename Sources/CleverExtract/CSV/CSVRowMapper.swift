@@ -72,13 +72,29 @@ struct CSVRowMapper {
     init(feed: Feed, header: CSVHeader) {
         self.feed = feed
         self.header = header
-        readColumns = Set(Self.columnsRead(by: feed).compactMap { header[$0] })
+        let columns = Columns(header)
         switch feed {
-        case .schools: mapping = Self.schools(header)
-        case .teachers: mapping = Self.teachers(header)
-        case .students: mapping = Self.students(header)
-        case .terms, .sections: mapping = Self.sections(header)
-        case .enrollments: mapping = Self.enrollments(header)
+        case .schools: mapping = Self.schools(columns)
+        case .teachers: mapping = Self.teachers(columns)
+        case .students: mapping = Self.students(columns)
+        case .terms, .sections: mapping = Self.sections(columns)
+        case .enrollments: mapping = Self.enrollments(columns)
+        }
+        readColumns = columns.read
+    }
+
+    /// The header's positions, noting each column a mapping asks for: what the mapping reads is
+    /// then known from the mapping itself, not from a list kept beside it.
+    final class Columns {
+        private let header: CSVHeader
+        private(set) var read: Set<Int> = []
+
+        init(_ header: CSVHeader) { self.header = header }
+
+        subscript(column: String) -> Int? {
+            let position = header[column]
+            if let position { read.insert(position) }
+            return position
         }
     }
 
@@ -122,12 +138,13 @@ struct CSVRowMapper {
     /// The term a sections.csv row names, nil when its three term cells are empty. The SIS id is
     /// made from the raw cells, exactly as the row's section refers to it.
     static func term(from row: Row, header: CSVHeader) -> TermRecord? {
-        let name = row[header["Term_name"]]
-        let start = row[header["Term_start"]]
-        let end = row[header["Term_end"]]
+        term(from: row, columns: (header["Term_name"], header["Term_start"], header["Term_end"]))
+    }
+
+    static func term(from row: Row, columns: (name: Int?, start: Int?, end: Int?)) -> TermRecord? {
         // Cells of spaces are blank too: they would make a nameless, dateless term.
-        let columns = ["Term_name", "Term_start", "Term_end"].map { header[$0] }
-        guard columns.contains(where: { row.id($0) != nil }) else { return nil }
+        guard row.id(columns.name) != nil || row.id(columns.start) != nil || row.id(columns.end) != nil else { return nil }
+        let (name, start, end) = (row[columns.name], row[columns.start], row[columns.end])
         return TermRecord(
             source: row.source, sisID: TermRecord.derivedSISID(name: name, start: start, end: end), name: name,
             startDate: start, endDate: end)
@@ -135,7 +152,7 @@ struct CSVRowMapper {
 
     // MARK: - One mapping per file
 
-    private static func schools(_ h: CSVHeader) -> Mapping {
+    private static func schools(_ h: Columns) -> Mapping {
         let (id, name, number, state) = (h["School_id"], h["School_name"], h["School_number"], h["State_id"])
         let (low, high) = (h["Low_grade"], h["High_grade"])
         return { row in
@@ -148,31 +165,7 @@ struct CSVRowMapper {
         }
     }
 
-    /// The columns each feed's mapping below reads; the rest (addresses, contacts, passwords)
-    /// are carried as bytes and never loaded.
-    static func columnsRead(by feed: Feed) -> [String] {
-        switch feed {
-        case .schools: ["School_id", "School_name", "School_number", "State_id", "Low_grade", "High_grade"]
-        case .teachers:
-            [
-                "School_id", "Teacher_id", "Teacher_number", "State_teacher_id", "First_name", "Middle_name", "Last_name",
-                "Teacher_email", "Title",
-            ]
-        case .students:
-            [
-                "School_id", "Student_id", "Student_number", "State_id", "First_name", "Middle_name", "Last_name",
-                "Student_email", "Grade", "DOB",
-            ]
-        case .terms, .sections:
-            [
-                "School_id", "Section_id", "Name", "Section_number", "Grade", "Subject", "Course_name", "Course_number",
-                "Period", "Term_name", "Term_start", "Term_end",
-            ] + CSVFileSpec.teacherColumns
-        case .enrollments: ["Section_id", "Student_id"]
-        }
-    }
-
-    private static func teachers(_ h: CSVHeader) -> Mapping {
+    private static func teachers(_ h: Columns) -> Mapping {
         let (school, id, number, state) = (h["School_id"], h["Teacher_id"], h["Teacher_number"], h["State_teacher_id"])
         let (first, middle, last) = (h["First_name"], h["Middle_name"], h["Last_name"])
         let (email, title) = (h["Teacher_email"], h["Title"])
@@ -188,7 +181,7 @@ struct CSVRowMapper {
         }
     }
 
-    private static func students(_ h: CSVHeader) -> Mapping {
+    private static func students(_ h: Columns) -> Mapping {
         let (school, id, number, state) = (h["School_id"], h["Student_id"], h["Student_number"], h["State_id"])
         let (first, middle, last) = (h["First_name"], h["Middle_name"], h["Last_name"])
         let (email, grade, dob) = (h["Student_email"], h["Grade"], h["DOB"])
@@ -204,15 +197,16 @@ struct CSVRowMapper {
         }
     }
 
-    private static func sections(_ h: CSVHeader) -> Mapping {
+    private static func sections(_ h: Columns) -> Mapping {
         let (school, id, name, number) = (h["School_id"], h["Section_id"], h["Name"], h["Section_number"])
         let (grade, subject, course, courseNumber) = (h["Grade"], h["Subject"], h["Course_name"], h["Course_number"])
         let period = h["Period"]
         let teachers = CSVFileSpec.teacherColumns.compactMap { h[$0] }
+        let termColumns = (h["Term_name"], h["Term_start"], h["Term_end"])
         return { row in
             guard let sisID = row.id(id) else { return row.missing("Section_id") }
             guard row.id(school) != nil else { return row.missingSchool("School_id", of: sisID) }
-            let term = Self.term(from: row, header: h)
+            let term = Self.term(from: row, columns: termColumns)
             return .record(
                 .section(
                     SectionRecord(
@@ -225,7 +219,7 @@ struct CSVRowMapper {
         }
     }
 
-    private static func enrollments(_ h: CSVHeader) -> Mapping {
+    private static func enrollments(_ h: Columns) -> Mapping {
         let (section, student) = (h["Section_id"], h["Student_id"])
         return { row in
             guard let sectionID = row.id(section) else { return row.missing("Section_id") }
